@@ -1,0 +1,50 @@
+# Front door of the project. Needs only python3 (3.11), pip and make.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOB    ?= demo
+
+.PHONY: help setup demo test lint lab ui bench lock clean
+
+help:
+	@echo "make demo   set up the virtualenv and run the demo job end to end"
+	@echo "make test   set up the virtualenv and run the tests"
+	@echo "make lab    open JupyterLab on notebooks/ with the project's kernel"
+	@echo "make ui     open the MLflow UI on the project's tracking store"
+	@echo "make bench  run the benchmarks (prints a table)"
+	@echo "make lint   ruff"
+	@echo "make lock   re-record requirements.lock from the virtualenv"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name tourism-crm --display-name "Tourism CRM (.venv)" >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/crm run $(JOB)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+ui: $(STAMP)
+	$(VENV)/bin/crm ui
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""The data contract: the four tables a travel company has, their columns and types.
+
+Every loader, validator, generator and model in the project speaks these column names.
+Another company's export is mapped onto them by params (``data.tables.<table>.columns``),
+never by code.
+
+Only ``bookings`` with ``customer_id``, ``booking_date`` and ``amount`` is mandatory; every
+other table and column is optional and the models say which inputs they did not have.
+
+Units
+-----
+- dates: calendar dates (``datetime64[ns]``, no time zone); ``interactions.timestamp`` may
+  carry a time of day.
+- ``amount``: money in the data's own currency (``currency`` column), per booking, after
+  refunds (may be zero or negative for a refunded booking; negative amounts are rejected
+  unless ``status`` says the booking was refunded/cancelled).
+- ``nights``: nights of stay; ``party_size``: travellers on the booking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["string", "date", "datetime", "int", "float", "bool", "category"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a contract table.
+
+    Parameters
+    ----------
+    name : contract name of the column.
+    kind : logical type; the loader coerces to it (``date`` -> ``datetime64[ns]`` normalised
+        to midnight, ``category`` -> pandas ``category`` restricted to ``allowed`` when given).
+    required : whether the table is unusable without it.
+    allowed : allowed values for ``category`` columns (``None``: any value).
+    pii : personal data: never logged to MLflow nor printed in notebooks.
+    nullable : whether missing values are acceptable.
+    """
+
+    name: str
+    kind: Kind
+    required: bool = False
+    allowed: tuple[str, ...] | None = None
+    pii: bool = False
+    nullable: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A contract table: its name, key and columns."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    required: bool = False
+    doc: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    @property
+    def pii_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.pii]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+
+MEMBER_TIERS: tuple[str, ...] = ("regular", "silver", "gold", "platinum", "diamond")
+CUSTOMER_KINDS: tuple[str, ...] = ("individual", "corporate")
+PRODUCTS: tuple[str, ...] = ("hotel", "flight", "package", "tour", "ticket", "business_travel")
+DESTINATION_TYPES: tuple[str, ...] = ("nature", "culture", "beach", "city")
+BOOKING_CHANNELS: tuple[str, ...] = ("app", "web", "call_center", "ota", "store")
+BOOKING_STATUSES: tuple[str, ...] = ("completed", "confirmed", "cancelled", "no_show")
+"""``confirmed``: booked, trip not yet ended (counts as completed only once the trip ends)."""
+CONTACT_CHANNELS: tuple[str, ...] = ("email", "sms", "phone", "app_push", "social")
+INTERACTION_KINDS: tuple[str, ...] = ("campaign_sent", "opened", "clicked", "inquiry", "complaint")
+COMPLAINT_CATEGORIES: tuple[str, ...] = ("service", "product", "price", "competitor", "moved", "other")
+
+CUSTOMERS = Table(
+    name="customers",
+    key=("customer_id",),
+    doc="One row per customer.",
+    columns=(
+        Column("customer_id", "string", required=True, nullable=False),
+        Column("signup_date", "date"),
+        Column("birth_year", "int"),
+        Column("gender", "category"),
+        Column("home_region", "category"),
+        Column("member_tier", "category", allowed=MEMBER_TIERS),
+        Column("customer_type", "category", allowed=CUSTOMER_KINDS),
+        Column("acquisition_channel", "category"),
+        Column("consent_email", "bool"),
+        Column("consent_sms", "bool"),
+        Column("consent_phone", "bool"),
+        Column("loyalty_member", "bool",
+               description="enrolled in the loyalty programme (contractual churn applies)"),
+        Column("membership_cancel_date", "date",
+               description="loyalty-programme cancellation date (contractual churn); empty if member"),
+        Column("name", "string", pii=True),
+        Column("email", "string", pii=True),
+        Column("phone", "string", pii=True),
+    ),
+)
+
+BOOKINGS = Table(
+    name="bookings",
+    key=("booking_id",),
+    required=True,
+    doc="One row per booking (order). Completed only once the trip has ended.",
+    columns=(
+        Column("booking_id", "string", nullable=False),
+        Column("customer_id", "string", required=True, nullable=False),
+        Column("booking_date", "date", required=True, nullable=False),
+        Column("travel_start", "date"),
+        Column("nights", "int"),
+        Column("product", "category", allowed=PRODUCTS),
+        Column("destination", "category"),
+        Column("destination_type", "category"),
+        Column("channel", "category", allowed=BOOKING_CHANNELS),
+        Column("party_size", "int"),
+        Column("amount", "float", required=True, nullable=False),
+        Column("currency", "category"),
+        Column("status", "category", allowed=BOOKING_STATUSES),
+    ),
+)
+
+INTERACTIONS = Table(
+    name="interactions",
+    doc="Contacts between company and customer, including complaints.",
+    columns=(
+        Column("customer_id", "string", required=True, nullable=False),
+        Column("timestamp", "datetime", required=True, nullable=False),
+        Column("channel", "category", allowed=CONTACT_CHANNELS),
+        Column("kind", "category", required=True, allowed=INTERACTION_KINDS, nullable=False),
+        Column("complaint_category", "category", allowed=COMPLAINT_CATEGORIES),
+    ),
+)
+
+FEEDBACK = Table(
+    name="feedback",
+    doc="Post-trip surveys.",
+    columns=(
+        Column("customer_id", "string", required=True, nullable=False),
+        Column("booking_id", "string"),
+        Column("date", "date", required=True, nullable=False),
+        Column("csat", "int"),
+        Column("nps", "int"),
+        Column("comment", "string", pii=True),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, BOOKINGS, INTERACTIONS, FEEDBACK)}
+
+
+def pii_columns() -> dict[str, list[str]]:
+    """Personal-data columns per table (never logged, never printed)."""
+    return {name: t.pii_columns for name, t in TABLES.items()}
