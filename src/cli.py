@@ -1,0 +1,135 @@
+"""``crm``: the command line of the lab.
+
+    crm run demo                     run a job (params/demo.yaml) end to end
+    crm generate --customers 100000  write the synthetic travel data set as Parquet
+    crm runs                         recent runs with status, duration and key metrics
+    crm show <run_id>                print a run's manifest
+    crm ui                           open the MLflow UI on the project's tracking store
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from src.paths import runs_dir
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from src.runner.params import ParamsError
+    from src.runner.run import EXIT_BAD_INPUT, run_job
+
+    overrides = {}
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        import yaml
+
+        overrides[key] = yaml.safe_load(value)
+    try:
+        result = run_job(args.job, overrides=overrides, quiet=args.quiet)
+    except ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return result.exit_code
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from src.data.synthetic import generate_to_parquet
+
+    paths = generate_to_parquet(Path(args.out), n_customers=args.customers, seed=args.seed,
+                                show_progress=not args.quiet)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _manifests(limit: int) -> list[dict]:
+    out = []
+    for path in sorted(runs_dir().glob("*/manifest.json"), reverse=True)[:limit]:
+        try:
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            out.append({"run_id": path.parent.name, "status": "unreadable manifest"})
+    return out
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    rows = _manifests(args.limit)
+    if not rows:
+        print(f"no runs in {runs_dir()}")
+        return 0
+    print(f"{'run_id':<40} {'status':<10} {'seconds':>8}  key metrics")
+    for m in rows:
+        metrics = []
+        for vals in (m.get("metrics") or {}).values():
+            for k, v in list(vals.items())[:2]:
+                metrics.append(f"{k}={v:.4g}")
+        secs = m.get("duration_seconds")
+        print(f"{m.get('run_id', ''):<40} {m.get('status', ''):<10} "
+              f"{'' if secs is None else f'{secs:8.1f}'}  {', '.join(metrics[:4])}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    path = runs_dir() / args.run_id / "manifest.json"
+    if not path.exists():
+        print(f"error: no run {args.run_id!r} in {runs_dir()}", file=sys.stderr)
+        return 2
+    print(path.read_text(encoding="utf-8"))
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from src.runner.tracking import _sqlite_artifact_root, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(None)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--port", str(args.port)]
+    artifacts = _sqlite_artifact_root(uri)
+    if artifacts:
+        cmd += ["--default-artifact-root", artifacts]
+    print(" ".join(cmd))
+    return subprocess.call(cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crm", description="Tourism CRM modeling lab")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a job: params/<job>.yaml or a path to a params file")
+    p.add_argument("job")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a param by dotted key, e.g. --set data.synthetic.n_customers=500")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("generate", help="write the synthetic travel data set as Parquet")
+    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="outputs/synthetic")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("runs", help="list recent runs")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser("show", help="print a run's manifest")
+    p.add_argument("run_id")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("ui", help="open the MLflow UI on the project's tracking store")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=_cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The data step of a job: bring the inputs in, validate them, hand clean tables to later steps.
+
+``prepare_inputs`` is what ``01_data_quality`` calls: it generates the embedded synthetic data
+set (when the job says so) or reads the mapped source, runs the one loader/validator, writes
+the clean tables as Parquet into ``<run_dir>/data/``, the rejects into ``<run_dir>/rejects.csv``
+and a record of the inputs (file hashes, row counts in/kept/rejected) into
+``<run_dir>/data/inputs.json``, which the runner folds into the manifest. Later notebooks read
+the clean tables back with ``load_clean_tables`` (each step reads the outputs of earlier steps).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from src.data.contract import TABLES
+from src.data.loading import DataSourceConfig, LoadedData, TableSource, load_tables
+from src.paths import PROJECT_ROOT
+from src.runner.params import JobParams
+
+
+def source_config(params: JobParams, run_dir: Path) -> DataSourceConfig:
+    """The loader configuration of a job; for synthetic data, generate it first into
+    ``<run_dir>/input/`` (Parquet) and point the loader there."""
+    if params.data.synthetic is None:
+        return DataSourceConfig.model_validate(params.data.source)
+    from src.data.synthetic import generate_to_parquet
+
+    syn = params.data.synthetic
+    paths = generate_to_parquet(
+        run_dir / "input", n_customers=syn.n_customers, seed=syn.seed,
+        start_date=str(syn.start_date), extraction_date=str(syn.extraction_date),
+    )
+    return DataSourceConfig(
+        tables={name: TableSource(path=str(paths[name]), format="parquet")
+                for name in TABLES if name in paths},
+        as_of_date=syn.extraction_date,
+        max_reject_share=params.data_quality.max_reject_share,
+    )
+
+
+def prepare_inputs(params: JobParams, run_dir: Path) -> LoadedData:
+    """Load and validate the job's inputs; write clean tables, rejects and the input record.
+
+    Returns
+    -------
+    LoadedData : clean tables (contract dtypes), rejects, per-table report.
+    """
+    config = source_config(params, run_dir)
+    loaded = load_tables(config, base_dir=PROJECT_ROOT)
+    data_dir = run_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for name, df in loaded.tables.items():
+        df.to_parquet(data_dir / f"{name}.parquet", index=False)
+    loaded.write_rejects(run_dir / "rejects.csv")
+    rows = {r["table"]: {"in": int(r["rows_in"]), "kept": int(r["rows_kept"]),
+                         "rejected": int(r["rows_rejected"])}
+            for r in loaded.report.to_dict("records")}
+    record = {"sources": loaded.sources, "rows": rows, "cutoff_date": str(params.cutoff())}
+    (data_dir / "inputs.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    return loaded
+
+
+def load_clean_tables(run_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """The validated tables written by the data step of this run (absent tables are absent)."""
+    data_dir = Path(run_dir) / "data"
+    if not (data_dir / "bookings.parquet").exists():
+        raise FileNotFoundError(
+            f"{data_dir} has no bookings.parquet: run the data step (01_data_quality) of this job first")
+    return {name: pd.read_parquet(data_dir / f"{name}.parquet")
+            for name in TABLES if (data_dir / f"{name}.parquet").exists()}

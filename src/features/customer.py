@@ -1,0 +1,365 @@
+"""Customer-level features as of a cut-off date, shared by segmentation, churn and CLV.
+
+Every feature is computed from rows dated on or before ``cutoff_date`` only (bookings by
+``booking_date``, interactions by ``timestamp``, feedback by ``date``, customers by
+``signup_date``), so adding later rows never changes a feature (no leakage).
+
+Decisions
+---------
+- A booking is *completed* at the cut-off when it was booked on/before the cut-off, its status
+  is ``completed`` (or ``confirmed``, or missing, or there is no status column) and - when the
+  travel dates are known - the trip has ended (``travel_start + nights`` days) on/before the
+  cut-off. Without travel dates a ``confirmed`` booking does not count (its trip may not have
+  ended).
+- Customers known at the cut-off: anyone with a booking (any status), interaction or feedback
+  dated on/before the cut-off, plus customers-table rows with ``signup_date`` on/before it.
+  Customers whose bookings were all cancelled (or not yet travelled) do **not** vanish: they
+  appear with ``n_bookings == 0``, ``monetary_total == 0`` and missing (NaN/NaT) recency,
+  dates and mixes.
+- Amounts are taken as given after refunds: zero and negative amounts enter the totals.
+- ``frequency`` follows the BTYD convention: the number of *repeat booking days* (distinct
+  completed booking days minus one); several bookings on one day count once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from src.data.contract import (
+    BOOKING_CHANNELS,
+    COMPLAINT_CATEGORIES,
+    DESTINATION_TYPES,
+    PRODUCTS,
+)
+
+__all__ = ["completed_bookings", "customer_features", "CUSTOMER_ATTRIBUTES"]
+
+CUSTOMER_ATTRIBUTES: tuple[str, ...] = (
+    "member_tier",
+    "customer_type",
+    "acquisition_channel",
+    "loyalty_member",
+)
+"""Columns copied from the customers table when present (a snapshot: not dated)."""
+
+_MIX_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("product", "product", PRODUCTS),
+    ("destination_type", "dest", DESTINATION_TYPES),
+    ("channel", "channel", BOOKING_CHANNELS),
+)
+_DAY = np.timedelta64(1, "D")
+
+
+def _timestamp(cutoff_date) -> pd.Timestamp:
+    ts = pd.Timestamp(cutoff_date)
+    if ts.tzinfo is not None:
+        ts = ts.tz_localize(None)
+    return ts
+
+
+def _dates(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s
+    return pd.to_datetime(s)
+
+
+def _trip_end(bookings: pd.DataFrame) -> pd.Series | None:
+    """End of trip (travel_start + nights days); ``None`` without travel_start."""
+    if "travel_start" not in bookings.columns:
+        return None
+    start = _dates(bookings["travel_start"])
+    if "nights" in bookings.columns:
+        nights = pd.to_numeric(bookings["nights"], errors="coerce").fillna(0).to_numpy()
+        end = start + pd.to_timedelta(nights, unit="D")
+    else:
+        end = start
+    # trip dates unknown for a row: fall back to its booking date
+    return end.fillna(_dates(bookings["booking_date"]))
+
+
+def completed_bookings(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
+    """Bookings that count as completed as of ``cutoff_date``.
+
+    Parameters
+    ----------
+    bookings : contract ``bookings`` table, shape (n_bookings, ...); needs ``booking_date``,
+        optionally ``status``, ``travel_start`` and ``nights`` (days).
+    cutoff_date : date-like; the observation date.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows (same columns, original index) booked on/before the cut-off whose status is
+        ``completed`` (``confirmed`` too when travel dates are known; a missing status counts
+        as completed) and, when ``travel_start`` exists, whose trip ended
+        (``travel_start + nights`` days) on/before the cut-off.
+    """
+    cutoff = _timestamp(cutoff_date)
+    booked = _dates(bookings["booking_date"]) <= cutoff
+    end = _trip_end(bookings)
+    if "status" in bookings.columns:
+        status = bookings["status"]
+        ok_status = status.isna() | (status == "completed")
+        if end is not None:
+            ok_status |= status == "confirmed"
+    else:
+        ok_status = pd.Series(True, index=bookings.index)
+    mask = booked & ok_status
+    if end is not None:
+        mask &= end <= cutoff
+    return bookings.loc[mask.to_numpy()]
+
+
+def _levels(values: pd.Series, contract_levels: Sequence[str]) -> list[str]:
+    """Contract levels first, then any other value observed (sorted) - stable columns."""
+    seen = pd.unique(values.dropna().astype(str))
+    extra = sorted(set(seen) - set(contract_levels))
+    return list(contract_levels) + extra
+
+
+def _count_matrix(codes: np.ndarray, values: pd.Series, levels: list[str], n: int) -> np.ndarray:
+    """(n, len(levels)) counts of each level per customer code (NaN values ignored)."""
+    k = pd.Categorical(values.astype("string"), categories=levels).codes.astype(np.int64)
+    keep = k >= 0
+    flat = codes[keep] * len(levels) + k[keep]
+    return np.bincount(flat, minlength=n * len(levels)).reshape(n, len(levels))
+
+
+def _mean(codes: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
+    """Per-customer mean of ``x`` ignoring NaN; NaN where a customer has no value."""
+    ok = ~np.isnan(x)
+    s = np.bincount(codes[ok], weights=x[ok], minlength=n)
+    c = np.bincount(codes[ok], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(c > 0, s / np.maximum(c, 1), np.nan)
+
+
+def _f32(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)
+
+
+def customer_features(
+    bookings: pd.DataFrame,
+    cutoff_date,
+    *,
+    customers: pd.DataFrame | None = None,
+    interactions: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row of features per customer known at ``cutoff_date``.
+
+    Parameters
+    ----------
+    bookings : contract ``bookings`` table (``customer_id``, ``booking_date``, ``amount``
+        required; ``status``, ``travel_start``, ``nights``, ``party_size``, ``product``,
+        ``destination_type``, ``channel`` optional).
+    cutoff_date : date-like; only rows dated on/before it are used.
+    customers, interactions, feedback : optional contract tables.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id`` (sorted), one row per known customer. Columns (those whose
+        inputs are missing are absent; ``df.attrs["missing_inputs"]`` names the inputs):
+
+        - ``n_bookings`` (completed), ``n_cancelled`` (status cancelled), ``n_no_show``,
+          ``n_upcoming_trips`` (booked, not cancelled, trip not ended): int32
+        - ``first_booking_date``, ``last_booking_date``: datetime64 (completed bookings)
+        - ``recency_days`` (cut-off - last), ``tenure_days`` (cut-off - first),
+          ``active_span_days`` (last - first), ``frequency`` (repeat booking days),
+          ``avg_days_between_bookings`` (active span / frequency; NaN with one booking day):
+          float32, days
+        - ``monetary_total``, ``monetary_mean`` (per completed booking): float64, currency
+        - ``lead_time_days_mean``, ``party_size_mean``, ``nights_mean``: float32
+        - ``product_<p>``, ``dest_<d>``, ``channel_<c>``: float32 shares of completed
+          bookings with a known value (NaN when none)
+        - ``complaints_<category>``, ``complaints_total``: float32 counts
+        - ``csat_mean``, ``nps_mean``, ``first_trip_csat``: float32
+        - ``member_tier``, ``customer_type``, ``acquisition_channel`` (category),
+          ``loyalty_member`` (boolean), copied from ``customers``.
+    """
+    cutoff = _timestamp(cutoff_date)
+    missing: list[str] = []
+    b_cols = set(bookings.columns)
+
+    booked = bookings.loc[(_dates(bookings["booking_date"]) <= cutoff).to_numpy()]
+    done = completed_bookings(booked, cutoff)
+
+    # ---- who is known at the cut-off -------------------------------------------------------
+    id_sources = [booked["customer_id"]]
+    inter = None
+    if interactions is None:
+        missing.append("interactions")
+    else:
+        day_after = cutoff.normalize() + pd.Timedelta(days=1)
+        ts = _dates(interactions["timestamp"])
+        inter = interactions.loc[(ts < day_after).to_numpy()]
+        id_sources.append(inter["customer_id"])
+    fb = None
+    if feedback is None:
+        missing.append("feedback")
+    else:
+        fb = feedback.loc[(_dates(feedback["date"]) <= cutoff).to_numpy()]
+        id_sources.append(fb["customer_id"])
+    if customers is None:
+        missing.append("customers")
+    elif "signup_date" in customers.columns:
+        signed = customers.loc[(_dates(customers["signup_date"]) <= cutoff).to_numpy()]
+        id_sources.append(signed["customer_id"])
+    ids = pd.Index(pd.concat([pd.Series(s.to_numpy()) for s in id_sources]).unique())
+    ids = ids.sort_values()
+    ids.name = "customer_id"
+    n = len(ids)
+    out: dict[str, np.ndarray | pd.Series] = {}
+
+    # ---- counts ------------------------------------------------------------------------------
+    code = ids.get_indexer(done["customer_id"]).astype(np.int64)
+    n_book = np.bincount(code, minlength=n)
+    out["n_bookings"] = n_book.astype(np.int32)
+    if "status" in b_cols:
+        bcode = ids.get_indexer(booked["customer_id"]).astype(np.int64)
+        status = booked["status"]
+        for name, value in (("n_cancelled", "cancelled"), ("n_no_show", "no_show")):
+            out[name] = np.bincount(bcode[(status == value).to_numpy()], minlength=n).astype(
+                np.int32
+            )
+    else:
+        missing.append("bookings.status")
+    if "travel_start" in b_cols:
+        end = _trip_end(booked)
+        not_cancelled = (
+            ~booked["status"].isin(["cancelled", "no_show"]) if "status" in b_cols else True
+        )
+        upcoming = ((end > cutoff) & not_cancelled).to_numpy()
+        bcode = ids.get_indexer(booked["customer_id"]).astype(np.int64)
+        out["n_upcoming_trips"] = np.bincount(bcode[upcoming], minlength=n).astype(np.int32)
+
+    # ---- dates, recency, frequency -----------------------------------------------------------
+    bdate = _dates(done["booking_date"]).to_numpy(dtype="datetime64[ns]")
+    g = pd.Series(bdate).groupby(code)
+    first = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
+    last = first.copy()
+    if len(done):
+        first.loc[g.min().index] = g.min().to_numpy()
+        last.loc[g.max().index] = g.max().to_numpy()
+    out["first_booking_date"] = first.to_numpy()
+    out["last_booking_date"] = last.to_numpy()
+    cut64 = np.datetime64(cutoff.to_datetime64(), "ns")
+    out["recency_days"] = _f32((cut64 - last.to_numpy()) / _DAY)
+    out["tenure_days"] = _f32((cut64 - first.to_numpy()) / _DAY)
+    span = (last.to_numpy() - first.to_numpy()) / _DAY
+    out["active_span_days"] = _f32(span)
+    day_pairs = pd.DataFrame({"c": code, "d": bdate.astype("datetime64[D]")}).drop_duplicates()
+    n_days = np.bincount(day_pairs["c"].to_numpy(), minlength=n)
+    freq = np.maximum(n_days - 1, 0).astype(np.float64)
+    out["frequency"] = _f32(freq)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["avg_days_between_bookings"] = _f32(np.where(freq > 0, span / freq, np.nan))
+
+    # ---- money -------------------------------------------------------------------------------
+    amount = pd.to_numeric(done["amount"], errors="coerce").to_numpy(dtype=np.float64)
+    amount = np.nan_to_num(amount, nan=0.0)
+    total = np.bincount(code, weights=amount, minlength=n)
+    out["monetary_total"] = total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["monetary_mean"] = np.where(n_book > 0, total / np.maximum(n_book, 1), np.nan)
+
+    # ---- trip shape --------------------------------------------------------------------------
+    if "travel_start" in b_cols:
+        lead = (_dates(done["travel_start"]) - _dates(done["booking_date"])) / pd.Timedelta(days=1)
+        out["lead_time_days_mean"] = _f32(_mean(code, lead.to_numpy(dtype=np.float64), n))
+    else:
+        missing.append("bookings.travel_start")
+    for col in ("party_size", "nights"):
+        if col in b_cols:
+            x = pd.to_numeric(done[col], errors="coerce").to_numpy(dtype=np.float64)
+            out[f"{col}_mean"] = _f32(_mean(code, x, n))
+        else:
+            missing.append(f"bookings.{col}")
+
+    # ---- mixes -------------------------------------------------------------------------------
+    for col, prefix, contract_levels in _MIX_COLUMNS:
+        if col not in b_cols:
+            missing.append(f"bookings.{col}")
+            continue
+        levels = _levels(done[col], contract_levels)
+        counts = _count_matrix(code, done[col], levels, n)
+        denom = counts.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = np.where(denom > 0, counts / np.maximum(denom, 1), np.nan)
+        for j, level in enumerate(levels):
+            out[f"{prefix}_{level}"] = _f32(shares[:, j])
+
+    # ---- complaints --------------------------------------------------------------------------
+    if inter is not None:
+        is_complaint = (inter["kind"] == "complaint").to_numpy()
+        comp = inter.loc[is_complaint]
+        ccode = ids.get_indexer(comp["customer_id"]).astype(np.int64)
+        if "complaint_category" in inter.columns:
+            levels = _levels(comp["complaint_category"], COMPLAINT_CATEGORIES)
+            counts = _count_matrix(ccode, comp["complaint_category"], levels, n)
+            for j, level in enumerate(levels):
+                out[f"complaints_{level}"] = _f32(counts[:, j])
+        else:
+            missing.append("interactions.complaint_category")
+        out["complaints_total"] = _f32(np.bincount(ccode, minlength=n))
+
+    # ---- satisfaction ------------------------------------------------------------------------
+    if fb is not None:
+        fcode = ids.get_indexer(fb["customer_id"]).astype(np.int64)
+        for col in ("csat", "nps"):
+            if col in fb.columns:
+                x = pd.to_numeric(fb[col], errors="coerce").to_numpy(dtype=np.float64)
+                out[f"{col}_mean"] = _f32(_mean(fcode, x, n))
+            else:
+                missing.append(f"feedback.{col}")
+        if "csat" in fb.columns:
+            out["first_trip_csat"] = _f32(_first_trip_csat(done, fb, ids, n))
+
+    frame = pd.DataFrame(out, index=ids)
+
+    # ---- customer attributes -----------------------------------------------------------------
+    if customers is not None:
+        attrs = customers.drop_duplicates("customer_id", keep="last").set_index("customer_id")
+        for col in CUSTOMER_ATTRIBUTES:
+            if col not in attrs.columns:
+                missing.append(f"customers.{col}")
+                continue
+            s = attrs[col].reindex(ids)
+            if col == "loyalty_member":
+                s = s.astype("boolean")
+            elif not isinstance(s.dtype, pd.CategoricalDtype):
+                s = s.astype("category")
+            frame[col] = s.values
+
+    frame.attrs["missing_inputs"] = missing
+    frame.attrs["cutoff_date"] = str(cutoff.date())
+    return frame
+
+
+def _first_trip_csat(
+    done: pd.DataFrame, fb: pd.DataFrame, ids: pd.Index, n: int
+) -> np.ndarray:
+    """CSAT of the first completed trip: the survey linked to the first completed booking by
+    ``booking_id`` when possible, else the customer's earliest survey."""
+    res = np.full(n, np.nan)
+    fb = fb.loc[fb["csat"].notna()]
+    if not len(fb):
+        return res
+    if "booking_id" in fb.columns and "booking_id" in done.columns and len(done):
+        order = done.sort_values(["booking_date", "booking_id"], kind="stable")
+        first_ids = order.drop_duplicates("customer_id")[["customer_id", "booking_id"]]
+        linked = fb.merge(first_ids, on=["customer_id", "booking_id"], how="inner")
+        linked = linked.sort_values("date", kind="stable").drop_duplicates("customer_id")
+        pos = ids.get_indexer(linked["customer_id"])
+        res[pos] = pd.to_numeric(linked["csat"]).to_numpy(dtype=np.float64)
+        if "booking_id" in fb.columns and fb["booking_id"].notna().all():
+            return res
+    earliest = fb.sort_values("date", kind="stable").drop_duplicates("customer_id")
+    pos = ids.get_indexer(earliest["customer_id"])
+    fill = np.isnan(res[pos])
+    res[pos[fill]] = pd.to_numeric(earliest["csat"]).to_numpy(dtype=np.float64)[fill]
+    return res

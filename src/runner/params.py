@@ -1,0 +1,239 @@
+"""Job parameters: one YAML file per job under ``params/``, validated once at the edge.
+
+papermill only warns about unknown parameters; this module does not: every key of a job
+file is checked against a typed schema before any notebook starts. Unknown keys and wrong
+types are :class:`ParamsError`\\ s that name the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from src.paths import NOTEBOOKS_DIR, PARAMS_DIR, PROJECT_ROOT
+
+
+class ParamsError(Exception):
+    """A job parameter file is missing, unreadable or invalid.
+
+    Attributes
+    ----------
+    file : the parameter file.
+    problems : one human-readable line per problem, each naming the dotted key.
+    """
+
+    def __init__(self, file: Path | str, problems: list[str]):
+        self.file = Path(file)
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid job parameters in {self.file}:\n{lines}")
+
+
+class StrictModel(BaseModel):
+    """Base for every params section: unknown keys are errors, values are not coerced silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class SyntheticDataParams(StrictModel):
+    """The embedded synthetic travel company (``src.data.synthetic``)."""
+
+    n_customers: PositiveInt = 5_000
+    seed: int = 42
+    start_date: date = date(2021, 1, 1)
+    extraction_date: date = date(2025, 12, 31)
+
+
+class DataParams(StrictModel):
+    """Where the input tables come from: the synthetic generator or a mapped source."""
+
+    synthetic: SyntheticDataParams | None = None
+    source: dict[str, Any] | None = Field(
+        default=None,
+        description="src.data.loading.DataSourceConfig: tables, column mapping, as_of_date, ...",
+    )
+    cutoff_date: date | None = Field(
+        default=None,
+        description="analysis cut-off; default: the synthetic extraction date / the source's as_of_date",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataParams:
+        if (self.synthetic is None) == (self.source is None):
+            raise ValueError("give exactly one of 'synthetic' or 'source'")
+        if self.source is not None:
+            from src.data.loading import DataSourceConfig
+
+            DataSourceConfig.model_validate(self.source)
+        return self
+
+
+class MlflowParams(StrictModel):
+    """Experiment tracking. ``tracking_uri`` empty: ``$MLFLOW_TRACKING_URI`` or the project's
+    embedded SQLite store (``mlflow.db`` in the project root)."""
+
+    tracking_uri: str | None = None
+    experiment: str = "tourism-crm"
+    allow_local_fallback: bool = Field(
+        default=False,
+        description="if the tracking store is unreachable, log to the embedded store instead of failing",
+    )
+
+
+class RunParams(StrictModel):
+    """How notebooks are executed."""
+
+    notebook_timeout_seconds: PositiveInt = 3_600
+    retries: int = Field(default=0, ge=0, le=5, description="re-executions of a notebook after a transient error")
+    kernel_name: str = "python3"
+
+
+class DataQualityParams(StrictModel):
+    """``01_data_quality``."""
+
+    max_reject_share: float = Field(default=0.2, ge=0, le=1)
+
+
+class JobParams(StrictModel):
+    """A job: which notebooks run in which order, on which data, with which settings."""
+
+    job: str
+    description: str = ""
+    seed: int = 42
+    notebooks: list[str] = Field(min_length=1)
+    data: DataParams
+    mlflow: MlflowParams = MlflowParams()
+    run: RunParams = RunParams()
+    data_quality: DataQualityParams = DataQualityParams()
+
+    @model_validator(mode="after")
+    def _notebooks_exist(self) -> JobParams:
+        missing = [n for n in self.notebooks if not notebook_path(n).exists()]
+        if missing:
+            have = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
+            raise ValueError(f"notebooks not found in notebooks/: {missing}; available: {have}")
+        return self
+
+    def cutoff(self) -> date:
+        """The analysis cut-off date (calendar date)."""
+        if self.data.cutoff_date is not None:
+            return self.data.cutoff_date
+        if self.data.synthetic is not None:
+            return self.data.synthetic.extraction_date
+        as_of = (self.data.source or {}).get("as_of_date")
+        return date.fromisoformat(str(as_of)) if as_of else date.today()
+
+
+def notebook_path(name: str) -> Path:
+    """``notebooks/<name>.ipynb`` (``name`` may carry the suffix)."""
+    stem = name[:-6] if name.endswith(".ipynb") else name
+    return NOTEBOOKS_DIR / f"{stem}.ipynb"
+
+
+def params_path(job: str | Path) -> Path:
+    """A job name (``demo`` -> ``params/demo.yaml``) or a path to a YAML file."""
+    p = Path(job)
+    if p.suffix in {".yaml", ".yml"}:
+        return p if p.is_absolute() else (Path.cwd() / p if (Path.cwd() / p).exists() else PROJECT_ROOT / p)
+    return PARAMS_DIR / f"{job}.yaml"
+
+
+def _suggest(key: str, model: type[BaseModel] | None) -> str:
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the parent of ``loc`` (for 'did you mean')."""
+    model: Any = JobParams
+    for part in loc[:-1]:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = args[0] if args else ann
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def format_validation_error(err: ValidationError) -> list[str]:
+    """One line per problem, naming the dotted key, what was wrong and what was given."""
+    lines = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not str(p).startswith("function-after"))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{key}'{_suggest(str(loc[-1]), _model_at(loc))}")
+        elif e["type"] == "missing":
+            lines.append(f"missing key '{key}'")
+        else:
+            given = e.get("input")
+            shown = "" if isinstance(given, dict) else f" (got {given!r})"
+            lines.append(f"key '{key}': {e['msg']}{shown}")
+    return lines
+
+
+def load_params(job: str | Path, overrides: dict[str, Any] | None = None) -> JobParams:
+    """Read and validate a job file.
+
+    Parameters
+    ----------
+    job : job name (``params/<job>.yaml``) or a path to a YAML file.
+    overrides : dotted keys to replace after reading, e.g. ``{"data.synthetic.n_customers": 500}``.
+
+    Raises
+    ------
+    ParamsError : file missing, not YAML, or not matching the schema (each problem names its key).
+    """
+    path = params_path(job)
+    if not path.exists():
+        have = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
+        raise ParamsError(path, [f"file not found; jobs in params/: {have}"])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(path, [f"not valid YAML: {exc}"]) from exc
+    if not isinstance(raw, dict):
+        raise ParamsError(path, ["the file must hold a mapping of keys (job:, notebooks:, data:, ...)"])
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    try:
+        return JobParams.model_validate(raw)
+    except ValidationError as exc:
+        raise ParamsError(path, format_validation_error(exc)) from exc
+
+
+def dump_params(params: JobParams, path: Path) -> Path:
+    """Write the validated parameters (defaults filled in) as YAML; returns ``path``."""
+    data = params.model_dump(mode="json")
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def flatten(params: JobParams, max_len: int = 500) -> dict[str, str]:
+    """Dotted ``key -> value`` strings for MLflow's ``log_params`` (values cut to ``max_len``)."""
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            out[prefix] = str(node)[:max_len]
+
+    walk("", params.model_dump(mode="json"))
+    return out
+

@@ -1,0 +1,57 @@
+"""HTML reports of a run: each executed notebook rendered without its code, and an index."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbconvert import HTMLExporter
+
+
+def render_notebook_html(notebook: Path, *, show_code: bool = False) -> Path:
+    """Render an executed notebook to ``<same name>.html`` (code cells hidden by default)."""
+    exporter = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    out = notebook.with_suffix(".html")
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def render_reports(run_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Render every executed notebook of the run and write ``index.html`` linking them,
+    the exports and the manifest."""
+    rows = []
+    for entry in manifest["notebooks"]:
+        nb = run_dir / f"{entry['name']}.ipynb"
+        link = html.escape(entry["name"])
+        if nb.exists():
+            render_notebook_html(nb)
+            link = f'<a href="{html.escape(nb.with_suffix(".html").name)}">{link}</a>'
+        secs = entry.get("seconds")
+        rows.append(f"<tr><td>{link}</td><td>{html.escape(entry['status'])}</td>"
+                    f"<td>{'' if secs is None else f'{secs:.1f}'}</td></tr>")
+    exports = sorted((run_dir / "exports").glob("*")) if (run_dir / "exports").exists() else []
+    export_items = "".join(f'<li><a href="exports/{html.escape(p.name)}">{html.escape(p.name)}</a></li>'
+                           for p in exports) or "<li>none</li>"
+    err = manifest.get("error")
+    err_html = ""
+    if err:
+        err_html = (f"<h2>Failure</h2><p><b>{html.escape(str(err.get('notebook')))}</b>, cell "
+                    f"{html.escape(str(err.get('cell')))}: {html.escape(str(err.get('exception')))}: "
+                    f"{html.escape(str(err.get('message')))}</p>")
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>Run {html.escape(manifest['run_id'])}</title>
+<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:4px 12px;text-align:left}}</style>
+</head><body><h1>Run {html.escape(manifest['run_id'])}</h1>
+<p>job <b>{html.escape(manifest['job'])}</b>, status <b>{html.escape(str(manifest.get('status')))}</b>,
+started {html.escape(str(manifest.get('started_at')))}</p>{err_html}
+<h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>seconds</th></tr>{''.join(rows)}</table>
+<h2>Exports</h2><ul>{export_items}</ul>
+<p><a href="manifest.json">manifest.json</a> · <a href="params.yaml">params.yaml</a></p>
+</body></html>"""
+    index = run_dir / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index

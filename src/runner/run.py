@@ -1,0 +1,355 @@
+"""The job runner: validate params, execute the job's notebooks with papermill, record the run.
+
+A run lives in ``outputs/runs/<run_id>/``: the resolved ``params.yaml``, one executed notebook
+per step (kept even when it fails, up to the failing cell), an HTML report per notebook with
+an ``index.html``, and ``manifest.json`` (params, inputs and their hashes, git commit, package
+versions, timings, MLflow run ids, row counts, status, and on failure the notebook, cell and
+exception). In MLflow the run is a parent run with one nested run per notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import papermill as pm
+from mlflow.entities import RunStatus
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+from papermill.exceptions import PapermillExecutionError
+
+from src.paths import PROJECT_ROOT, runs_dir
+from src.runner.params import (
+    JobParams,
+    ParamsError,
+    dump_params,
+    flatten,
+    load_params,
+    notebook_path,
+)
+from src.runner.report import render_reports
+from src.runner.tracking import TrackingUnavailableError, connect, default_tracking_uri
+
+#: exit codes of ``crm run``
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2  # params or input data rejected: fix the files, do not retry
+EXIT_NOTEBOOK_FAILED = 3  # a notebook (model, plotting, kernel) failed
+EXIT_TRACKING = 4  # the MLflow store could not be reached
+
+#: exceptions raised inside a notebook that mean "the input is bad", not "the code failed"
+BAD_INPUT_EXCEPTIONS = {"DataValidationError", "DataSourceError", "DataError", "ParamsError"}
+
+#: the parameters every notebook receives; each notebook's parameters cell must declare them
+NOTEBOOK_PARAMETERS = ("params_file", "run_dir", "mlflow_run_id")
+
+PACKAGES = ("pandas", "numpy", "scipy", "scikit-learn", "lifelines", "scikit-survival",
+            "mlflow", "papermill", "pandera", "pyarrow", "matplotlib")
+
+
+@dataclass
+class RunResult:
+    """Outcome of ``run_job``: ``exit_code`` 0 on success, see the ``EXIT_*`` constants."""
+
+    run_id: str
+    run_dir: Path
+    status: str
+    exit_code: int
+    manifest: dict[str, Any]
+
+
+class NotebookParametersError(ParamsError):
+    """A notebook's parameters cell does not declare what the runner passes."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def git_commit() -> dict[str, Any]:
+    """Commit of the project checkout and whether the work tree had uncommitted changes."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def new_run_id(job: str) -> str:
+    """``YYYYmmdd-HHMMSS-<job>-<4 hex>``: sortable, unique, readable."""
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{job}-{secrets.token_hex(2)}"
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON through a temp file and a rename: readers never see half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def check_notebook_parameters(name: str) -> None:
+    """The notebook's ``parameters`` cell must declare every key the runner injects."""
+    path = notebook_path(name)
+    declared = pm.inspect_notebook(str(path))
+    missing = [k for k in NOTEBOOK_PARAMETERS if k not in declared]
+    if missing:
+        raise NotebookParametersError(path, [
+            f"the cell tagged 'parameters' does not declare {missing}; the runner passes "
+            f"{list(NOTEBOOK_PARAMETERS)}"])
+    extra = [k for k in declared if k not in NOTEBOOK_PARAMETERS]
+    if extra:
+        raise NotebookParametersError(path, [
+            f"the parameters cell declares {extra}, which the runner never sets; settings "
+            "belong in the job's params file"])
+
+
+def _failure(exc: BaseException, notebook: str) -> dict[str, Any]:
+    if isinstance(exc, PapermillExecutionError):
+        tb = [line for line in (exc.traceback or []) if line.strip()]
+        return {
+            "notebook": notebook,
+            "cell": exc.exec_count,
+            "cell_index": exc.cell_index,
+            "exception": exc.ename,
+            "message": str(exc.evalue)[:2000],
+            "traceback_head": [_strip_ansi(t)[:500] for t in tb[-8:]],
+            "source_head": (exc.source or "").splitlines()[:5],
+        }
+    return {
+        "notebook": notebook,
+        "cell": None,
+        "exception": type(exc).__name__,
+        "message": str(exc)[:2000],
+        "traceback_head": traceback.format_exception(exc)[-6:],
+    }
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def _say(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, quiet: bool = False) -> RunResult:
+    """Execute a job end to end.
+
+    Parameters
+    ----------
+    job : job name (``params/<job>.yaml``) or a path to a params file.
+    overrides : dotted-key overrides applied to the params before validation.
+    quiet : no progress lines on stderr.
+
+    Returns
+    -------
+    RunResult ; never raises for notebook failures (they are reported in the result).
+
+    Raises
+    ------
+    ParamsError : the params file (or a notebook's parameters cell) is invalid; nothing ran.
+    """
+    started = time.perf_counter()
+    params = load_params(job, overrides)
+    for name in params.notebooks:
+        check_notebook_parameters(name)
+
+    run_id = new_run_id(params.job)
+    run_dir = runs_dir() / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    params_file = dump_params(params, run_dir / "params.yaml")
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "job": params.job,
+        "run_dir": str(run_dir),
+        "status": "running",
+        "started_at": _now(),
+        "finished_at": None,
+        "duration_seconds": None,
+        "params": params.model_dump(mode="json"),
+        "params_source": str(Path(job)),
+        "code": git_commit(),
+        "packages": package_versions(),
+        "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "mlflow": {},
+        "notebooks": [{"name": n, "status": "pending"} for n in params.notebooks],
+        "inputs": {},
+        "rows": {},
+        "error": None,
+    }
+    manifest_path = run_dir / "manifest.json"
+    write_json_atomic(manifest_path, manifest)
+    _say(f"run {run_id}  ->  {run_dir}", quiet)
+
+    try:
+        client, experiment_id, tracking_uri = _connect(params, quiet)
+    except TrackingUnavailableError as exc:
+        return _finish(manifest, manifest_path, run_dir, started, "failed", EXIT_TRACKING,
+                       {"notebook": None, "exception": type(exc).__name__, "message": str(exc)}, quiet)
+
+    parent = client.create_run(experiment_id, tags={
+        MLFLOW_RUN_NAME: run_id, "crm.job": params.job, "crm.run_id": run_id,
+        "crm.git_commit": str(manifest["code"]["commit"])})
+    parent_id = parent.info.run_id
+    manifest["mlflow"] = {"tracking_uri": tracking_uri, "experiment_id": experiment_id,
+                          "parent_run_id": parent_id, "notebook_run_ids": {}}
+    for k, v in flatten(params).items():
+        client.log_param(parent_id, k, v)
+
+    exit_code, status, error = EXIT_OK, "succeeded", None
+    for i, name in enumerate(params.notebooks, start=1):
+        entry = manifest["notebooks"][i - 1]
+        child = client.create_run(experiment_id, tags={
+            MLFLOW_PARENT_RUN_ID: parent_id, MLFLOW_RUN_NAME: name, "crm.notebook": name,
+            "crm.run_id": run_id})
+        child_id = child.info.run_id
+        manifest["mlflow"]["notebook_run_ids"][name] = child_id
+        out_nb = run_dir / f"{name}.ipynb"
+        entry.update(status="running", started_at=_now(), output=out_nb.name, mlflow_run_id=child_id)
+        write_json_atomic(manifest_path, manifest)
+        _say(f"[{i}/{len(params.notebooks)}] {name} ...", quiet)
+        t0 = time.perf_counter()
+        attempts, nb_error = 0, None
+        while True:
+            attempts += 1
+            try:
+                pm.execute_notebook(
+                    str(notebook_path(name)), str(out_nb),
+                    parameters={"params_file": str(params_file), "run_dir": str(run_dir),
+                                "mlflow_run_id": child_id},
+                    kernel_name=params.run.kernel_name, cwd=str(PROJECT_ROOT),
+                    progress_bar=False, log_output=False,
+                    execution_timeout=params.run.notebook_timeout_seconds,
+                )
+                nb_error = None
+                break
+            except Exception as exc:  # noqa: BLE001 - any failure is recorded, never swallowed
+                nb_error = exc
+                bad_input = isinstance(exc, PapermillExecutionError) and exc.ename in BAD_INPUT_EXCEPTIONS
+                if bad_input or attempts > params.run.retries:
+                    break
+                _say(f"    attempt {attempts} failed ({type(exc).__name__}); retrying", quiet)
+        seconds = round(time.perf_counter() - t0, 2)
+        entry.update(seconds=seconds, attempts=attempts, finished_at=_now())
+        if out_nb.exists():
+            client.log_artifact(child_id, str(out_nb), artifact_path="notebook")
+        if nb_error is None:
+            entry["status"] = "succeeded"
+            client.set_terminated(child_id, RunStatus.to_string(RunStatus.FINISHED))
+            _say(f"      done in {seconds:.1f} s", quiet)
+            continue
+        error = _failure(nb_error, name)
+        entry.update(status="failed", error=error)
+        client.set_terminated(child_id, RunStatus.to_string(RunStatus.FAILED))
+        bad_input = error["exception"] in BAD_INPUT_EXCEPTIONS
+        exit_code = EXIT_BAD_INPUT if bad_input else EXIT_NOTEBOOK_FAILED
+        status = "failed"
+        for later in manifest["notebooks"][i:]:
+            later["status"] = "skipped"
+        break
+
+    _collect_run_outputs(run_dir, manifest)
+    try:
+        render_reports(run_dir, manifest)
+    except Exception as exc:  # noqa: BLE001 - a report that cannot render must not hide the run's result
+        manifest["report_error"] = f"{type(exc).__name__}: {exc}"
+    result = _finish(manifest, manifest_path, run_dir, started, status, exit_code, error, quiet)
+    client.log_artifact(parent_id, str(manifest_path))
+    for key, value in _headline_metrics(manifest).items():
+        client.log_metric(parent_id, key, value)
+    client.set_terminated(parent_id, RunStatus.to_string(
+        RunStatus.FINISHED if status == "succeeded" else RunStatus.FAILED))
+    return result
+
+
+def _connect(params: JobParams, quiet: bool) -> tuple[Any, str, str]:
+    from src.runner.tracking import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(params.mlflow.tracking_uri)
+    try:
+        client, exp = connect(uri, params.mlflow.experiment)
+        return client, exp, uri
+    except TrackingUnavailableError:
+        if not params.mlflow.allow_local_fallback:
+            raise
+        fallback = default_tracking_uri()
+        _say(f"MLflow store {uri} unreachable; logging to the embedded store {fallback}", quiet)
+        params.mlflow.tracking_uri = fallback
+        client, exp = connect(fallback, params.mlflow.experiment)
+        return client, exp, fallback
+
+
+def _collect_run_outputs(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Fold what the notebooks recorded (inputs, row counts, metrics) into the manifest."""
+    inputs = run_dir / "data" / "inputs.json"
+    if inputs.exists():
+        data = json.loads(inputs.read_text(encoding="utf-8"))
+        manifest["inputs"] = data.get("sources", {})
+        manifest["rows"] = data.get("rows", {})
+    metrics_dir = run_dir / "metrics"
+    if metrics_dir.exists():
+        manifest["metrics"] = {p.stem: json.loads(p.read_text(encoding="utf-8"))
+                               for p in sorted(metrics_dir.glob("*.json"))}
+
+
+def _headline_metrics(manifest: dict[str, Any]) -> dict[str, float]:
+    out = {"duration_seconds": float(manifest.get("duration_seconds") or 0.0)}
+    for nb, metrics in (manifest.get("metrics") or {}).items():
+        for k, v in metrics.items():
+            out[f"{nb}.{k}"] = float(v)
+    return out
+
+
+def _finish(manifest: dict[str, Any], path: Path, run_dir: Path, started: float, status: str,
+            exit_code: int, error: dict[str, Any] | None, quiet: bool) -> RunResult:
+    manifest.update(status=status, exit_code=exit_code, error=error, finished_at=_now(),
+                    duration_seconds=round(time.perf_counter() - started, 2))
+    write_json_atomic(path, manifest)
+    if status == "succeeded":
+        _say(f"run {manifest['run_id']} succeeded in {manifest['duration_seconds']:.1f} s; "
+             f"report: {run_dir / 'index.html'}", quiet)
+    else:
+        _say(failure_summary(manifest), quiet)
+    return RunResult(manifest["run_id"], run_dir, status, exit_code, manifest)
+
+
+def failure_summary(manifest: dict[str, Any]) -> str:
+    """A few lines that say what failed and where: notebook, cell, exception, traceback head."""
+    err = manifest.get("error") or {}
+    lines = [f"run {manifest['run_id']} FAILED (exit code {manifest.get('exit_code')})"]
+    if err.get("notebook"):
+        cell = f", cell {err['cell']}" if err.get("cell") is not None else ""
+        lines.append(f"  notebook: {err['notebook']}{cell}")
+        lines.append(f"  partial output kept: {Path(manifest.get('run_dir', '')) / (err['notebook'] + '.ipynb')}")
+    lines.append(f"  {err.get('exception')}: {err.get('message')}")
+    for t in (err.get("traceback_head") or [])[-4:]:
+        for line in str(t).rstrip().splitlines()[-3:]:
+            lines.append(f"    {line}")
+    return "\n".join(lines)
