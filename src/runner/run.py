@@ -35,6 +35,7 @@ from src.runner.params import (
     dump_params,
     flatten,
     load_params,
+    notebook_name,
     notebook_path,
 )
 from src.runner.report import render_reports
@@ -111,9 +112,8 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def check_notebook_parameters(name: str) -> None:
+def check_notebook_parameters(path: Path) -> None:
     """The notebook's ``parameters`` cell must declare every key the runner injects."""
-    path = notebook_path(name)
     declared = pm.inspect_notebook(str(path))
     missing = [k for k in NOTEBOOK_PARAMETERS if k not in declared]
     if missing:
@@ -178,8 +178,8 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, quiet: 
     """
     started = time.perf_counter()
     params = load_params(job, overrides)
-    for name in params.notebooks:
-        check_notebook_parameters(name)
+    for entry in params.notebooks:
+        check_notebook_parameters(notebook_path(entry))
 
     run_id = new_run_id(params.job)
     run_dir = runs_dir() / run_id
@@ -199,7 +199,7 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, quiet: 
         "packages": package_versions(),
         "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "mlflow": {},
-        "notebooks": [{"name": n, "status": "pending"} for n in params.notebooks],
+        "notebooks": [{"name": notebook_name(n), "status": "pending"} for n in params.notebooks],
         "inputs": {},
         "rows": {},
         "error": None,
@@ -224,7 +224,8 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, quiet: 
         client.log_param(parent_id, k, v)
 
     exit_code, status, error = EXIT_OK, "succeeded", None
-    for i, name in enumerate(params.notebooks, start=1):
+    for i, nb_entry in enumerate(params.notebooks, start=1):
+        name = notebook_name(nb_entry)
         entry = manifest["notebooks"][i - 1]
         child = client.create_run(experiment_id, tags={
             MLFLOW_PARENT_RUN_ID: parent_id, MLFLOW_RUN_NAME: name, "crm.notebook": name,
@@ -241,7 +242,7 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, quiet: 
             attempts += 1
             try:
                 pm.execute_notebook(
-                    str(notebook_path(name)), str(out_nb),
+                    str(notebook_path(nb_entry)), str(out_nb),
                     parameters={"params_file": str(params_file), "run_dir": str(run_dir),
                                 "mlflow_run_id": child_id},
                     kernel_name=params.run.kernel_name, cwd=str(PROJECT_ROOT),
