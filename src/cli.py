@@ -19,8 +19,9 @@ from src.paths import runs_dir
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from src.runner.lock import JobLockedError
     from src.runner.params import ParamsError
-    from src.runner.run import EXIT_BAD_INPUT, run_job
+    from src.runner.run import EXIT_BAD_INPUT, EXIT_LOCKED, run_job
 
     overrides = {}
     for item in args.set or []:
@@ -29,10 +30,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         overrides[key] = yaml.safe_load(value)
     try:
-        result = run_job(args.job, overrides=overrides, quiet=args.quiet)
+        result = run_job(args.job, overrides=overrides, resume=args.resume, quiet=args.quiet)
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except JobLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     return result.exit_code
 
 
@@ -102,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a param by dotted key, e.g. --set data.synthetic.n_customers=500")
+    p.add_argument("--resume", metavar="RUN_ID",
+                   help="re-execute a failed run from its first unfinished notebook")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_run)
 

@@ -29,6 +29,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from papermill.exceptions import PapermillExecutionError
 
 from src.paths import PROJECT_ROOT, runs_dir
+from src.runner.lock import job_lock
 from src.runner.params import (
     JobParams,
     ParamsError,
@@ -46,6 +47,7 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2  # params or input data rejected: fix the files, do not retry
 EXIT_NOTEBOOK_FAILED = 3  # a notebook (model, plotting, kernel) failed
 EXIT_TRACKING = 4  # the MLflow store could not be reached
+EXIT_LOCKED = 5  # another run of the same job is in progress
 
 #: exceptions raised inside a notebook that mean "the input is bad", not "the code failed"
 BAD_INPUT_EXCEPTIONS = {"DataValidationError", "DataSourceError", "DataError", "ParamsError"}
@@ -159,13 +161,16 @@ def _say(msg: str, quiet: bool) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, quiet: bool = False) -> RunResult:
+def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume: str | None = None,
+            quiet: bool = False) -> RunResult:
     """Execute a job end to end.
 
     Parameters
     ----------
     job : job name (``params/<job>.yaml``) or a path to a params file.
     overrides : dotted-key overrides applied to the params before validation.
+    resume : run id of an earlier failed run of this job: its finished notebooks are kept and
+        execution restarts at the first notebook that did not succeed, with that run's params.
     quiet : no progress lines on stderr.
 
     Returns
@@ -175,17 +180,35 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, quiet: 
     Raises
     ------
     ParamsError : the params file (or a notebook's parameters cell) is invalid; nothing ran.
+    JobLockedError : another run of the same job holds its lock.
     """
     started = time.perf_counter()
-    params = load_params(job, overrides)
+    if resume:
+        run_dir = runs_dir() / resume
+        if not (run_dir / "manifest.json").exists():
+            raise ParamsError(run_dir, [f"no run {resume!r} to resume in {runs_dir()}"])
+        params = load_params(run_dir / "params.yaml")
+    else:
+        params = load_params(job, overrides)
     for entry in params.notebooks:
         check_notebook_parameters(notebook_path(entry))
 
-    run_id = new_run_id(params.job)
-    run_dir = runs_dir() / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
-    params_file = dump_params(params, run_dir / "params.yaml")
-    manifest: dict[str, Any] = {
+    with job_lock(params.job):
+        if resume:
+            manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+            manifest.setdefault("resumed", []).append(_now())
+            manifest.update(status="running", error=None)
+        else:
+            run_id = new_run_id(params.job)
+            run_dir = runs_dir() / run_id
+            run_dir.mkdir(parents=True, exist_ok=False)
+            dump_params(params, run_dir / "params.yaml")
+            manifest = _new_manifest(params, run_id, run_dir, job)
+        return _execute(params, manifest, run_dir, started, quiet)
+
+
+def _new_manifest(params: JobParams, run_id: str, run_dir: Path, job: str | Path) -> dict[str, Any]:
+    return {
         "run_id": run_id,
         "job": params.job,
         "run_dir": str(run_dir),
@@ -204,7 +227,13 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, quiet: 
         "rows": {},
         "error": None,
     }
+
+
+def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started: float,
+             quiet: bool) -> RunResult:
+    run_id = manifest["run_id"]
     manifest_path = run_dir / "manifest.json"
+    params_file = run_dir / "params.yaml"
     write_json_atomic(manifest_path, manifest)
     _say(f"run {run_id}  ->  {run_dir}", quiet)
 
@@ -214,25 +243,33 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, quiet: 
         return _finish(manifest, manifest_path, run_dir, started, "failed", EXIT_TRACKING,
                        {"notebook": None, "exception": type(exc).__name__, "message": str(exc)}, quiet)
 
-    parent = client.create_run(experiment_id, tags={
-        MLFLOW_RUN_NAME: run_id, "crm.job": params.job, "crm.run_id": run_id,
-        "crm.git_commit": str(manifest["code"]["commit"])})
-    parent_id = parent.info.run_id
-    manifest["mlflow"] = {"tracking_uri": tracking_uri, "experiment_id": experiment_id,
-                          "parent_run_id": parent_id, "notebook_run_ids": {}}
-    for k, v in flatten(params).items():
-        client.log_param(parent_id, k, v)
+    parent_id = (manifest.get("mlflow") or {}).get("parent_run_id")
+    if parent_id:  # resuming: the same parent run goes on
+        client.update_run(parent_id, status="RUNNING")
+    else:
+        parent = client.create_run(experiment_id, tags={
+            MLFLOW_RUN_NAME: run_id, "crm.job": params.job, "crm.run_id": run_id,
+            "crm.git_commit": str(manifest["code"]["commit"])})
+        parent_id = parent.info.run_id
+        manifest["mlflow"] = {"tracking_uri": tracking_uri, "experiment_id": experiment_id,
+                              "parent_run_id": parent_id, "notebook_run_ids": {}}
+        for k, v in flatten(params).items():
+            client.log_param(parent_id, k, v)
 
     exit_code, status, error = EXIT_OK, "succeeded", None
     for i, nb_entry in enumerate(params.notebooks, start=1):
         name = notebook_name(nb_entry)
         entry = manifest["notebooks"][i - 1]
+        if entry.get("status") == "succeeded":
+            _say(f"[{i}/{len(params.notebooks)}] {name}: kept from the earlier attempt", quiet)
+            continue
         child = client.create_run(experiment_id, tags={
             MLFLOW_PARENT_RUN_ID: parent_id, MLFLOW_RUN_NAME: name, "crm.notebook": name,
             "crm.run_id": run_id})
         child_id = child.info.run_id
         manifest["mlflow"]["notebook_run_ids"][name] = child_id
         out_nb = run_dir / f"{name}.ipynb"
+        entry.pop("error", None)
         entry.update(status="running", started_at=_now(), output=out_nb.name, mlflow_run_id=child_id)
         write_json_atomic(manifest_path, manifest)
         _say(f"[{i}/{len(params.notebooks)}] {name} ...", quiet)
