@@ -126,7 +126,8 @@ def test_notebook_error_exit_3_and_later_notebooks_skipped(isolated: dict) -> No
     err = result.manifest["error"]
     assert err["notebook"] == "boom" and err["exception"] == "ValueError"
     assert "model exploded" in err["message"]
-    assert err["cell"] == 3  # execution count of the failing cell (injected parameters cell counts)
+    # execution count shown in the executed notebook: parameters, injected parameters, x = 1, raise
+    assert err["cell"] == 4
     assert any("model exploded" in line for line in err["traceback_head"])
     assert [n["status"] for n in result.manifest["notebooks"]] == ["failed", "skipped"]
 

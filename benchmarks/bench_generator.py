@@ -1,0 +1,117 @@
+"""Benchmark of the synthetic travel-data generator (src/data/synthetic.py).
+
+Each size runs in a fresh subprocess, so the peak resident memory reported is that of one
+generation alone (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the child, which also
+cross-checks against ``RUSAGE_CHILDREN`` in the parent). Prints a markdown table.
+
+Usage::
+
+    python benchmarks/bench_generator.py                    # 100k and 1M customers
+    python benchmarks/bench_generator.py --sizes 2000       # smoke test
+    python benchmarks/bench_generator.py --write-parquet    # also time write_parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SIZES = (100_000, 1_000_000)
+
+
+def _child(n_customers: int, seed: int, write_parquet: bool) -> dict:
+    """Run one generation in this process and return its measurements."""
+    from src.data.synthetic import generate
+    from src.data.synthetic import write_parquet as write
+
+    t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    data = generate(n_customers, seed=seed)
+    gen_s = time.perf_counter() - t0
+    gen_cpu = time.process_time() - cpu0
+    out = {
+        "customers": len(data.customers),
+        "bookings": len(data.bookings),
+        "interactions": len(data.interactions),
+        "feedback": len(data.feedback),
+        "generate_s": gen_s,
+        "generate_cpu_s": gen_cpu,
+        "frames_mb": sum(df.memory_usage(deep=True).sum()
+                         for df in (*data.tables().values(), data.truth)) / 2**20,
+    }
+    if write_parquet:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            paths = write(data, tmp)
+            out["write_s"] = time.perf_counter() - t0
+            out["parquet_mb"] = sum(p.stat().st_size for p in paths.values()) / 2**20
+    # ru_maxrss is in KiB on Linux, bytes on macOS
+    scale = 1 if sys.platform == "darwin" else 1024
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+    return out
+
+
+def run_size(n_customers: int, seed: int = 0, write_parquet: bool = False) -> dict:
+    """Run one size in a subprocess; return the child's measurements plus wall time."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(n_customers),
+           "--seed", str(seed)]
+    if write_parquet:
+        cmd.append("--write-parquet")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"generator benchmark failed for n={n_customers}:\n{proc.stderr}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["process_wall_s"] = wall
+    return result
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Format the measurements as a markdown table."""
+    cols = [("customers", "customers", "{:,}"), ("bookings", "bookings", "{:,}"),
+            ("interactions", "interactions", "{:,}"), ("feedback", "feedback", "{:,}"),
+            ("generate_s", "generate (s)", "{:.2f}"), ("generate_cpu_s", "CPU (s)", "{:.2f}"),
+            ("write_s", "write parquet (s)", "{:.2f}"), ("parquet_mb", "parquet (MiB)", "{:.0f}"),
+            ("frames_mb", "DataFrames (MiB)", "{:.0f}"), ("peak_rss_mb", "peak RSS (MiB)",
+                                                         "{:.0f}")]
+    cols = [c for c in cols if any(c[0] in r for r in rows)]
+    lines = ["| " + " | ".join(c[1] for c in cols) + " |",
+             "|" + "|".join("---:" for _ in cols) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt.format(r[k]) if k in r else "" for k, _, fmt in cols)
+                     + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
+                        help="numbers of customers (default: 100000 1000000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write-parquet", action="store_true",
+                        help="also time write_parquet into a temporary folder")
+    parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(_child(args.child, args.seed, args.write_parquet)))
+        return 0
+    rows = [run_size(n, args.seed, args.write_parquet) for n in args.sizes]
+    print("## Synthetic generator (src.data.synthetic.generate)\n")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; one subprocess per size\n")
+    print(markdown_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

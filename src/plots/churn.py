@@ -1,0 +1,189 @@
+"""Survival-churn plots. Each takes tables or evaluation results and returns a Figure.
+
+Nothing here fits a model: the Kaplan-Meier curves come from
+:func:`src.models.churn.kaplan_meier_curves`, the drivers from
+:meth:`src.models.churn.ChurnModel.hazard_ratios` and the holdout results from
+:func:`src.models.churn.evaluate_holdout`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+__all__ = ["calibration_plot", "forest_plot", "km_curves", "metrics_over_time"]
+
+
+def km_curves(
+    curves: pd.DataFrame,
+    *,
+    title: str | None = None,
+    max_groups: int = 8,
+    show_overall: bool = True,
+) -> plt.Figure:
+    """Kaplan-Meier survival curves by group with 95 % confidence bands.
+
+    Parameters
+    ----------
+    curves : long table of :func:`src.models.churn.kaplan_meier_curves` (``group``,
+        ``time_days``, ``survival``, ``lower_95``, ``upper_95``).
+    title : figure title (default names the grouping column).
+    max_groups : plot the largest groups only (by number of curve points) beyond this.
+    show_overall : draw the ``"all"`` curve (dashed black).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    groups = [g for g in pd.unique(curves["group"]) if g != "all"]
+    if len(groups) > max_groups:
+        sizes = curves.loc[curves["group"] != "all"].groupby("group").size()
+        groups = list(sizes.sort_values(ascending=False).index[:max_groups])
+    for g in groups:
+        c = curves.loc[curves["group"] == g]
+        (line,) = ax.step(c["time_days"], c["survival"], where="post", label=str(g))
+        ax.fill_between(c["time_days"], c["lower_95"], c["upper_95"], step="post",
+                        alpha=0.15, color=line.get_color())
+    if show_overall and (curves["group"] == "all").any():
+        c = curves.loc[curves["group"] == "all"]
+        ax.step(c["time_days"], c["survival"], where="post", color="black", linestyle="--",
+                label="all")
+    group_col = curves.attrs.get("group_col")
+    ax.set_title(title or (f"Survival by {group_col.replace('_', ' ')}" if group_col
+                           else "Survival (Kaplan-Meier)"))
+    ax.set_xlabel("days since start")
+    ax.set_ylabel("share not churned")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def forest_plot(
+    hazard_ratios: pd.DataFrame, *, top: int = 20, title: str = "Churn drivers"
+) -> plt.Figure:
+    """Hazard ratios with 95 % intervals on a log axis (a forest plot).
+
+    Parameters
+    ----------
+    hazard_ratios : table of :meth:`ChurnModel.hazard_ratios` (``covariate``, ``per``,
+        ``hazard_ratio``, ``lower_95``, ``upper_95``); rows without a ratio (strata,
+        time interactions) are left out.
+    top : the strongest effects only (by |log hazard ratio|).
+    title : figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    hr = hazard_ratios.dropna(subset=["hazard_ratio"]).copy()
+    hr = hr.loc[np.isfinite(hr["hazard_ratio"]) & (hr["hazard_ratio"] > 0)]
+    hr["strength"] = np.abs(np.log(hr["hazard_ratio"]))
+    hr = hr.sort_values("strength", ascending=False).head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(hr), 3) + 1.2))
+    y = np.arange(len(hr))
+    colors = np.where(hr["hazard_ratio"] >= 1, "#C44E52", "#4C72B0")
+    ax.errorbar(
+        hr["hazard_ratio"], y,
+        xerr=[hr["hazard_ratio"] - hr["lower_95"], hr["upper_95"] - hr["hazard_ratio"]],
+        fmt="none", ecolor="grey", capsize=3,
+    )
+    ax.scatter(hr["hazard_ratio"], y, c=colors, zorder=3)
+    labels = [
+        f"{c} (per {p:g})" if np.isfinite(p) and p != 1 else str(c)
+        for c, p in zip(hr["covariate"], hr["per"], strict=True)
+    ]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("hazard ratio (95% CI), log scale: > 1 churns sooner")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def _calibration_tables(evaluation: Mapping[str, Any] | pd.DataFrame) -> dict[str, pd.DataFrame]:
+    if isinstance(evaluation, pd.DataFrame):
+        return {"model": evaluation}
+    return dict(evaluation["calibration"])
+
+
+def calibration_plot(
+    evaluation: Mapping[str, Any] | pd.DataFrame, *, title: str = "Calibration by decile"
+) -> plt.Figure:
+    """Predicted vs observed churn by decile of predicted risk, one panel per horizon.
+
+    Parameters
+    ----------
+    evaluation : the dict of :func:`src.models.churn.evaluate_holdout` (all its models), or
+        one calibration table (``horizon_days``, ``decile``, ``predicted``, ``observed``).
+    title : figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    tables = {k: v for k, v in _calibration_tables(evaluation).items() if len(v)}
+    horizons = sorted({int(h) for t in tables.values() for h in t["horizon_days"]})
+    fig, axes = plt.subplots(1, max(len(horizons), 1), figsize=(4.5 * max(len(horizons), 1), 4.2),
+                             squeeze=False)
+    for ax, h in zip(axes[0], horizons, strict=False):
+        for name, t in tables.items():
+            c = t.loc[t["horizon_days"] == h]
+            ax.plot(c["predicted"], c["observed"], marker="o", label=name)
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"within {h} days")
+        ax.set_xlabel("predicted churn probability")
+        ax.set_ylabel("observed churn (Kaplan-Meier)")
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+    if not horizons:
+        axes[0][0].text(0.5, 0.5, "no evaluable horizon", ha="center", va="center")
+        axes[0][0].set_axis_off()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def metrics_over_time(evaluation: Mapping[str, Any]) -> plt.Figure:
+    """Brier score and time-dependent AUC over time since entry, one line per model.
+
+    Parameters
+    ----------
+    evaluation : the dict of :func:`src.models.churn.evaluate_holdout` (uses ``curves``:
+        ``model``, ``time_days``, ``brier``, ``auc``; and ``table`` for the legend).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    curves = evaluation["curves"]
+    table = evaluation.get("table")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, c in curves.groupby("model", sort=False):
+        ibs = ""
+        if table is not None and name in table.index:
+            ibs = f" (IBS {table.loc[name, 'integrated_brier_score']:.3f})"
+        ax1.plot(c["time_days"], c["brier"], label=f"{name}{ibs}")
+        auc = ""
+        if table is not None and name in table.index and np.isfinite(table.loc[name, "mean_auc"]):
+            auc = f" (mean {table.loc[name, 'mean_auc']:.3f})"
+        ax2.plot(c["time_days"], c["auc"], label=f"{name}{auc}")
+    ax1.set_title("Brier score (lower is better)")
+    ax2.set_title("time-dependent AUC (higher is better)")
+    ax2.axhline(0.5, color="grey", linestyle="--", linewidth=0.8)
+    for ax in (ax1, ax2):
+        ax.set_xlabel("days after the landmark")
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
