@@ -224,11 +224,26 @@ CASE_FUNCS = {"floor": case_floor, "ours": case_ours, "lifetimes": case_lifetime
               "pymc-marketing": case_pymc_marketing}
 
 
+CASE_IMPORTS = {"floor": ["src.models.btyd"], "ours": ["src.models.btyd"],
+                "lifetimes": ["lifetimes"], "pymc-marketing": ["pymc_marketing.clv"]}
+
+
 def run_case(name: str, data_path: Path, out_path: Path) -> None:
-    """Subprocess entry point: load the data, run one case, write JSON (+ scores npz)."""
+    """Subprocess entry point: load the data, run one case, write JSON (+ scores npz).
+
+    The case's libraries are imported before the baseline memory is taken, so "over
+    baseline" is the memory the fit and scoring themselves need.
+    """
+    import importlib
     import warnings
 
     warnings.filterwarnings("ignore")
+    sys.path.insert(0, str(PROJECT_ROOT))
+    for module in CASE_IMPORTS[name]:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            sys.exit(NOT_INSTALLED)
     with np.load(data_path) as z:
         d = {k: z[k] for k in z.files}
     baseline = _rss_mb()

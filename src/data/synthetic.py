@@ -709,7 +709,7 @@ class _Progress:
     def __init__(self, enabled: bool, total: int) -> None:
         self._bar = None
         if enabled:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             self._bar = tqdm(total=total, desc="synthetic data", unit="step")
 

@@ -511,7 +511,8 @@ class BehaviouralSegmenter:
     weights : group -> weight, over :data:`DEFAULT_FEATURE_WEIGHTS` (columns outside the groups
         are in ``"other"``).
     covariance_type : covariance of the Gaussian mixture (``"diag"`` is fast; ``"full"``).
-    n_init : initialisations per k.
+    n_init : initialisations per k (default 10 for k-means, where local optima are common,
+        1 for the mixture).
     silhouette_sample_size : customers the silhouette is computed on.
 
     Attributes
@@ -537,7 +538,7 @@ class BehaviouralSegmenter:
         *,
         weights: dict[str, float] | None = None,
         covariance_type: Literal["diag", "full", "tied", "spherical"] = "diag",
-        n_init: int = 4,
+        n_init: int | None = None,
         silhouette_sample_size: int = 10_000,
     ) -> None:
         self.method = method
@@ -579,9 +580,9 @@ class BehaviouralSegmenter:
 
     def _estimator(self, k: int):
         if self.method == "kmeans":
-            return KMeans(n_clusters=k, n_init=self.n_init, random_state=self.seed)
+            return KMeans(n_clusters=k, n_init=self.n_init or 10, random_state=self.seed)
         return GaussianMixture(n_components=k, covariance_type=self.covariance_type,
-                               n_init=self.n_init, reg_covar=1e-3, random_state=self.seed)
+                               n_init=self.n_init or 1, reg_covar=1e-3, random_state=self.seed)
 
     # -- fit -----------------------------------------------------------------------------------
     def fit(self, features: pd.DataFrame) -> BehaviouralSegmenter:

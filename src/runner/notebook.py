@@ -62,12 +62,12 @@ class NotebookRun:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
-    def log_figure(self, fig: plt.Figure, name: str) -> Path:
-        """Save ``fig`` as ``figures/<notebook>/<name>.png`` in the run folder and log it."""
+    def log_figure(self, fig: plt.Figure, name: str) -> None:
+        """Save ``fig`` as ``figures/<notebook>/<name>.png`` in the run folder and log it
+        (the figure stays open, so the notebook still shows it)."""
         path = self.figures_dir / (name if name.endswith(".png") else f"{name}.png")
         fig.savefig(path, dpi=110, bbox_inches="tight")
         mlflow.log_artifact(str(path), artifact_path="figures", run_id=self.mlflow_run_id)
-        return path
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
         """Log numeric metrics (non-numeric and NaN values are skipped); kept for the manifest."""
@@ -86,14 +86,13 @@ class NotebookRun:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(self.metrics, indent=2), encoding="utf-8")
 
-    def log_table(self, df: pd.DataFrame, name: str) -> Path:
+    def log_table(self, df: pd.DataFrame, name: str) -> None:
         """Write ``df`` as ``tables/<notebook>/<name>.csv`` and log it (never pass PII columns)."""
         d = self.run_dir / "tables" / self.notebook
         d.mkdir(parents=True, exist_ok=True)
         path = d / f"{name}.csv"
         df.to_csv(path, index=not isinstance(df.index, pd.RangeIndex), encoding="utf-8")
         mlflow.log_artifact(str(path), artifact_path="tables", run_id=self.mlflow_run_id)
-        return path
 
     def close(self) -> None:
         """End the notebook's MLflow run (the runner sets the final status of runner-made runs)."""

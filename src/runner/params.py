@@ -99,6 +99,39 @@ class DataQualityParams(StrictModel):
     max_reject_share: float = Field(default=0.2, ge=0, le=1)
 
 
+class RepeatModelParams(StrictModel):
+    """Repeat-booking model for one-time customers (``src.models.repeat_booking``)."""
+
+    enabled: bool = True
+    horizon_days: PositiveInt = 365
+    train_cutoff: date | None = Field(default=None, description="default: cut-off minus 2 horizons")
+    max_iter: PositiveInt = 200
+
+
+class StageRule(StrictModel):
+    """One lifecycle rule: first match wins; ``when`` is an expression over customer columns."""
+
+    stage: str
+    when: str
+
+
+class LoyaltyParams(StrictModel):
+    """``04_loyalty_clv``: BG/NBD + Gamma-Gamma, holdout validation, repeat model, lifecycle."""
+
+    time_unit_days: float = Field(default=1.0, gt=0, description="model time unit: 1 = days, 7 = weeks")
+    calibration_end: date | None = Field(default=None, description="default: cut-off minus holdout_days")
+    holdout_days: PositiveInt = 365
+    horizon_days: PositiveInt = Field(default=365, description="CLV / expected bookings horizon (days)")
+    discount_rate_annual: float = Field(default=0.10, ge=0, lt=1)
+    penalizer: float = Field(default=0.0, ge=0)
+    min_history_days: int = Field(default=30, ge=0)
+    next_booking_min_p_alive: float = Field(default=0.2, ge=0, le=1)
+    tracking_step_days: PositiveInt = 7
+    previous_cutoff: date | None = Field(default=None, description="for stage transitions; default cut-off minus 365 days")
+    stage_rules: list[StageRule] | None = Field(default=None, description="default: src.models.lifecycle.DEFAULT_STAGE_RULES")
+    repeat_model: RepeatModelParams = RepeatModelParams()
+
+
 class JobParams(StrictModel):
     """A job: which notebooks run in which order, on which data, with which settings."""
 
@@ -110,6 +143,7 @@ class JobParams(StrictModel):
     mlflow: MlflowParams = MlflowParams()
     run: RunParams = RunParams()
     data_quality: DataQualityParams = DataQualityParams()
+    loyalty: LoyaltyParams = LoyaltyParams()
 
     @model_validator(mode="after")
     def _notebooks_exist(self) -> JobParams:

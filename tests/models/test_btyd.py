@@ -544,3 +544,8 @@ def test_to_dict_from_dict_round_trip(cdnow_fit, cdnow_gg, cdnow_money):
 def test_invalid_histories_are_rejected(frequency, recency, T, match):
     with pytest.raises(ValueError, match=match):
         BGNBD().fit(frequency, recency, T)
+
+
+def test_fit_without_repeat_customers_is_rejected():
+    with pytest.raises(ValueError, match="repeat purchases"):
+        BGNBD().fit([0, 0, 0], [0.0, 0.0, 0.0], [5.0, 10.0, 20.0])

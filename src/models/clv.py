@@ -1,0 +1,293 @@
+"""Loyalty and lifetime value per customer: BG/NBD + Gamma-Gamma on a booking history.
+
+:class:`CLVModel` is the one object the loyalty notebook, the scorer and the CLI use: it
+turns the BTYD summary of each customer (frequency, recency, T, monetary value at a cut-off)
+into the numbers marketers expect — P(alive), expected bookings and discounted CLV over a
+horizon, expected average booking value, average days between bookings, an expected next
+booking date and an explicit "not enough history" flag with its reason.
+
+Units: ``time_unit_days`` is the length of the models' time unit in days (1 for travel data,
+7 for CDNOW's weeks); every column the model returns is in days or currency.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from src.features.rfm_summary import summary_from_transactions
+from src.models.btyd import BGNBD, GammaGamma, customer_lifetime_value
+from src.models.repeat_booking import purchases
+
+
+@dataclass
+class CLVSettings:
+    """Settings of :class:`CLVModel` (all from params).
+
+    time_unit_days : model time unit in days (1 = days, 7 = weeks).
+    horizon_days : prediction horizon for expected bookings and CLV (days).
+    discount_rate_annual : yearly discount rate of future revenue (0.10 = 10 %).
+    period_days : CLV discounting period (days; default a month).
+    penalizer : L2 penalty of both fits (0 = maximum likelihood).
+    min_history_days : customers first seen less than this before the cut-off are flagged
+        ``insufficient_history`` (their prediction is the population prior).
+    next_booking_min_p_alive : below this P(alive) no next booking date is given.
+    """
+
+    time_unit_days: float = 1.0
+    horizon_days: int = 365
+    discount_rate_annual: float = 0.10
+    period_days: float = 30.4375
+    penalizer: float = 0.0
+    min_history_days: int = 30
+    next_booking_min_p_alive: float = 0.2
+
+
+class CLVModel:
+    """BG/NBD + Gamma-Gamma with the outputs marketing uses.
+
+    Parameters
+    ----------
+    settings : :class:`CLVSettings` (or keyword arguments of it).
+
+    Attributes
+    ----------
+    bgnbd_ : fitted :class:`~src.models.btyd.BGNBD`.
+    gamma_gamma_ : fitted :class:`~src.models.btyd.GammaGamma` (``None`` without amounts or
+        with fewer than 10 repeat customers).
+    n_customers_ : customers in the fit.
+    """
+
+    def __init__(self, settings: CLVSettings | None = None, **kwargs: Any):
+        self.settings = settings or CLVSettings(**kwargs)
+
+    # -- fitting ------------------------------------------------------------------------
+    def fit(self, summary: pd.DataFrame) -> CLVModel:
+        """Fit both models on a BTYD summary (columns frequency, recency, T [, monetary_value]
+        in the model's time unit, one row per customer)."""
+        s = self.settings
+        self.bgnbd_ = BGNBD(penalizer=s.penalizer).fit_summary(summary)
+        self.gamma_gamma_ = None
+        if "monetary_value" in summary.columns:
+            repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+            if len(repeat) >= 10:
+                self.gamma_gamma_ = GammaGamma(penalizer=s.penalizer).fit(
+                    repeat["frequency"], repeat["monetary_value"])
+        self.n_customers_ = len(summary)
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "bgnbd_"):
+            raise RuntimeError("CLVModel is not fitted: call fit(summary) first")
+
+    # -- scoring ------------------------------------------------------------------------
+    def predict(self, summary: pd.DataFrame, *, cutoff_date: Any | None = None) -> pd.DataFrame:
+        """Per-customer predictions.
+
+        Parameters
+        ----------
+        summary : BTYD summary at the cut-off (index customer_id; frequency, recency, T in the
+            model's time unit; monetary_value in currency, optional).
+        cutoff_date : date the summary was taken at; needed for ``expected_next_booking_date``.
+
+        Returns
+        -------
+        DataFrame (index customer_id) with p_alive, expected_bookings (within horizon_days),
+        expected_avg_booking_value (currency), clv (currency, discounted, horizon_days),
+        avg_days_between_bookings, expected_days_to_next_booking, expected_next_booking_date,
+        insufficient_history (bool) and insufficient_history_reason.
+        """
+        self._check()
+        s = self.settings
+        x = summary["frequency"].to_numpy(dtype=float)
+        tx = summary["recency"].to_numpy(dtype=float)
+        T = summary["T"].to_numpy(dtype=float)
+        horizon = s.horizon_days / s.time_unit_days
+        out = pd.DataFrame(index=summary.index)
+        out["p_alive"] = self.bgnbd_.conditional_probability_alive(x, tx, T)
+        out["expected_bookings"] = self.bgnbd_.conditional_expected_number_of_purchases_up_to_time(
+            horizon, x, tx, T)
+        if self.gamma_gamma_ is not None:
+            m = summary["monetary_value"].to_numpy(dtype=float)
+            m = np.where((x > 0) & (m > 0), m, 0.0)
+            xs = np.where(m > 0, x, 0.0)
+            out["expected_avg_booking_value"] = self.gamma_gamma_.conditional_expected_average_profit(xs, m)
+            n_periods = max(1, math.ceil(s.horizon_days / s.period_days))
+            rate = (1.0 + s.discount_rate_annual) ** (s.period_days / 365.25) - 1.0
+            out["clv"] = customer_lifetime_value(
+                self.bgnbd_, self.gamma_gamma_, x, tx, T, m, horizon_periods=n_periods,
+                period_length=s.period_days / s.time_unit_days, discount_rate_per_period=rate)
+        else:
+            out["expected_avg_booking_value"] = np.nan
+            out["clv"] = np.nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["avg_days_between_bookings"] = np.where(x > 0, tx / np.maximum(x, 1) * s.time_unit_days, np.nan)
+        # posterior mean of the waiting time 1/lambda given alive: (alpha+T)/(r+x-1), r+x > 1
+        r, alpha = self.bgnbd_.params_["r"], self.bgnbd_.params_["alpha"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wait = np.where(r + x > 1, (alpha + T) / (r + x - 1.0), np.nan) * s.time_unit_days
+        wait = np.where(out["p_alive"].to_numpy() >= s.next_booking_min_p_alive, wait, np.nan)
+        out["expected_days_to_next_booking"] = wait
+        if cutoff_date is not None:
+            out["expected_next_booking_date"] = pd.Timestamp(cutoff_date).normalize() + pd.to_timedelta(
+                np.round(wait), unit="D")
+        age_days = T * s.time_unit_days
+        reason = np.where(age_days < s.min_history_days,
+                          f"first booking less than {s.min_history_days} days before the cut-off", "")
+        out["insufficient_history"] = reason != ""
+        out["insufficient_history_reason"] = reason
+        return out
+
+    # -- persistence --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        self._check()
+        return {"settings": self.settings.__dict__, "bgnbd": self.bgnbd_.to_dict(),
+                "gamma_gamma": None if self.gamma_gamma_ is None else self.gamma_gamma_.to_dict(),
+                "n_customers": self.n_customers_}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CLVModel:
+        m = cls(CLVSettings(**d["settings"]))
+        m.bgnbd_ = BGNBD.from_dict(d["bgnbd"])
+        m.gamma_gamma_ = None if d["gamma_gamma"] is None else GammaGamma.from_dict(d["gamma_gamma"])
+        m.n_customers_ = d["n_customers"]
+        return m
+
+    def summary(self) -> pd.DataFrame:
+        """Both models' parameter tables stacked (model, parameter, coef, se, ci)."""
+        self._check()
+        parts = [self.bgnbd_.summary.assign(model="bg_nbd")]
+        if self.gamma_gamma_ is not None:
+            parts.append(self.gamma_gamma_.summary.assign(model="gamma_gamma"))
+        return pd.concat(parts).reset_index(names="parameter").set_index(["model", "parameter"])
+
+
+# ---------------------------------------------------------------------------------------------
+# validation against a holdout period
+# ---------------------------------------------------------------------------------------------
+def holdout_predictions(model: CLVModel, cal_holdout: pd.DataFrame) -> pd.Series:
+    """Expected repeat purchases of each customer over their holdout duration (time units)."""
+    d = cal_holdout["duration_holdout"].to_numpy(dtype=float)
+    x, tx, T = (cal_holdout[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    durations = np.unique(d)
+    pred = np.empty(len(d))
+    for dur in durations:  # one duration for a fixed calendar split; loop over distinct values
+        mask = d == dur
+        pred[mask] = model.bgnbd_.conditional_expected_number_of_purchases_up_to_time(
+            dur, x[mask], tx[mask], T[mask])
+    return pd.Series(pred, index=cal_holdout.index, name="predicted_holdout")
+
+
+def holdout_metrics(model: CLVModel, cal_holdout: pd.DataFrame) -> dict[str, float]:
+    """Holdout errors: MAE and RMSE per customer (repeat purchases), aggregate % error,
+    and the same for Gamma-Gamma spend on customers with holdout purchases (currency)."""
+    pred = holdout_predictions(model, cal_holdout).to_numpy()
+    actual = cal_holdout["frequency_holdout"].to_numpy(dtype=float)
+    out = {
+        "holdout_customers": float(len(actual)),
+        "holdout_actual_repeat_total": float(actual.sum()),
+        "holdout_predicted_repeat_total": float(pred.sum()),
+        "holdout_mae_per_customer": float(np.mean(np.abs(pred - actual))),
+        "holdout_rmse_per_customer": float(np.sqrt(np.mean((pred - actual) ** 2))),
+        "holdout_aggregate_pct_error": float(100 * (pred.sum() - actual.sum()) / max(actual.sum(), 1e-12)),
+    }
+    if model.gamma_gamma_ is not None and "monetary_value_holdout" in cal_holdout.columns:
+        has = (actual > 0) & (cal_holdout["monetary_value"].to_numpy() >= 0)
+        if has.any():
+            x = cal_holdout["frequency"].to_numpy(dtype=float)[has]
+            m = cal_holdout["monetary_value"].to_numpy(dtype=float)[has]
+            m = np.where((x > 0) & (m > 0), m, 0.0)
+            spend = model.gamma_gamma_.conditional_expected_average_profit(np.where(m > 0, x, 0), m)
+            real = cal_holdout["monetary_value_holdout"].to_numpy(dtype=float)[has]
+            out["holdout_spend_mae"] = float(np.mean(np.abs(spend - real)))
+            out["holdout_spend_pct_error"] = float(100 * (spend.mean() - real.mean()) / max(real.mean(), 1e-12))
+    return out
+
+
+def frequency_table(model: CLVModel, cal_holdout: pd.DataFrame, max_frequency: int = 7) -> pd.DataFrame:
+    """Mean actual vs predicted holdout repeat purchases by calibration frequency (0..max+)."""
+    pred = holdout_predictions(model, cal_holdout)
+    group = cal_holdout["frequency"].clip(upper=max_frequency).astype(int)
+    t = pd.DataFrame({"actual": cal_holdout["frequency_holdout"], "predicted": pred, "group": group})
+    out = t.groupby("group").agg(customers=("actual", "size"), actual=("actual", "mean"),
+                                 predicted=("predicted", "mean"))
+    out.index = [f"{i}+" if i == max_frequency else str(i) for i in out.index]
+    out.index.name = "calibration_frequency"
+    return out
+
+
+def tracking_table(model: CLVModel, transactions: pd.DataFrame, *, calibration_end: Any,
+                   observation_end: Any, customer_col: str = "customer_id",
+                   date_col: str = "booking_date", step_days: int = 7) -> pd.DataFrame:
+    """Actual vs expected cumulative repeat purchases of the calibration cohort by calendar time.
+
+    The cohort is the customers whose first purchase is on/before ``calibration_end``; the
+    expected curve is sum_i E[X(tau - s_i)] with s_i each customer's first purchase (the
+    unconditional BG/NBD expectation, Fader-Hardie-Lee's tracking plot).
+
+    Returns
+    -------
+    DataFrame indexed by period end date: actual_cumulative, expected_cumulative, actual,
+    expected (per period), in repeat purchase days.
+    """
+    tu = model.settings.time_unit_days
+    tr = transactions[[customer_col, date_col]].copy()
+    tr["day"] = pd.to_datetime(tr[date_col]).dt.normalize()
+    tr = tr.drop_duplicates([customer_col, "day"])
+    first = tr.groupby(customer_col)["day"].min()
+    cal_end, obs_end = pd.Timestamp(calibration_end), pd.Timestamp(observation_end)
+    cohort = first[first <= cal_end]
+    tr = tr[tr[customer_col].isin(cohort.index) & (tr["day"] <= obs_end)]
+    repeat_days = tr.loc[tr["day"] > tr[customer_col].map(cohort), "day"]
+    start = cohort.min()
+    grid = pd.date_range(start + pd.Timedelta(days=step_days), obs_end, freq=f"{step_days}D")
+    actual_cum = np.searchsorted(np.sort(repeat_days.to_numpy()), grid.to_numpy(), side="right")
+    # expected: distinct (first day) cohorts x distinct elapsed days
+    firsts, counts = np.unique(cohort.to_numpy(), return_counts=True)
+    elapsed = (grid.to_numpy()[:, None] - firsts[None, :]) / np.timedelta64(1, "D")
+    elapsed = np.clip(elapsed, 0, None)
+    uniq, inv = np.unique(elapsed, return_inverse=True)
+    ex = model.bgnbd_.expected_number_of_purchases_up_to_time(uniq / tu)[inv].reshape(elapsed.shape)
+    expected_cum = ex @ counts
+    out = pd.DataFrame({"actual_cumulative": actual_cum.astype(float), "expected_cumulative": expected_cum},
+                       index=pd.Index(grid, name="period_end"))
+    out["actual"] = out["actual_cumulative"].diff().fillna(out["actual_cumulative"])
+    out["expected"] = out["expected_cumulative"].diff().fillna(out["expected_cumulative"])
+    out.attrs["calibration_end"] = cal_end
+    return out
+
+
+def summary_at(bookings: pd.DataFrame, cutoff_date: Any, *, time_unit_days: float = 1.0,
+               calibration_end: Any | None = None) -> pd.DataFrame:
+    """BTYD summary of the purchases (completed or confirmed bookings, not cancelled / no-show)
+    up to ``cutoff_date`` — the one place the loyalty step turns bookings into (x, t_x, T, m)."""
+    return summary_from_transactions(purchases(bookings, cutoff_date), observation_end=cutoff_date,
+                                     time_unit_days=time_unit_days,
+                                     calibration_end=calibration_end)
+
+
+def lifecycle_at(tables: dict[str, pd.DataFrame], model: CLVModel, cutoff_date: Any,
+                 rules: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+    """Customer features, P(alive) from the fitted model and the lifecycle stage as of a cut-off.
+
+    The fitted BG/NBD parameters are applied to the histories seen at ``cutoff_date`` (so two
+    cut-offs can be compared with one model). Returns one row per customer known at the
+    cut-off (index customer_id) with the :func:`src.features.customer.customer_features`
+    columns, ``p_alive``, the booking gaps and ``stage``.
+    """
+    from src.features.customer import customer_features
+    from src.models.lifecycle import DEFAULT_STAGE_RULES, assign_stages, stage_inputs
+
+    bookings = tables["bookings"]
+    summary = summary_at(bookings, cutoff_date, time_unit_days=model.settings.time_unit_days)
+    p_alive = pd.Series(model.bgnbd_.conditional_probability_alive(
+        summary["frequency"], summary["recency"], summary["T"]), index=summary.index)
+    features = customer_features(bookings, cutoff_date, customers=tables.get("customers"),
+                                 interactions=tables.get("interactions"), feedback=tables.get("feedback"))
+    out = stage_inputs(features, bookings, cutoff_date, p_alive=p_alive)
+    out["stage"] = assign_stages(out, rules or DEFAULT_STAGE_RULES)
+    return out
