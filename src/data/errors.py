@@ -95,7 +95,9 @@ class DataValidationError(DataError):
         super().__init__(message, file=file, hint=hint)
         self.table = table
         self.column = column
-        self.rows = rows.head(_MAX_EXAMPLE_ROWS).reset_index(drop=True) if rows is not None else None
+        self.rows = (
+            rows.head(_MAX_EXAMPLE_ROWS).reset_index(drop=True) if rows is not None else None
+        )
         self.rejects = rejects
 
     def _lines(self) -> list[str]:

@@ -71,11 +71,22 @@ _PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}
 _COMPRESSION_SUFFIXES = {".gz", ".bz2", ".zip", ".xz", ".zst"}
 _DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 _ENCODING_CANDIDATES: tuple[str, ...] = (
-    "utf-8-sig", "gbk", "gb18030", "big5", "shift_jis", "cp1252", "latin-1",
+    "utf-8-sig",
+    "gbk",
+    "gb18030",
+    "big5",
+    "shift_jis",
+    "cp1252",
+    "latin-1",
 )
 _SNIFF_BYTES = 8 << 20
 REPORT_COLUMNS: list[str] = [
-    "table", "source", "rows_in", "rows_kept", "rows_rejected", "top_reasons",
+    "table",
+    "source",
+    "rows_in",
+    "rows_kept",
+    "rows_rejected",
+    "top_reasons",
 ]
 
 
@@ -153,10 +164,7 @@ class TableSource(BaseModel):
             return value
         return {
             col: (
-                {
-                    str(k): (None if v is None else _scalar_text(v))
-                    for k, v in mapping.items()
-                }
+                {str(k): (None if v is None else _scalar_text(v)) for k, v in mapping.items()}
                 if isinstance(mapping, dict)
                 else mapping
             )
@@ -373,7 +381,9 @@ def _first_undecodable(path: Path, encoding: str) -> tuple[int, int, bytes] | No
     return None
 
 
-def _encoding_error(path: Path, encoding: str, table: str, exc: UnicodeDecodeError) -> DataSourceError:
+def _encoding_error(
+    path: Path, encoding: str, table: str, exc: UnicodeDecodeError
+) -> DataSourceError:
     where = _first_undecodable(path, encoding)
     if where is None:  # pandas failed on something we cannot reproduce: report its position
         offset, line, bad = exc.start, None, exc.object[exc.start : exc.end]
@@ -458,7 +468,8 @@ def _read_csv(path: Path, source: TableSource, table: str) -> pd.DataFrame:
         ) from None
     except OSError as exc:
         raise DataSourceError(
-            f"{table}: cannot read {path.name}: {exc}", file=str(path),
+            f"{table}: cannot read {path.name}: {exc}",
+            file=str(path),
             hint="check the file's permissions and that it is a complete (not truncated) file",
         ) from None
     if raw.shape[1] == 1:
@@ -529,9 +540,10 @@ def _read_duckdb(source: TableSource, table: str, base_dir: Path) -> pd.DataFram
     con = duckdb.connect(str(path), read_only=True)
     try:
         if source.table is not None:
-            names = [r[0] for r in con.execute(
-                "SELECT table_name FROM information_schema.tables"
-            ).fetchall()]
+            names = [
+                r[0]
+                for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+            ]
             if source.table.split(".")[-1] not in names:
                 raise DataSourceError(
                     f"{table}: table {source.table!r} not found in {path.name}",
@@ -617,7 +629,9 @@ def _read_raw(source: TableSource, table: str, base_dir: Path) -> tuple[pd.DataF
             )
         raw = _read_csv(path, source, table) if fmt == "csv" else _read_parquet(path, table)
         info: dict[str, Any] = {
-            "display": str(path), "path": str(path), "format": fmt,
+            "display": str(path),
+            "path": str(path),
+            "format": fmt,
             "sha256": file_sha256(path),
         }
     else:
@@ -836,22 +850,37 @@ def load_tables(config: DataSourceConfig, base_dir: Path) -> LoadedData:
         if name == "customers":
             known = kept["customer_id"]
         report.append(
-            {"table": name, "source": display, "rows_in": rows_in, "rows_kept": len(kept),
-             "rows_rejected": len(rej), "top_reasons": _top_reasons(rej)}
+            {
+                "table": name,
+                "source": display,
+                "rows_in": rows_in,
+                "rows_kept": len(kept),
+                "rows_rejected": len(rej),
+                "top_reasons": _top_reasons(rej),
+            }
         )
         sources[name] = {**info, "columns": used, **notes}
         if name == "bookings" and "customers" not in config.tables:
             derived = _derive_customers(kept)
             tables["customers"] = derived
-            report.insert(0, {
-                "table": "customers", "source": "derived from bookings",
-                "rows_in": len(derived), "rows_kept": len(derived), "rows_rejected": 0,
-                "top_reasons": "",
-            })
-            sources["customers"] = {"derived_from": "bookings", "sha256": None,
-                                    "rows": len(derived)}
-    all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(
-        columns=REJECT_COLUMNS
+            report.insert(
+                0,
+                {
+                    "table": "customers",
+                    "source": "derived from bookings",
+                    "rows_in": len(derived),
+                    "rows_kept": len(derived),
+                    "rows_rejected": 0,
+                    "top_reasons": "",
+                },
+            )
+            sources["customers"] = {
+                "derived_from": "bookings",
+                "sha256": None,
+                "rows": len(derived),
+            }
+    all_rejects = (
+        pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
     )
     ordered = {t: tables[t] for t in _LOAD_ORDER if t in tables}
     return LoadedData(
@@ -860,4 +889,3 @@ def load_tables(config: DataSourceConfig, base_dir: Path) -> LoadedData:
         report=pd.DataFrame(report, columns=REPORT_COLUMNS),
         sources={t: sources[t] for t in _LOAD_ORDER if t in sources},
     )
-

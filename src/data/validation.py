@@ -163,7 +163,9 @@ def _is_text(s: pd.Series) -> bool:
     )
 
 
-_TZ_SUFFIX = re.compile(r"(\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
+_TZ_SUFFIX = re.compile(
+    r"(\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
+)
 _DMY = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:(?:[ T]+|\s*,\s*)(.+))?$"
 _YMD_SLASH = r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?:(?:[ T]+|\s*,\s*)(.+))?$"
 _MONTH_NAME = (
@@ -242,9 +244,7 @@ def _parse_text_dates(text: pd.Series, date_format: str | None, dayfirst: bool) 
         stripped = text[todo].str.replace(_TZ_SUFFIX, r"\1", regex=True)
         changed = stripped != text[todo]
         if changed.any():
-            out[stripped[changed].index] = _naive(
-                _to_datetime(stripped[changed], format="ISO8601")
-            )
+            out[stripped[changed].index] = _naive(_to_datetime(stripped[changed], format="ISO8601"))
             todo = out.isna() & text.notna()
     for pattern, first in ((_DMY, dayfirst), (_YMD_SLASH, None)):
         if todo.any():
@@ -292,7 +292,8 @@ def _parse_numbers(s: pd.Series, text: pd.Series | None = None) -> pd.Series:
         arr = pa_arrow.array(text.to_numpy(dtype=object), type=pa_arrow.string(), from_pandas=True)
         return pd.Series(
             pc.cast(arr, pa_arrow.float64()).to_numpy(zero_copy_only=False),
-            index=text.index, name=text.name,
+            index=text.index,
+            name=text.name,
         )
     except (pa_arrow.ArrowInvalid, pa_arrow.ArrowTypeError):
         pass
@@ -508,7 +509,7 @@ def _column_label(name: str, source_columns: Mapping[str, str]) -> str:
     return f"'{name}'" if src == name else f"'{name}' (source column '{src}')"
 
 
-def _fatal_hint(col: Column, date_format: str | None, source_columns: Mapping[str, str]) -> str:
+def _fatal_hint(col: Column, date_format: str | None) -> str:
     mapping = f"check that columns.{col.name} names the right source column"
     if col.kind in ("date", "datetime"):
         how = (
@@ -681,14 +682,17 @@ def validate_table(
             kind = {"date": "dates", "datetime": "dates", "bool": "true/false values"}.get(
                 col.kind, "numbers"
             )
+            label = _column_label(col.name, source_columns)
             raise DataValidationError(
-                f"{n_failed} of {n_present} values in column {_column_label(col.name, source_columns)}"
-                f" of table {table} are not {kind}",
+                f"{n_failed} of {n_present} values in column {label} of table {table} are not "
+                f"{kind}",
                 file=source,
                 table=table,
                 column=col.name,
-                rows=pd.DataFrame({"row_number": row_numbers[pos], "value": _value_text(values, pos)}),
-                hint=_fatal_hint(col, date_format, source_columns),
+                rows=pd.DataFrame(
+                    {"row_number": row_numbers[pos], "value": _value_text(values, pos)}
+                ),
+                hint=_fatal_hint(col, date_format),
             )
         reasons = reason if isinstance(reason, str) else reason.to_numpy()[failed_np]
         pieces.append(_problems(np.flatnonzero(failed_np), col.name, reasons))
@@ -707,7 +711,9 @@ def validate_table(
         known_customer_ids=known_customer_ids,
     )
     try:
-        schema.validate(frame, lazy=True, inplace=True)
+        with warnings.catch_warnings():  # pandera's own FutureWarnings while collecting failures
+            warnings.simplefilter("ignore", FutureWarning)
+            schema.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as err:
         found = _failure_problems(err.failure_cases, frame, row_numbers)
         if pieces:  # a value that failed to parse is not also "missing"

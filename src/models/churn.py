@@ -882,6 +882,13 @@ class _CoxPH:
             V_std = np.linalg.inv(H)
         except np.linalg.LinAlgError:
             V_std = np.linalg.pinv(H)
+        separated = [c for c, b in zip(cols, beta, strict=True) if abs(b) > 10]
+        if separated:
+            warnings.warn(
+                f"covariates {separated} look (quasi-)separated: their hazard ratios run to 0 "
+                "or infinity with unbounded intervals; drop them or use a penalizer",
+                RuntimeWarning, stacklevel=2,
+            )
         coef = beta / std
         V = V_std / np.outer(std, std)
         se = np.sqrt(np.maximum(np.diag(V), 0.0))
@@ -891,7 +898,20 @@ class _CoxPH:
         self.params_ = pd.Series(coef, index=pd.Index(cols, name="covariate"), name="coef")
         self.variance_matrix_ = pd.DataFrame(V, index=cols, columns=cols)
         self.standard_errors_ = pd.Series(se, index=self.params_.index, name="se")
-        self.summary = pd.DataFrame(
+        with np.errstate(over="ignore"):
+            self.summary = self._summary(coef, se, zstat, pval, z)
+        self.log_likelihood_ = ll
+        self.mean_ = mean
+        eta = (Xv - mean) @ coef
+        self.concordance_index_ = _concordance(T, -eta, E, strata)
+        order = np.argsort(T, kind="stable")
+        self.durations = pd.Series(T[order], index=order)
+        self.event_observed = pd.Series(E[order], index=order)
+        self.weights = pd.Series(np.ones(n), index=order)
+        return self
+
+    def _summary(self, coef, se, zstat, pval, z) -> pd.DataFrame:
+        return pd.DataFrame(
             {
                 "coef": coef,
                 "exp(coef)": np.exp(coef),
@@ -906,15 +926,6 @@ class _CoxPH:
             },
             index=self.params_.index,
         )
-        self.log_likelihood_ = ll
-        self.mean_ = mean
-        eta = (Xv - mean) @ coef
-        self.concordance_index_ = _concordance(T, -eta, E, strata)
-        order = np.argsort(T, kind="stable")
-        self.durations = pd.Series(T[order], index=order)
-        self.event_observed = pd.Series(E[order], index=order)
-        self.weights = pd.Series(np.ones(n), index=order)
-        return self
 
     def predict_log_partial_hazard(self, X: pd.DataFrame) -> np.ndarray:
         return (X.to_numpy(dtype=np.float64) - self.mean_) @ self.params_.to_numpy()
@@ -1606,7 +1617,7 @@ class ChurnModel:
             else:
                 s = self.fitter_.summary.loc[("lambda_", col)]
                 b, p = float(s["coef"]), float(s["p"])
-                tr = float(np.exp(b * per))
+                tr = _exp(b * per)
                 if col in self.time_interactions_:
                     loghr, logse = np.nan, np.nan
                 else:
@@ -1615,9 +1626,9 @@ class ChurnModel:
             rows.append(
                 dict(
                     covariate=col, source=r["source"], per=per,
-                    hazard_ratio=float(np.exp(loghr)),
-                    lower_95=float(np.exp(loghr - z * logse)),
-                    upper_95=float(np.exp(loghr + z * logse)),
+                    hazard_ratio=_exp(loghr),
+                    lower_95=_exp(loghr - z * logse),
+                    upper_95=_exp(loghr + z * logse),
                     p=p, time_ratio=tr,
                 )
             )
@@ -1679,6 +1690,11 @@ class ChurnModel:
         if not isinstance(model, cls):
             raise TypeError(f"{path} does not hold a {cls.__name__}")
         return model
+
+
+def _exp(x: float) -> float:
+    """exp without overflow warnings (separated covariates have huge log ratios)."""
+    return float(np.exp(np.clip(x, -700.0, 700.0))) if np.isfinite(x) else float(np.exp(x))
 
 
 def _natural_increment(col: str, r: pd.Series) -> float:

@@ -44,6 +44,7 @@ __all__ = [
     "SegmentationModel",
     "SegmentationPyfunc",
     "log_segmentation_model",
+    "to_plain_dtypes",
 ]
 
 NO_BOOKING_SEGMENT = "no_completed_booking"
@@ -951,8 +952,13 @@ except ImportError:  # pragma: no cover
     _PythonModel = object  # type: ignore[assignment,misc]
 
 
-def _for_mlflow(frame: pd.DataFrame) -> pd.DataFrame:
-    """Plain dtypes MLflow schemas understand: categories -> str, nullable ints -> float."""
+def to_plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain dtypes MLflow schemas understand: categories -> str (missing: None), nullable
+    numerics -> float64 (missing: NaN), nullable booleans -> object.
+
+    MLflow enforces the signature *before* :class:`SegmentationPyfunc` sees the input, so
+    callers of the logged model pass features through this function (the customer feature
+    table keeps categoricals for memory)."""
     out = frame.copy()
     for col in out.columns:
         dtype = out[col].dtype
@@ -974,7 +980,7 @@ class SegmentationPyfunc(_PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None
                 ) -> pd.DataFrame:
         """Customer features (``customer_id`` column + :attr:`input_columns_`) -> segments."""
-        return _for_mlflow(self.model.predict(model_input))
+        return to_plain_dtypes(self.model.predict(model_input))
 
 
 def log_segmentation_model(model: SegmentationModel, name: str, input_example: pd.DataFrame,
@@ -1000,8 +1006,8 @@ def log_segmentation_model(model: SegmentationModel, name: str, input_example: p
     example = input_example
     if "customer_id" not in example.columns:
         example = example.reset_index()
-    example = _for_mlflow(example[["customer_id", *model.input_columns_]])
-    signature = infer_signature(example, _for_mlflow(model.predict(example)))
+    example = to_plain_dtypes(example[["customer_id", *model.input_columns_]])
+    signature = infer_signature(example, to_plain_dtypes(model.predict(example)))
     with tempfile.TemporaryDirectory() as tmp:
         path = model.save(Path(tmp) / f"{_ARTIFACT}.joblib")
         return mlflow.pyfunc.log_model(

@@ -60,10 +60,14 @@ def load(tmp_path: Path, tables: dict, **kwargs) -> LoadedData:
 # --------------------------------------------------------------------------------------------
 def test_a_typo_in_params_is_an_error_naming_the_key():
     with pytest.raises(ValidationError) as err:
-        DataSourceConfig.model_validate({"tables": {"bookings": {"path": "b.csv", "delimeter": ";"}}})
+        DataSourceConfig.model_validate(
+            {"tables": {"bookings": {"path": "b.csv", "delimeter": ";"}}}
+        )
     assert "delimeter" in str(err.value)
     with pytest.raises(ValidationError) as err:
-        DataSourceConfig.model_validate({"tables": {"bookings": {"path": "b.csv"}}, "max_reject": 0.5})
+        DataSourceConfig.model_validate(
+            {"tables": {"bookings": {"path": "b.csv"}}, "max_reject": 0.5}
+        )
     assert "max_reject" in str(err.value)
     with pytest.raises(ValidationError) as err:
         DataSourceConfig.model_validate({"tables": {"booking": {"path": "b.csv"}}})
@@ -154,8 +158,12 @@ def test_wrong_delimiter_with_decimal_commas_is_still_recognised(tmp_path):
 
 def test_gbk_file_reads_with_gbk_and_fails_clearly_without(tmp_path):
     customers = pd.DataFrame(
-        {"customer_id": ["001", "002", "003"], "name": ["张伟", "王芳", "李娜"],
-         "home_region": ["北京", "上海", "广州"], "signup_date": ["2023-01-05"] * 3}
+        {
+            "customer_id": ["001", "002", "003"],
+            "name": ["张伟", "王芳", "李娜"],
+            "home_region": ["北京", "上海", "广州"],
+            "signup_date": ["2023-01-05"] * 3,
+        }
     )
     write_csv(tmp_path / "customers.csv", customers, encoding="gbk")
     bookings = bookings_frame().assign(customer_id=lambda d: ["001", "002", "003"] * 4)
@@ -184,7 +192,9 @@ def test_missing_mandatory_column_names_expected_column_and_nearest_names(tmp_pa
     df = bookings_frame().rename(columns={"amount": "amount_paid", "customer_id": "CustomerID"})
     write_csv(tmp_path / "orders.csv", df)
     with pytest.raises(DataValidationError) as err:
-        load(tmp_path, {"bookings": {"path": "orders.csv", "columns": {"customer_id": "CustomerID"}}})
+        load(
+            tmp_path, {"bookings": {"path": "orders.csv", "columns": {"customer_id": "CustomerID"}}}
+        )
     e = err.value
     assert (e.table, e.column) == ("bookings", "amount")
     text = str(e)
@@ -201,7 +211,9 @@ def test_missing_mandatory_column_names_expected_column_and_nearest_names(tmp_pa
 
 def test_explicitly_mapped_optional_column_that_is_absent_is_an_error(tmp_path):
     write_csv(tmp_path / "b.csv", bookings_frame())
-    with pytest.raises(DataValidationError, match="'channel' not found: expected source column 'sales_channel'"):
+    with pytest.raises(
+        DataValidationError, match="'channel' not found: expected source column 'sales_channel'"
+    ):
         load(tmp_path, {"bookings": {"path": "b.csv", "columns": {"channel": "sales_channel"}}})
 
 
@@ -256,7 +268,10 @@ def test_sql_errors_name_the_database_and_what_to_fix(tmp_path):
     with duckdb.connect(str(duck)) as con:
         con.execute("CREATE TABLE bookings AS SELECT 1 AS x")
     with pytest.raises(DataSourceError, match="the query failed"):
-        load(tmp_path, {"bookings": {"url": "duckdb:///crm.duckdb", "query": "SELECT nope FROM bookings"}})
+        load(
+            tmp_path,
+            {"bookings": {"url": "duckdb:///crm.duckdb", "query": "SELECT nope FROM bookings"}},
+        )
     with pytest.raises(DataSourceError, match="table 'orders' not found"):
         load(tmp_path, {"bookings": {"url": "duckdb:///crm.duckdb", "table": "orders"}})
 
@@ -295,16 +310,22 @@ def test_csv_parquet_sqlite_and_duckdb_give_identical_frames(tmp_path):
     for name, data in loaded.items():
         assert data.rejects.empty, name
         for table in ("bookings", "customers"):
-            pd.testing.assert_frame_equal(data.tables[table], loaded["csv"].tables[table], obj=f"{name} {table}")
+            pd.testing.assert_frame_equal(
+                data.tables[table], loaded["csv"].tables[table], obj=f"{name} {table}"
+            )
     assert loaded["sqlite"].sources["bookings"]["sha256"] is None
     assert loaded["sqlite"].sources["bookings"]["url"].endswith("crm.db")
 
 
 def test_parquet_datetimes_pass_through_without_time_zone(tmp_path):
     df = pd.DataFrame(
-        {"customer_id": ["1", "2"],
-         "booking_date": pd.to_datetime(["2024-03-05 23:30", "2024-03-06 10:00"]).tz_localize("Asia/Shanghai"),
-         "amount": [10.0, 20.0]}
+        {
+            "customer_id": ["1", "2"],
+            "booking_date": pd.to_datetime(["2024-03-05 23:30", "2024-03-06 10:00"]).tz_localize(
+                "Asia/Shanghai"
+            ),
+            "amount": [10.0, 20.0],
+        }
     )
     df.to_parquet(tmp_path / "b.parquet")
     data = load(tmp_path, {"bookings": {"path": "b.parquet"}})
@@ -318,62 +339,96 @@ def test_parquet_datetimes_pass_through_without_time_zone(tmp_path):
 # --------------------------------------------------------------------------------------------
 def test_transaction_log_maps_through_columns_alone(tmp_path):
     log = pd.DataFrame(
-        {"cust": ["7", "7", "9", "7", "9"],
-         "when": ["03/01/2024", "03/01/2024", "15/01/2024", "01/02/2024", "02/02/2024 14:05"],
-         "paid": ["10.00", "10.00", "5.50", "7.25", "1,200.00"],
-         "store": ["A", "A", "B", "A", "B"]}
+        {
+            "cust": ["7", "7", "9", "7", "9"],
+            "when": ["03/01/2024", "03/01/2024", "15/01/2024", "01/02/2024", "02/02/2024 14:05"],
+            "paid": ["10.00", "10.00", "5.50", "7.25", "1,200.00"],
+            "store": ["A", "A", "B", "A", "B"],
+        }
     )
     write_csv(tmp_path / "log.csv", log)
-    spec = {"path": "log.csv", "columns": {"customer_id": "cust", "booking_date": "when", "amount": "paid"},
-            "dayfirst": True}
+    spec = {
+        "path": "log.csv",
+        "columns": {"customer_id": "cust", "booking_date": "when", "amount": "paid"},
+        "dayfirst": True,
+    }
     data = load(tmp_path, {"bookings": spec})
     b = data.tables["bookings"]
     assert data.rejects.empty
     assert b["booking_id"].tolist() == ["7-1", "7-2", "9-3", "7-4", "9-5"]  # repeats are kept
     assert b["status"].astype(str).tolist() == ["completed"] * 5
-    assert b["booking_date"].tolist() == pd.to_datetime(
-        ["2024-01-03", "2024-01-03", "2024-01-15", "2024-02-01", "2024-02-02"]).tolist()
+    assert (
+        b["booking_date"].tolist()
+        == pd.to_datetime(
+            ["2024-01-03", "2024-01-03", "2024-01-15", "2024-02-01", "2024-02-02"]
+        ).tolist()
+    )
     assert b["amount"].sum() == pytest.approx(1232.75)
     c = data.tables["customers"]
-    assert c.to_dict("list") == {"customer_id": ["7", "9"],
-                                 "signup_date": [pd.Timestamp("2024-01-03"), pd.Timestamp("2024-01-15")]}
+    assert c.to_dict("list") == {
+        "customer_id": ["7", "9"],
+        "signup_date": [pd.Timestamp("2024-01-03"), pd.Timestamp("2024-01-15")],
+    }
     assert data.sources["bookings"]["synthesised"] == ["booking_id"]
     assert data.sources["bookings"]["defaults"] == {"status": "completed"}
     assert data.sources["bookings"]["unused_columns"] == ["store"]
     assert "interactions" not in data.tables and list(data.tables) == ["customers", "bookings"]
     assert read_source(TableSource(**spec), "bookings", tmp_path).columns.tolist() == [
-        "customer_id", "booking_date", "amount", "status"]
+        "customer_id",
+        "booking_date",
+        "amount",
+        "status",
+    ]
 
 
 def test_values_and_defaults_map_source_conventions(tmp_path):
     df = bookings_frame(6).assign(status=["OK", "OK", "Refunded", "OK", "Storno", None])
     df.loc[2, "amount"] = "-60.25"
     write_csv(tmp_path / "b.csv", df)
-    spec = {"path": "b.csv",
-            "values": {"status": {"OK": "completed", "Refunded": "cancelled", "Storno": "cancelled"}},
-            "defaults": {"currency": "USD", "status": "confirmed"}}
+    spec = {
+        "path": "b.csv",
+        "values": {"status": {"OK": "completed", "Refunded": "cancelled", "Storno": "cancelled"}},
+        "defaults": {"currency": "USD", "status": "confirmed"},
+    }
     data = load(tmp_path, {"bookings": spec})
     b = data.tables["bookings"]
     assert data.rejects.empty
-    assert b["status"].astype(str).tolist() == ["completed", "completed", "cancelled", "completed",
-                                                "cancelled", "confirmed"]
+    assert b["status"].astype(str).tolist() == [
+        "completed",
+        "completed",
+        "cancelled",
+        "completed",
+        "cancelled",
+        "confirmed",
+    ]
     assert b["amount"].iloc[2] == -60.25
     assert b["currency"].astype(str).unique().tolist() == ["USD"]
     assert b["currency"].dtype == "category"
 
 
 def test_bookings_of_unknown_or_rejected_customers_are_rejected(tmp_path):
-    customers = pd.DataFrame({"customer_id": ["001", "002"], "signup_date": ["2023-01-01", "later"]})
-    customers = pd.concat([customers, pd.DataFrame({"customer_id": [f"x{i}" for i in range(8)],
-                                                    "signup_date": "2023-02-02"})])
+    customers = pd.DataFrame(
+        {"customer_id": ["001", "002"], "signup_date": ["2023-01-01", "later"]}
+    )
+    customers = pd.concat(
+        [
+            customers,
+            pd.DataFrame({"customer_id": [f"x{i}" for i in range(8)], "signup_date": "2023-02-02"}),
+        ]
+    )
     write_csv(tmp_path / "customers.csv", customers)
     write_csv(tmp_path / "bookings.csv", bookings_frame(12))  # customers 000..003
-    fb = pd.DataFrame({"customer_id": ["001", "003"], "date": ["2024-02-01"] * 2, "csat": ["5", "4"]})
+    fb = pd.DataFrame(
+        {"customer_id": ["001", "003"], "date": ["2024-02-01"] * 2, "csat": ["5", "4"]}
+    )
     write_csv(tmp_path / "feedback.csv", fb)
     data = load(
         tmp_path,
-        {"customers": {"path": "customers.csv"}, "bookings": {"path": "bookings.csv"},
-         "feedback": {"path": "feedback.csv"}},
+        {
+            "customers": {"path": "customers.csv"},
+            "bookings": {"path": "bookings.csv"},
+            "feedback": {"path": "feedback.csv"},
+        },
         max_reject_share=0.9,
     )
     assert data.tables["customers"]["customer_id"].tolist()[:1] == ["001"]
@@ -396,11 +451,19 @@ def test_report_reconciles_and_rejects_file_is_excel_friendly(tmp_path):
     df.loc[7, "booking_id"] = "B001"
     df["note"] = "备注"
     write_csv(tmp_path / "bookings.csv", df)
-    inter = pd.DataFrame({"customer_id": ["001", "002"], "timestamp": ["2024-01-01 10:00", "2024-01-02"],
-                          "kind": ["opened", "shouted"]})
+    inter = pd.DataFrame(
+        {
+            "customer_id": ["001", "002"],
+            "timestamp": ["2024-01-01 10:00", "2024-01-02"],
+            "kind": ["opened", "shouted"],
+        }
+    )
     write_csv(tmp_path / "inter.csv", inter)
-    data = load(tmp_path, {"bookings": {"path": "bookings.csv"}, "interactions": {"path": "inter.csv"}},
-                max_reject_share=0.5)
+    data = load(
+        tmp_path,
+        {"bookings": {"path": "bookings.csv"}, "interactions": {"path": "inter.csv"}},
+        max_reject_share=0.5,
+    )
     report = data.report.set_index("table")
     assert (report["rows_in"] == report["rows_kept"] + report["rows_rejected"]).all()
     assert report.loc["bookings", ["rows_in", "rows_kept", "rows_rejected"]].tolist() == [12, 9, 3]
@@ -415,7 +478,11 @@ def test_report_reconciles_and_rejects_file_is_excel_friendly(tmp_path):
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == REJECT_COLUMNS
     assert [(r["table"], r["row_number"]) for r in rows] == [
-        ("bookings", "4"), ("bookings", "6"), ("bookings", "8"), ("interactions", "2")]
+        ("bookings", "4"),
+        ("bookings", "6"),
+        ("bookings", "8"),
+        ("interactions", "2"),
+    ]
     assert rows[2]["reason"] == "duplicate booking_id (first at row 1)"
     record = json.loads(rows[0]["record"])
     assert record["amount"] == "abc" and record["note"] == "备注"
@@ -424,7 +491,11 @@ def test_report_reconciles_and_rejects_file_is_excel_friendly(tmp_path):
 
 
 def test_sources_record_file_hashes_and_rows(tmp_path):
-    path = write_csv(tmp_path / "data" / "bookings.csv", bookings_frame()) if (tmp_path / "data").mkdir() is None else None
+    path = (
+        write_csv(tmp_path / "data" / "bookings.csv", bookings_frame())
+        if (tmp_path / "data").mkdir() is None
+        else None
+    )
     data = load(tmp_path, {"bookings": {"path": "data/bookings.csv"}})  # relative to base_dir
     src = data.sources["bookings"]
     assert src["sha256"] == file_sha256(path) and len(src["sha256"]) == 64
@@ -435,11 +506,19 @@ def test_sources_record_file_hashes_and_rows(tmp_path):
 @pytest.mark.skipif(not CDNOW_SAMPLE.exists(), reason=f"CDNOW sample not found at {CDNOW_SAMPLE}")
 def test_cdnow_sample_maps_through_params_only():
     cfg = DataSourceConfig.model_validate(
-        {"tables": {"bookings": {
-            "path": "../shared/data/cdnow/cdnow_sample.csv",
-            "columns": {"customer_id": "master_customer_id", "booking_date": "date",
-                        "amount": "dollar_value"},
-            "date_format": "%Y%m%d"}}}
+        {
+            "tables": {
+                "bookings": {
+                    "path": "../shared/data/cdnow/cdnow_sample.csv",
+                    "columns": {
+                        "customer_id": "master_customer_id",
+                        "booking_date": "date",
+                        "amount": "dollar_value",
+                    },
+                    "date_format": "%Y%m%d",
+                }
+            }
+        }
     )
     data = load_tables(cfg, PROJECT_ROOT)
     bookings = data.tables["bookings"]

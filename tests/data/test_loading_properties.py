@@ -129,7 +129,9 @@ def corrupted_bookings(draw):
 def test_every_row_is_kept_or_rejected_exactly_once(case):
     truth, text, invalid = case
     n = len(text)
-    kept, rejects = validate_table(text, "bookings", "bookings.csv", as_of_date=AS_OF, dayfirst=True)
+    kept, rejects = validate_table(
+        text, "bookings", "bookings.csv", as_of_date=AS_OF, dayfirst=True
+    )
 
     # every row exactly once
     assert len(kept) + len(rejects) == n
@@ -147,7 +149,9 @@ def test_every_row_is_kept_or_rejected_exactly_once(case):
     assert kept["booking_id"].tolist() == text["booking_id"].iloc[valid_pos].str.strip().tolist()
     assert kept["customer_id"].tolist() == expect["customer_id"].tolist()
     assert kept["booking_date"].tolist() == expect["booking_date"].tolist()
-    np.testing.assert_allclose(kept["amount"].to_numpy(), expect["amount"].to_numpy(), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        kept["amount"].to_numpy(), expect["amount"].to_numpy(), rtol=0, atol=1e-9
+    )
     for col in ("status", "channel", "product"):
         got = kept[col].astype(object).where(kept[col].notna(), None).tolist()
         assert got == expect[col].tolist(), col

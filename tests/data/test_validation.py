@@ -31,7 +31,8 @@ def bookings_frame(n: int = 10) -> pd.DataFrame:
             "booking_date": [f"2024-01-{i:02d}" for i in range(1, n + 1)],
             "travel_start": [f"2024-03-{i:02d}" for i in range(1, n + 1)],
             "nights": [str(i % 5) for i in range(1, n + 1)],
-            "product": ["hotel", "flight", "package", "tour", "ticket"] * (n // 5) + ["hotel"] * (n % 5),
+            "product": ["hotel", "flight", "package", "tour", "ticket"] * (n // 5)
+            + ["hotel"] * (n % 5),
             "amount": [f"{100 + i}.50" for i in range(1, n + 1)],
             "status": ["completed"] * n,
         }
@@ -66,8 +67,12 @@ def test_schema_is_built_from_the_contract(table):
 
 def test_schema_checks_allowed_values_and_ranges_on_typed_frames():
     ok = pd.DataFrame(
-        {"customer_id": ["C1", "C2"], "date": pd.to_datetime(["2024-01-01", "2024-01-02"]),
-         "csat": pd.array([1, 5], dtype="Int64"), "nps": pd.array([0, 10], dtype="Int64")}
+        {
+            "customer_id": ["C1", "C2"],
+            "date": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "csat": pd.array([1, 5], dtype="Int64"),
+            "nps": pd.array([0, 10], dtype="Int64"),
+        }
     )
     schema_for("feedback", as_of_date=AS_OF).validate(ok)
     bad = ok.assign(csat=pd.array([0, 6], dtype="Int64"))
@@ -137,7 +142,11 @@ def test_unparseable_date_is_rejected_with_reason():
     df.loc[3, "booking_date"] = "31/31/2024"
     kept, rejects = validate(df)
     rej = only_reject(rejects, 4)
-    assert (rej["column"], rej["value"], rej["reason"]) == ("booking_date", "31/31/2024", "unparseable date")
+    assert (rej["column"], rej["value"], rej["reason"]) == (
+        "booking_date",
+        "31/31/2024",
+        "unparseable date",
+    )
     assert len(kept) == 9 and "B4" not in set(kept["booking_id"])
 
 
@@ -146,7 +155,11 @@ def test_unparseable_amount_is_rejected_with_reason():
     df.loc[0, "amount"] = "twelve"
     _, rejects = validate(df)
     rej = only_reject(rejects, 1)
-    assert (rej["column"], rej["value"], rej["reason"]) == ("amount", "twelve", "unparseable number")
+    assert (rej["column"], rej["value"], rej["reason"]) == (
+        "amount",
+        "twelve",
+        "unparseable number",
+    )
 
 
 @pytest.mark.parametrize("column", ["customer_id", "booking_date", "amount", "booking_id"])
@@ -182,7 +195,10 @@ def test_date_in_the_future_is_rejected_but_travel_start_may_be():
     df.loc[8, "travel_start"] = "2025-12-24"
     kept, rejects = validate(df)
     rej = only_reject(rejects, 8)
-    assert (rej["column"], rej["reason"]) == ("booking_date", "date in the future (after 2024-06-30)")
+    assert (rej["column"], rej["reason"]) == (
+        "booking_date",
+        "date in the future (after 2024-06-30)",
+    )
     assert pd.Timestamp("2025-12-24") in set(kept["travel_start"])
     _, rejects = validate(df, as_of_date="2024-07-01")
     assert rejects.empty
@@ -279,7 +295,9 @@ def test_reconciliation_every_row_kept_or_rejected_once():
     assert len(kept) + len(rejects) == len(df)
     assert rejects["row_number"].is_unique
     assert set(rejects["row_number"]) == {2, 5, 10, 12, 26}
-    assert set(kept["booking_id"]) | set(df.loc[rejects["row_number"] - 1, "booking_id"]) == set(df["booking_id"])
+    assert set(kept["booking_id"]) | set(df.loc[rejects["row_number"] - 1, "booking_id"]) == set(
+        df["booking_id"]
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,14 +307,25 @@ def test_column_of_text_amounts_is_fatal_naming_file_column_and_rows():
     df = bookings_frame()
     df["amount"] = ["ten", "eleven", "a lot", "n/a"] + ["free"] * 6
     with pytest.raises(DataValidationError) as err:
-        validate_table(df, "bookings", "exports/orders.csv", as_of_date=AS_OF,
-                       source_columns={"amount": "revenue"})
+        validate_table(
+            df,
+            "bookings",
+            "exports/orders.csv",
+            as_of_date=AS_OF,
+            source_columns={"amount": "revenue"},
+        )
     e = err.value
     assert (e.file, e.table, e.column) == ("exports/orders.csv", "bookings", "amount")
     assert e.rows["row_number"].tolist() == [1, 2, 3, 4, 5]
     text = str(e)
-    for part in ("exports/orders.csv", "'amount' (source column 'revenue')", "10 of 10",
-                 "not numbers", "eleven", "columns.amount"):
+    for part in (
+        "exports/orders.csv",
+        "'amount' (source column 'revenue')",
+        "10 of 10",
+        "not numbers",
+        "eleven",
+        "columns.amount",
+    ):
         assert part in text, (part, text)
 
 
@@ -360,15 +389,23 @@ def test_parse_dates_refuses_what_it_cannot_read_unambiguously(text):
 
 
 def test_parse_dates_of_a_mixed_column_with_several_offsets():
-    s = pd.Series(["2024-03-05T23:30:00+08:00", "2024-03-05T01:00:00-05:00", "2024-03-06", "20240307", None])
+    s = pd.Series(
+        ["2024-03-05T23:30:00+08:00", "2024-03-05T01:00:00-05:00", "2024-03-06", "20240307", None]
+    )
     parsed = parse_dates(s)
-    assert parsed.tolist()[:4] == [pd.Timestamp("2024-03-05 23:30"), pd.Timestamp("2024-03-05 01:00"),
-                                   pd.Timestamp("2024-03-06"), pd.Timestamp("2024-03-07")]
+    assert parsed.tolist()[:4] == [
+        pd.Timestamp("2024-03-05 23:30"),
+        pd.Timestamp("2024-03-05 01:00"),
+        pd.Timestamp("2024-03-06"),
+        pd.Timestamp("2024-03-07"),
+    ]
     assert pd.isna(parsed.iloc[4])
 
 
 def test_parse_dates_passes_datetimes_through_dropping_time_zones():
-    aware = pd.Series(pd.to_datetime(["2024-03-05 23:30", "2024-03-06 01:00"]).tz_localize("Asia/Shanghai"))
+    aware = pd.Series(
+        pd.to_datetime(["2024-03-05 23:30", "2024-03-06 01:00"]).tz_localize("Asia/Shanghai")
+    )
     parsed = parse_dates(aware)
     assert parsed.dtype == "datetime64[ns]"
     assert parsed.tolist() == [pd.Timestamp("2024-03-05 23:30"), pd.Timestamp("2024-03-06 01:00")]
@@ -392,24 +429,31 @@ def test_date_format_is_strict_and_dates_are_normalised_to_midnight():
 
 def test_interaction_timestamps_keep_their_time_and_may_fall_on_the_as_of_date():
     df = pd.DataFrame(
-        {"customer_id": ["C1", "C1", "C2"],
-         "timestamp": ["2024-06-30 22:15", "2024-07-01 00:05", "2024-06-01T08:00:00"],
-         "channel": ["email", "sms", "app_push"],
-         "kind": ["opened", "campaign_sent", "complaint"],
-         "complaint_category": [None, None, "price"]}
+        {
+            "customer_id": ["C1", "C1", "C2"],
+            "timestamp": ["2024-06-30 22:15", "2024-07-01 00:05", "2024-06-01T08:00:00"],
+            "channel": ["email", "sms", "app_push"],
+            "kind": ["opened", "campaign_sent", "complaint"],
+            "complaint_category": [None, None, "price"],
+        }
     )
     kept, rejects = validate(df, "interactions")
-    assert kept["timestamp"].tolist() == [pd.Timestamp("2024-06-30 22:15"), pd.Timestamp("2024-06-01 08:00")]
+    assert kept["timestamp"].tolist() == [
+        pd.Timestamp("2024-06-30 22:15"),
+        pd.Timestamp("2024-06-01 08:00"),
+    ]
     assert only_reject(rejects, 2)["reason"] == "date in the future (after 2024-06-30)"
 
 
 def test_customers_flags_years_and_tiers():
     df = pd.DataFrame(
-        {"customer_id": ["C1", "C2", "C3", "C4", "C1"],
-         "signup_date": ["2020-01-01", "2021-05-06", "2022-01-01", "2023-01-01", "2020-01-01"],
-         "birth_year": ["1980", "2030", "1975.0", "1990", "1980"],
-         "member_tier": ["Gold", "silver", "bronze", "diamond", "gold"],
-         "consent_email": ["yes", "N", "1", "maybe", "true"]}
+        {
+            "customer_id": ["C1", "C2", "C3", "C4", "C1"],
+            "signup_date": ["2020-01-01", "2021-05-06", "2022-01-01", "2023-01-01", "2020-01-01"],
+            "birth_year": ["1980", "2030", "1975.0", "1990", "1980"],
+            "member_tier": ["Gold", "silver", "bronze", "diamond", "gold"],
+            "consent_email": ["yes", "N", "1", "maybe", "true"],
+        }
     )
     kept, rejects = validate(df, "customers")
     assert kept["customer_id"].tolist() == ["C1"]

@@ -353,7 +353,7 @@ def test_model_predict_save_load_round_trip(synthetic, model, tmp_path):
 
 def test_mlflow_pyfunc_round_trip(synthetic, model, tmp_path):
     mlflow = pytest.importorskip("mlflow")
-    from src.models.segmentation import log_segmentation_model
+    from src.models.segmentation import log_segmentation_model, to_plain_dtypes
 
     features, _ = synthetic
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
@@ -363,7 +363,7 @@ def test_mlflow_pyfunc_round_trip(synthetic, model, tmp_path):
     assert info.signature is not None
     assert "customer_id" in info.signature.inputs.input_names()
     loaded = mlflow.pyfunc.load_model(info.model_uri)
-    batch = features.iloc[:400].reset_index()
+    batch = to_plain_dtypes(features.iloc[:400].reset_index())
     got = loaded.predict(batch)
     want = model.predict(features.iloc[:400])
     assert list(got["customer_id"]) == list(want["customer_id"])

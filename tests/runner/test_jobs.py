@@ -1,0 +1,32 @@
+"""Shipped jobs run through the real runner: the CDNOW job reproduces the published estimates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from src.paths import PROJECT_ROOT
+from src.runner.run import EXIT_OK, run_job
+
+pytestmark = pytest.mark.slow
+CDNOW = PROJECT_ROOT.parent / "shared" / "data" / "cdnow" / "cdnow_sample.csv"
+
+
+@pytest.mark.skipif(not CDNOW.exists(), reason="../shared/data/cdnow is not beside the project")
+def test_cdnow_job_reproduces_fader_hardie_lee(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    result = run_job("cdnow", quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest.get("error")
+    assert result.manifest["rows"]["bookings"] == {"in": 6919, "kept": 6919, "rejected": 0}
+    m = result.manifest["metrics"]["04_loyalty_clv"]
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # FHL (2005), 39-week calibration
+    for name, value in published.items():
+        assert round(m[f"calibration.bg_nbd.{name}"], 3) == value, name
+    assert round(m["calibration.bg_nbd.log_likelihood"], 1) == -9582.4
+    # Gamma-Gamma on the same calibration period (Fader & Hardie 2013): p 6.25, q 3.74, gamma 15.44
+    assert round(m["calibration.gamma_gamma.p"], 2) == 6.25
+    assert round(m["calibration.gamma_gamma.q"], 2) == 3.74
+    assert abs(m["calibration.gamma_gamma.v"] - 15.44) < 0.01
+    assert m["holdout_customers"] == 2357
