@@ -790,9 +790,10 @@ def load_tables(config: DataSourceConfig, base_dir: Path) -> LoadedData:
     Returns
     -------
     :class:`LoadedData` with the kept tables, the rejects, the report and the sources.
-    Customers are read first so bookings, interactions and feedback of unknown customers are
-    rejected; without a customers table, one is derived from the kept bookings
-    (``customer_id``, ``signup_date`` = first booking date).
+    When a customers table is given it is read first, and bookings, interactions and feedback
+    of customers not kept in it are rejected; otherwise a customers table is derived from the
+    kept bookings (``customer_id``, ``signup_date`` = first booking date) and no such check is
+    made.
 
     Raises
     ------

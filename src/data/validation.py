@@ -41,7 +41,9 @@ Dates
 -----
 Columns that are already datetimes (Parquet, DuckDB) pass through; text is parsed with
 ``date_format`` when one is given, otherwise by :func:`parse_dates` (ISO 8601 with or without
-time, ``YYYYMMDD``, ``DD/MM/YYYY`` or ``MM/DD/YYYY`` by ``dayfirst``, month names).
+time, ``YYYYMMDD``, ``DD/MM/YYYY`` or ``MM/DD/YYYY`` by ``dayfirst``, month names with a day
+and a four-digit year); what none of these reads unambiguously (``"12"``, ``"Mar 2024"``,
+``"2024-02-30"``) is rejected rather than guessed.
 Time zones are dropped keeping the wall-clock time written in the source, so a booking at
 ``23:30+08:00`` stays on its local calendar day. ``date`` columns are normalised to midnight;
 every date column ends as ``datetime64[ns]``.
@@ -80,10 +82,11 @@ __all__ = [
 ]
 
 REJECT_COLUMNS: list[str] = ["table", "source", "row_number", "column", "value", "reason", "record"]
-"""Columns of a rejects table: ``row_number`` is the 1-based data row in the source (header
-not counted), ``column`` the contract column(s) at fault, ``value`` the source text,
-``reason`` why (several problems in one row are joined by ``"; "``), ``record`` the whole
-source row as JSON."""
+"""Columns of a rejects table, one row per rejected source row: ``row_number`` is the 1-based
+data row in the source (header not counted), ``column`` the contract column at fault, ``value``
+its source text, ``reason`` why, ``record`` the whole source row as JSON. A row with several
+problems lists them all, ``"; "``-separated, in the same order in ``column``, ``value`` and
+``reason``."""
 
 CONTRACT_DTYPES: dict[str, str] = {
     "string": "object",
@@ -128,10 +131,12 @@ _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 # --------------------------------------------------------------------------------------------
 # text and type coercion
 # --------------------------------------------------------------------------------------------
-def _as_text(s: pd.Series) -> pd.Series:
-    """Values as stripped ``str`` (object dtype), missing and blank values as NaN.
+def _as_text(s: pd.Series, *, as_category: bool = False) -> pd.Series:
+    """Values as stripped ``str``, missing and blank values as NaN.
 
-    Integral floats print without ``.0`` (an id or ``YYYYMMDD`` date read as a float)."""
+    Object dtype, or ``category`` with ``as_category`` (encoded without building one Python
+    string per row). Integral floats print without ``.0`` (an id or ``YYYYMMDD`` date read as
+    a float)."""
     if is_float_dtype(s.dtype):
         values = s.to_numpy(dtype=float, na_value=np.nan)
         finite = np.isfinite(values)
@@ -141,7 +146,8 @@ def _as_text(s: pd.Series) -> pd.Series:
         out[integral] = safe[integral].astype(np.int64).astype(str)
         other = ~integral & ~np.isnan(values)
         out[other] = values[other].astype(str)
-        return pd.Series(out, index=s.index, name=s.name)
+        text = pd.Series(out, index=s.index, name=s.name)
+        return text.astype("category") if as_category else text
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(object)
     try:  # fast path: pyarrow's vectorised trim (all values str or missing)
@@ -149,9 +155,19 @@ def _as_text(s: pd.Series) -> pd.Series:
     except (pa_arrow.ArrowInvalid, pa_arrow.ArrowTypeError, TypeError):
         text = s.astype(str).str.strip()
         keep = s.notna().to_numpy() & (text != "").to_numpy()
-        return text.where(keep, np.nan).astype(object)
+        text = text.where(keep, np.nan).astype(object)
+        return text.astype("category") if as_category else text
     trimmed = pc.utf8_trim_whitespace(arr)
     missing = pc.or_kleene(pc.is_null(trimmed), pc.equal(trimmed, "")).fill_null(True)
+    if as_category:
+        none = pa_arrow.scalar(None, pa_arrow.string())
+        encoded = pc.dictionary_encode(pc.if_else(missing, none, trimmed))
+        categories = encoded.dictionary.to_pylist()
+        cat = pd.Categorical.from_codes(
+            encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False),
+            categories=pd.Index(categories, dtype=object),
+        ).reorder_categories(sorted(categories))  # as astype("category") orders them
+        return pd.Series(cat, index=s.index, name=s.name)
     out = trimmed.to_numpy(zero_copy_only=False)
     out[missing.to_numpy(zero_copy_only=False)] = np.nan
     return pd.Series(out, index=s.index, name=s.name, dtype=object)
@@ -183,7 +199,7 @@ def _to_datetime(text: pd.Series, **kwargs: Any) -> pd.Series:
 def _naive(parsed: pd.Series) -> pd.Series:
     """Drop time zones keeping wall-clock time; result ``datetime64[ns]``."""
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_localize(None)
+        parsed = pd.Series(parsed.dt.tz_localize(None).array, index=parsed.index, name=parsed.name)
     elif parsed.dtype == object:  # mixed offsets: one Timestamp per element
         parsed = pd.to_datetime(
             parsed.map(lambda t: t.tz_localize(None) if getattr(t, "tzinfo", None) else t),
@@ -230,7 +246,7 @@ def _parse_day_month(text: pd.Series, pattern: str, dayfirst: bool | None) -> pd
     rest = parsed.isna() & has_time  # e.g. "3:45 PM": the date part is ISO now, so safe
     if rest.any():
         parsed[rest] = _naive(_to_datetime(iso[rest], format="mixed"))
-    out[parsed.index] = parsed
+    out.loc[parsed.index] = parsed
     return out
 
 
@@ -239,22 +255,24 @@ def _parse_text_dates(text: pd.Series, date_format: str | None, dayfirst: bool) 
         return _naive(_to_datetime(text, format=date_format))
     out = _naive(_to_datetime(text, format="ISO8601"))
     todo = out.isna() & text.notna()
-    # mixed offsets make ISO parsing give up for the whole column: strip the offsets
+    # offsets ISO 8601 parsing does not take (" UTC", "+08", "GMT"): drop them, keep wall time
     if todo.any():
         stripped = text[todo].str.replace(_TZ_SUFFIX, r"\1", regex=True)
         changed = stripped != text[todo]
         if changed.any():
-            out[stripped[changed].index] = _naive(_to_datetime(stripped[changed], format="ISO8601"))
+            out.loc[stripped[changed].index] = _naive(
+                _to_datetime(stripped[changed], format="ISO8601")
+            )
             todo = out.isna() & text.notna()
     for pattern, first in ((_DMY, dayfirst), (_YMD_SLASH, None)):
         if todo.any():
             parsed = _parse_day_month(text[todo], pattern, first)
-            out[parsed.index] = parsed
+            out.loc[parsed.index] = parsed
             todo = out.isna() & text.notna()
     if todo.any():  # month names ("5 Jan 2024", "Jan 5, 2024 3pm"): day and 4-digit year present
         named = text[todo][text[todo].str.contains(_MONTH_NAME, regex=True)]
         if len(named):
-            out[named.index] = _naive(_to_datetime(named, format="mixed", dayfirst=dayfirst))
+            out.loc[named.index] = _naive(_to_datetime(named, format="mixed", dayfirst=dayfirst))
     return out
 
 
@@ -303,7 +321,7 @@ def _parse_numbers(s: pd.Series, text: pd.Series | None = None) -> pd.Series:
         cleaned = text[bad].str.replace(r"[\s$€£¥]|^(?:USD|EUR|GBP|CNY|RMB)", "", regex=True)
         thousands = cleaned.str.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
         cleaned = cleaned.where(~thousands, cleaned.str.replace(",", "", regex=False))
-        out[bad] = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+        out.loc[bad] = pd.to_numeric(cleaned, errors="coerce").astype("float64")
     return out
 
 
@@ -315,14 +333,15 @@ def _parse_bools(s: pd.Series, text: pd.Series | None = None) -> pd.Series:
     return text.map(mapping).astype("boolean")
 
 
-def _normalise_categories(text: pd.Series, allowed: tuple[str, ...] | None) -> pd.Series:
-    if allowed:
-        uniques = pd.unique(text.dropna())
-        norm = {u: re.sub(r"[\s\-]+", "_", u.strip().lower()) for u in uniques}
-        fixes = {u: v for u, v in norm.items() if u != v and v in allowed}
-        if fixes:
-            text = text.replace(fixes)
-    return text.astype("category")
+def _normalise_categories(cat: pd.Series, allowed: tuple[str, ...] | None) -> pd.Series:
+    """Match category values onto ``allowed`` ("No Show" -> "no_show"); others unchanged."""
+    if not allowed:
+        return cat
+    norm = {u: re.sub(r"[\s\-]+", "_", u.strip().lower()) for u in cat.cat.categories}
+    fixes = {u: v for u, v in norm.items() if u != v and v in allowed}
+    if not fixes:
+        return cat
+    return cat.astype(object).replace(fixes).astype("category")
 
 
 def _coerce(
@@ -333,7 +352,8 @@ def _coerce(
     Returns (typed values, mask of present-but-unparseable values, their reason, mask of
     present values)."""
     kind = col.kind
-    text = _as_text(raw) if _is_text(raw) or kind in ("string", "category") else None
+    textual = _is_text(raw) or kind in ("string", "category")
+    text = _as_text(raw, as_category=kind == "category") if textual else None
     present = text.notna() if text is not None else raw.notna()
     if kind in ("date", "datetime"):
         if text is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -24,7 +25,9 @@ from src.data.loading import (
 from src.data.validation import REJECT_COLUMNS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CDNOW_SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "cdnow" / "cdnow_sample.csv"
+CDNOW_DIR = PROJECT_ROOT.parent / "shared" / "data" / "cdnow"
+CDNOW_SAMPLE = CDNOW_DIR / "cdnow_sample.csv"
+CDNOW_MASTER = CDNOW_DIR / "cdnow_master.csv.gz"
 AS_OF = "2024-06-30"
 
 
@@ -491,15 +494,12 @@ def test_report_reconciles_and_rejects_file_is_excel_friendly(tmp_path):
 
 
 def test_sources_record_file_hashes_and_rows(tmp_path):
-    path = (
-        write_csv(tmp_path / "data" / "bookings.csv", bookings_frame())
-        if (tmp_path / "data").mkdir() is None
-        else None
-    )
+    (tmp_path / "data").mkdir()
+    path = write_csv(tmp_path / "data" / "bookings.csv", bookings_frame())
     data = load(tmp_path, {"bookings": {"path": "data/bookings.csv"}})  # relative to base_dir
     src = data.sources["bookings"]
-    assert src["sha256"] == file_sha256(path) and len(src["sha256"]) == 64
-    assert src["rows"] == 12 and src["path"] == str(path)
+    assert src["sha256"] == file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert src["rows"] == 12 and Path(src["path"]) == path.resolve()
     assert data.sources["customers"] == {"derived_from": "bookings", "sha256": None, "rows": 4}
 
 
@@ -530,3 +530,27 @@ def test_cdnow_sample_maps_through_params_only():
     assert bookings["booking_date"].max() == pd.Timestamp("1998-06-30")
     assert bookings["customer_id"].iloc[0] == "00004"  # leading zeros kept
     assert data.tables["customers"]["signup_date"].max() <= pd.Timestamp("1997-03-31")
+
+
+@pytest.mark.skipif(not CDNOW_MASTER.exists(), reason=f"CDNOW master not found at {CDNOW_MASTER}")
+def test_cdnow_master_reads_gzipped_csv_and_keeps_duplicate_lines():
+    cfg = DataSourceConfig.model_validate(
+        {
+            "tables": {
+                "bookings": {
+                    "path": str(CDNOW_MASTER),
+                    "columns": {"booking_date": "date", "amount": "dollar_value"},
+                    "date_format": "%Y%m%d",
+                }
+            }
+        }
+    )
+    data = load_tables(cfg, PROJECT_ROOT)
+    bookings = data.tables["bookings"]
+    assert len(bookings) == 69659 and data.rejects.empty
+    assert len(data.tables["customers"]) == 23570
+    assert bookings["amount"].sum() == pytest.approx(2500315.63, abs=0.005)
+    assert (bookings["amount"] == 0).sum() == 80
+    assert data.sources["bookings"]["sha256"] == (
+        "ef599ab2ca23833136880e4db7c5f2182a539bfa9ec00d5c30c8b633e68b7b14"
+    )
