@@ -329,7 +329,7 @@ def log_likelihood_gap(res: dict, ref: dict | None, data: dict) -> str:
         return bgnbd_log_likelihood(p["r"], p["alpha"], p["a"], p["b"], data["frequency"],
                                     data["recency"], data["T"]).sum()
 
-    return f"{ll(res['params']) - ll(ref['params']):+.3f}"
+    return f"{ll(res['params']) - ll(ref['params']):+.2e}"
 
 
 def agreement(res: dict, ref: dict | None) -> tuple[str, str]:

@@ -97,35 +97,46 @@ def completed_bookings(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
         as completed) and, when ``travel_start`` exists, whose trip ended
         (``travel_start + nights`` days) on/before the cut-off.
     """
-    cutoff = _timestamp(cutoff_date)
-    booked = _dates(bookings["booking_date"]) <= cutoff
+    return bookings.loc[_completed_mask(bookings, _timestamp(cutoff_date))]
+
+
+def _completed_mask(bookings: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray:
+    """Boolean mask of :func:`completed_bookings` rows, shape (n_bookings,)."""
+    mask = (_dates(bookings["booking_date"]) <= cutoff).to_numpy()
     end = _trip_end(bookings)
     if "status" in bookings.columns:
         status = bookings["status"]
         ok_status = status.isna() | (status == "completed")
         if end is not None:
             ok_status |= status == "confirmed"
-    else:
-        ok_status = pd.Series(True, index=bookings.index)
-    mask = booked & ok_status
+        mask &= ok_status.to_numpy()
     if end is not None:
-        mask &= end <= cutoff
-    return bookings.loc[mask.to_numpy()]
+        mask &= (end <= cutoff).to_numpy()
+    return mask
 
 
-def _levels(values: pd.Series, contract_levels: Sequence[str]) -> list[str]:
-    """Contract levels first, then any other value observed (sorted) - stable columns."""
-    seen = pd.unique(values.dropna().astype(str))
-    extra = sorted(set(seen) - set(contract_levels))
-    return list(contract_levels) + extra
+def _level_codes(values: pd.Series, contract_levels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Codes of ``values`` into the levels: contract levels first, then any other observed
+    value (sorted), so the columns do not depend on row order; -1 for missing."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        raw, uniques = values.cat.codes.to_numpy(), values.cat.categories
+        used = np.unique(raw[raw >= 0])
+        uniques_used = uniques[used].astype(str)
+    else:
+        raw, uniques = pd.factorize(values)
+        uniques_used = pd.Index(uniques).astype(str)
+    extra = sorted(set(uniques_used) - set(contract_levels))
+    levels = list(contract_levels) + extra
+    lookup = pd.Index(levels).get_indexer(pd.Index(uniques).astype(str))
+    lookup = np.append(lookup, -1)  # raw code -1 (missing) -> -1
+    return lookup[raw], levels
 
 
-def _count_matrix(codes: np.ndarray, values: pd.Series, levels: list[str], n: int) -> np.ndarray:
-    """(n, len(levels)) counts of each level per customer code (NaN values ignored)."""
-    k = pd.Categorical(values.astype("string"), categories=levels).codes.astype(np.int64)
+def _count_matrix(codes: np.ndarray, k: np.ndarray, n_levels: int, n: int) -> np.ndarray:
+    """(n, n_levels) counts of each level code ``k`` per customer code (-1 ignored)."""
     keep = k >= 0
-    flat = codes[keep] * len(levels) + k[keep]
-    return np.bincount(flat, minlength=n * len(levels)).reshape(n, len(levels))
+    flat = codes[keep] * n_levels + k[keep]
+    return np.bincount(flat, minlength=n * n_levels).reshape(n, n_levels)
 
 
 def _mean(codes: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:

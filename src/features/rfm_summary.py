@@ -15,13 +15,18 @@ one hash/sort of (customer, day) keys and ``bincount``/``reduceat`` aggregations
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["calibration_and_holdout", "summary_from_transactions"]
+__all__ = ["DateLike", "calibration_and_holdout", "summary_from_transactions"]
+
+DateLike = str | dt.date | pd.Timestamp | np.datetime64
+"""A calendar day: ISO string, date, Timestamp or datetime64 (a time of day is ignored)."""
 
 
-def _to_day(value, name: str) -> np.int64:
+def _to_day(value: DateLike, name: str) -> np.int64:
     ts = pd.Timestamp(value)
     if ts is pd.NaT:
         raise ValueError(f"{name} is missing")
@@ -89,9 +94,9 @@ def summary_from_transactions(
     customer_col: str = "customer_id",
     date_col: str = "booking_date",
     amount_col: str | None = "amount",
-    observation_end,
+    observation_end: DateLike,
     time_unit_days: float = 1.0,
-    calibration_end=None,
+    calibration_end: DateLike | None = None,
 ) -> pd.DataFrame:
     """Per-customer BTYD summary of a transaction log.
 
@@ -112,10 +117,9 @@ def summary_from_transactions(
     Returns
     -------
     DataFrame indexed by customer id (in order of first appearance in the log; index name
-    ``customer_col``), columns
-    ``frequency`` (int), ``recency``, ``T``, ``monetary_value`` (currency units) and, with a
-    calibration_end, the holdout columns. One row per customer with a purchase on or before
-    the end of the (calibration) period.
+    ``customer_col``), columns ``frequency`` (int), ``recency``, ``T`` (time units),
+    ``monetary_value`` (currency units) and, with a calibration_end, the holdout columns.
+    One row per customer with a purchase on or before the end of the (calibration) period.
     """
     if time_unit_days <= 0:
         raise ValueError("time_unit_days must be > 0")
@@ -169,8 +173,8 @@ def summary_from_transactions(
 def calibration_and_holdout(
     transactions: pd.DataFrame,
     *,
-    calibration_end,
-    observation_end,
+    calibration_end: DateLike,
+    observation_end: DateLike,
     customer_col: str = "customer_id",
     date_col: str = "booking_date",
     amount_col: str | None = "amount",

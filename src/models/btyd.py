@@ -508,8 +508,8 @@ class BGNBD(_LogParamMLE):
 
     Attributes
     ----------
-    params_ : dict with ``r``, ``alpha`` (purchase-rate gamma: shape, rate in the time unit of
-        the data), ``a``, ``b`` (dropout-probability beta).
+    params_ : dict with ``r`` (shape) and ``alpha`` (rate, in the data's time unit) of the
+        purchase-rate gamma, ``a`` and ``b`` of the dropout-probability beta.
     standard_errors_ : dict, same keys; ``covariance_`` : DataFrame (4, 4).
     log_likelihood_ : total log-likelihood at the optimum (weighted, without penalty).
     n_iter_ : optimiser iterations; ``n_fun_evals_`` : likelihood+gradient evaluations.
@@ -518,8 +518,9 @@ class BGNBD(_LogParamMLE):
 
     Examples
     --------
-    >>> m = BGNBD().fit_summary(summary)            # doctest: +SKIP
-    >>> m.conditional_probability_alive(summary.frequency, summary.recency, summary["T"])
+    >>> m = BGNBD().fit_summary(summary)  # doctest: +SKIP
+    >>> m.conditional_probability_alive(  # doctest: +SKIP
+    ...     summary["frequency"], summary["recency"], summary["T"])
     """
 
     _param_names = ("r", "alpha", "a", "b")

@@ -549,3 +549,19 @@ def test_invalid_histories_are_rejected(frequency, recency, T, match):
 def test_fit_without_repeat_customers_is_rejected():
     with pytest.raises(ValueError, match="repeat purchases"):
         BGNBD().fit([0, 0, 0], [0.0, 0.0, 0.0], [5.0, 10.0, 20.0])
+
+
+def test_benchmark_smoke_run():
+    """benchmarks/bench_btyd.py runs end to end on a tiny size (no peers needed)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_btyd.py"), "--sizes", "800",
+         "--cases", "floor", "ours", "lifetimes", "--timeout", "120"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "| ours | ok |" in out.stdout
+    assert "floor x iterations" in out.stdout
+    assert "| lifetimes | ok |" in out.stdout or "| lifetimes | not installed |" in out.stdout
