@@ -197,7 +197,8 @@ def customer_features(
     b_cols = set(bookings.columns)
 
     booked = bookings.loc[(_dates(bookings["booking_date"]) <= cutoff).to_numpy()]
-    done = completed_bookings(booked, cutoff)
+    done_mask = _completed_mask(booked, cutoff)
+    done = booked.loc[done_mask]
 
     # ---- who is known at the cut-off -------------------------------------------------------
     id_sources = [booked["customer_id"]]
@@ -227,11 +228,11 @@ def customer_features(
     out: dict[str, np.ndarray | pd.Series] = {}
 
     # ---- counts ------------------------------------------------------------------------------
-    code = ids.get_indexer(done["customer_id"]).astype(np.int64)
+    bcode = ids.get_indexer(booked["customer_id"]).astype(np.int64)
+    code = bcode[done_mask]
     n_book = np.bincount(code, minlength=n)
     out["n_bookings"] = n_book.astype(np.int32)
     if "status" in b_cols:
-        bcode = ids.get_indexer(booked["customer_id"]).astype(np.int64)
         status = booked["status"]
         for name, value in (("n_cancelled", "cancelled"), ("n_no_show", "no_show")):
             out[name] = np.bincount(bcode[(status == value).to_numpy()], minlength=n).astype(
@@ -245,26 +246,33 @@ def customer_features(
             ~booked["status"].isin(["cancelled", "no_show"]) if "status" in b_cols else True
         )
         upcoming = ((end > cutoff) & not_cancelled).to_numpy()
-        bcode = ids.get_indexer(booked["customer_id"]).astype(np.int64)
         out["n_upcoming_trips"] = np.bincount(bcode[upcoming], minlength=n).astype(np.int32)
 
     # ---- dates, recency, frequency -----------------------------------------------------------
     bdate = _dates(done["booking_date"]).to_numpy(dtype="datetime64[ns]")
-    g = pd.Series(bdate).groupby(code)
-    first = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
+    # one sort by (customer, date; ties in row order) gives first/last dates, booking days
+    # and the first trip
+    order = np.lexsort((bdate, code))
+    sc, sd = code[order], bdate[order]
+    starts = np.r_[True, sc[1:] != sc[:-1]] if len(sc) else np.zeros(0, bool)
+    ends = np.r_[sc[1:] != sc[:-1], True] if len(sc) else np.zeros(0, bool)
+    first = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     last = first.copy()
-    if len(done):
-        first.loc[g.min().index] = g.min().to_numpy()
-        last.loc[g.max().index] = g.max().to_numpy()
-    out["first_booking_date"] = first.to_numpy()
-    out["last_booking_date"] = last.to_numpy()
+    first[sc[starts]] = sd[starts]
+    last[sc[ends]] = sd[ends]
+    first_row = np.full(n, -1, dtype=np.int64)  # position in `done` of the first booking
+    first_row[sc[starts]] = order[starts]
+    out["first_booking_date"] = first
+    out["last_booking_date"] = last
     cut64 = np.datetime64(cutoff.to_datetime64(), "ns")
-    out["recency_days"] = _f32((cut64 - last.to_numpy()) / _DAY)
-    out["tenure_days"] = _f32((cut64 - first.to_numpy()) / _DAY)
-    span = (last.to_numpy() - first.to_numpy()) / _DAY
+    out["recency_days"] = _f32((cut64 - last) / _DAY)
+    out["tenure_days"] = _f32((cut64 - first) / _DAY)
+    span = (last - first) / _DAY
     out["active_span_days"] = _f32(span)
-    day_pairs = pd.DataFrame({"c": code, "d": bdate.astype("datetime64[D]")}).drop_duplicates()
-    n_days = np.bincount(day_pairs["c"].to_numpy(), minlength=n)
+    sday = sd.astype("datetime64[D]")
+    new_day = np.r_[True, (sc[1:] != sc[:-1]) | (sday[1:] != sday[:-1])] if len(sc) \
+        else np.zeros(0, bool)
+    n_days = np.bincount(sc[new_day], minlength=n)
     freq = np.maximum(n_days - 1, 0).astype(np.float64)
     out["frequency"] = _f32(freq)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -296,8 +304,8 @@ def customer_features(
         if col not in b_cols:
             missing.append(f"bookings.{col}")
             continue
-        levels = _levels(done[col], contract_levels)
-        counts = _count_matrix(code, done[col], levels, n)
+        k, levels = _level_codes(done[col], contract_levels)
+        counts = _count_matrix(code, k, len(levels), n)
         denom = counts.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             shares = np.where(denom > 0, counts / np.maximum(denom, 1), np.nan)
@@ -310,8 +318,8 @@ def customer_features(
         comp = inter.loc[is_complaint]
         ccode = ids.get_indexer(comp["customer_id"]).astype(np.int64)
         if "complaint_category" in inter.columns:
-            levels = _levels(comp["complaint_category"], COMPLAINT_CATEGORIES)
-            counts = _count_matrix(ccode, comp["complaint_category"], levels, n)
+            k, levels = _level_codes(comp["complaint_category"], COMPLAINT_CATEGORIES)
+            counts = _count_matrix(ccode, k, len(levels), n)
             for j, level in enumerate(levels):
                 out[f"complaints_{level}"] = _f32(counts[:, j])
         else:
@@ -328,7 +336,7 @@ def customer_features(
             else:
                 missing.append(f"feedback.{col}")
         if "csat" in fb.columns:
-            out["first_trip_csat"] = _f32(_first_trip_csat(done, fb, ids, n))
+            out["first_trip_csat"] = _f32(_first_trip_csat(done, first_row, fb, fcode, n))
 
     frame = pd.DataFrame(out, index=ids)
 
@@ -352,25 +360,35 @@ def customer_features(
 
 
 def _first_trip_csat(
-    done: pd.DataFrame, fb: pd.DataFrame, ids: pd.Index, n: int
+    done: pd.DataFrame, first_row: np.ndarray, fb: pd.DataFrame, fcode: np.ndarray, n: int
 ) -> np.ndarray:
-    """CSAT of the first completed trip: the survey linked to the first completed booking by
-    ``booking_id`` when possible, else the customer's earliest survey."""
+    """CSAT of the first completed trip: the earliest survey linked to the customer's first
+    completed booking by ``booking_id``; without that link (no ``booking_id`` in the surveys,
+    or a survey without one), the customer's earliest survey."""
     res = np.full(n, np.nan)
-    fb = fb.loc[fb["csat"].notna()]
-    if not len(fb):
+    csat = pd.to_numeric(fb["csat"], errors="coerce").to_numpy(dtype=np.float64)
+    date = _dates(fb["date"]).to_numpy(dtype="datetime64[ns]")
+    has = ~np.isnan(csat)
+    if not has.any():
         return res
-    if "booking_id" in fb.columns and "booking_id" in done.columns and len(done):
-        order = done.sort_values(["booking_date", "booking_id"], kind="stable")
-        first_ids = order.drop_duplicates("customer_id")[["customer_id", "booking_id"]]
-        linked = fb.merge(first_ids, on=["customer_id", "booking_id"], how="inner")
-        linked = linked.sort_values("date", kind="stable").drop_duplicates("customer_id")
-        pos = ids.get_indexer(linked["customer_id"])
-        res[pos] = pd.to_numeric(linked["csat"]).to_numpy(dtype=np.float64)
-        if "booking_id" in fb.columns and fb["booking_id"].notna().all():
-            return res
-    earliest = fb.sort_values("date", kind="stable").drop_duplicates("customer_id")
-    pos = ids.get_indexer(earliest["customer_id"])
-    fill = np.isnan(res[pos])
-    res[pos[fill]] = pd.to_numeric(earliest["csat"]).to_numpy(dtype=np.float64)[fill]
+    fb_ids = fb["booking_id"].to_numpy(dtype=object) if "booking_id" in fb.columns else None
+
+    def earliest(rows: np.ndarray) -> None:
+        rows = rows[np.lexsort((date[rows], fcode[rows]))]
+        c = fcode[rows]
+        start = np.r_[True, c[1:] != c[:-1]]
+        todo = np.isnan(res[c[start]])
+        res[c[start][todo]] = csat[rows[start][todo]]
+
+    if fb_ids is not None and "booking_id" in done.columns and len(done):
+        first_bid = np.full(n, None, dtype=object)
+        known = first_row >= 0
+        first_bid[known] = done["booking_id"].to_numpy(dtype=object)[first_row[known]]
+        linked = has & (fb_ids == first_bid[fcode])
+        earliest(np.flatnonzero(linked))
+        unlinked = has & pd.isna(fb_ids)
+        if unlinked.any():
+            earliest(np.flatnonzero(unlinked))
+        return res
+    earliest(np.flatnonzero(has))
     return res
