@@ -36,6 +36,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -45,7 +46,7 @@ from scipy.optimize import minimize
 from scipy.special import digamma, expit, gammaln, hyp2f1
 from scipy.stats import nbinom
 from sklearn.exceptions import NotFittedError
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "BGNBD",
@@ -116,6 +117,21 @@ def _check_weights(weights: ArrayLike | None, n: int) -> np.ndarray | None:
     if not np.all(np.isfinite(w) & (w >= 0)) or w.sum() <= 0:
         raise ValueError("weights must be finite, non-negative and not all zero")
     return w
+
+
+@lru_cache(maxsize=1)
+def _threadpools() -> ThreadpoolController:
+    """The process's native thread pools, inspected once (a fresh inspection costs ms)."""
+    return ThreadpoolController()
+
+
+def _single_threaded_blas():
+    """Context manager: BLAS limited to one thread.
+
+    L-BFGS-B's tiny vector operations stall on thread hand-offs when the cores are busy with
+    other work (10-50x slower fits on a loaded machine).
+    """
+    return _threadpools().limit(limits=1, user_api="blas")
 
 
 def _dot(w: np.ndarray, v: np.ndarray) -> float:
@@ -203,9 +219,7 @@ class _LogParamMLE:
             theta2 = np.exp(2.0 * u)
             return f / W + pen * theta2.sum(), g / W + 2.0 * pen * theta2
 
-        # single-threaded BLAS: L-BFGS-B's tiny vector operations stall on thread hand-offs
-        # when the cores are busy (10-50x slower fits on a loaded machine)
-        with threadpool_limits(1, user_api="blas"), \
+        with _single_threaded_blas(), \
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             res = minimize(
                 scaled, log_start, jac=True, method="L-BFGS-B",
@@ -230,7 +244,7 @@ class _LogParamMLE:
         self.n_iter_ = int(res.nit)
         self.n_fun_evals_ = int(res.nfev)
         self.converged_ = bool(res.success or grad_norm <= 1e-4)
-        with threadpool_limits(1, user_api="blas"):
+        with _single_threaded_blas():
             self._set_standard_errors(objective, u)
 
     def _set_standard_errors(self, objective: _Objective, u: np.ndarray) -> None:

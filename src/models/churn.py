@@ -1725,6 +1725,25 @@ def _label(col: str) -> str:
     return col.replace("_", " ")
 
 
+_BUSINESS_WORDS: dict[str, tuple[str, str]] = {
+    # feature -> (singular, plural) increment wording; "{n}" is the increment
+    "recency_days": ("one more day since the last booking", "{n} more days since the last booking"),
+    "tenure_days": ("one more day since the first booking", "{n} more days since the first booking"),
+    "active_span_days": ("one more day between first and last booking",
+                         "{n} more days between first and last booking"),
+    "frequency": ("one more repeat booking", "{n} more repeat bookings"),
+    "n_bookings": ("one more completed booking", "{n} more completed bookings"),
+    "n_cancelled": ("one more cancelled booking", "{n} more cancelled bookings"),
+    "n_no_show": ("one more no-show", "{n} more no-shows"),
+    "monetary_mean": ("one more unit of average spend per booking",
+                      "{n} more average spend per booking (currency)"),
+    "monetary_total": ("one more unit of total spend", "{n} more total spend (currency)"),
+    "csat_mean": ("one point higher mean CSAT", "{n} points higher mean CSAT"),
+    "nps_mean": ("one point higher mean NPS", "{n} points higher mean NPS"),
+    "first_trip_csat": ("one point higher first-trip CSAT", "{n} points higher first-trip CSAT"),
+}
+
+
 def _increment_text(col: str, r: pd.Series, per: float) -> str:
     src = str(r["source"])
     if r["role"] == "level":
@@ -1737,6 +1756,9 @@ def _increment_text(col: str, r: pd.Series, per: float) -> str:
         return f"one more {what}"
     if r["binary"]:
         return f"{_label(col)} (yes vs no)"
+    if col in _BUSINESS_WORDS:
+        one, many = _BUSINESS_WORDS[col]
+        return one if per == 1 else many.format(n=f"{per:g}")
     if col.endswith("_days"):
         return f"{per:g} more days of {_label(col[:-5])}"
     if per == 0.1 and col.startswith(("product_", "dest_", "channel_")):
@@ -1804,9 +1826,11 @@ def evaluate_holdout(
     """Time-based holdout: the model and a Kaplan-Meier-only baseline on later outcomes.
 
     Times are measured from each customer's entry into the frame (the landmark), and the
-    predictions are conditional on survival to ``entry_days``. Metrics come from
-    scikit-survival: Harrell's concordance (``concordance_index_censored``, risk = churn
-    probability at the longest evaluable horizon), the integrated Brier score
+    predictions are conditional on survival to ``entry_days``. Harrell's concordance (risk =
+    churn probability at the longest evaluable horizon) is computed by lifelines'
+    ``concordance_index``: the same number as scikit-survival's
+    ``concordance_index_censored`` (tested), in O(n log n) instead of O(n^2) (70 s at 200k
+    customers). The other metrics come from scikit-survival: the integrated Brier score
     (``integrated_brier_score``, IPCW with the training censoring distribution) over
     ``n_times`` times, the time-dependent AUC (``cumulative_dynamic_auc``) at the horizons
     and over time, and the Brier score at the horizons. Calibration at each horizon: test
@@ -1833,12 +1857,7 @@ def evaluate_holdout(
         model, time_days, brier, auc), ``times``, ``horizons_days``, ``dropped_horizons``,
         ``metrics`` (flat {"<model>_<metric>": float} for MLflow).
     """
-    from sksurv.metrics import (
-        brier_score,
-        concordance_index_censored,
-        cumulative_dynamic_auc,
-        integrated_brier_score,
-    )
+    from sksurv.metrics import brier_score, cumulative_dynamic_auc, integrated_brier_score
     from sksurv.util import Surv
 
     if not hasattr(model, "fitter_"):
@@ -1872,7 +1891,7 @@ def evaluate_holdout(
         churn = 1.0 - surv
         risk_h = churn[:, np.searchsorted(times, max(horizons))] if horizons else churn[:, -1]
         r: dict[str, float] = {}
-        r["concordance"] = float(concordance_index_censored(e_te, t_te, risk_h)[0])
+        r["concordance"] = _concordance(t_te, -risk_h, e_te)
         r["integrated_brier_score"] = float(integrated_brier_score(y_tr, y_te, surv, times))
         _, bs = brier_score(y_tr, y_te, surv, times)
         try:

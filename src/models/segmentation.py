@@ -952,9 +952,10 @@ except ImportError:  # pragma: no cover
     _PythonModel = object  # type: ignore[assignment,misc]
 
 
-def to_plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+def to_plain_dtypes(frame: pd.DataFrame, *, ints_as_float: bool = False) -> pd.DataFrame:
     """Plain dtypes MLflow schemas understand: categories -> str (missing: None), nullable
-    numerics -> float64 (missing: NaN), nullable booleans -> object.
+    numerics -> float64 (missing: NaN), nullable booleans -> object; with ``ints_as_float``
+    integer columns -> float64 too (so a signature accepts both ints and floats).
 
     MLflow enforces the signature *before* :class:`SegmentationPyfunc` sees the input, so
     callers of the logged model pass features through this function (the customer feature
@@ -964,10 +965,12 @@ def to_plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
         dtype = out[col].dtype
         if isinstance(dtype, pd.CategoricalDtype):
             out[col] = out[col].astype(object).where(out[col].notna(), None)
-        elif pd.api.types.is_extension_array_dtype(dtype) and pd.api.types.is_numeric_dtype(dtype):
-            out[col] = out[col].astype("float64")
         elif str(dtype) == "boolean":
             out[col] = out[col].astype(object)
+        elif pd.api.types.is_extension_array_dtype(dtype) and pd.api.types.is_numeric_dtype(dtype):
+            out[col] = out[col].astype("float64")
+        elif ints_as_float and pd.api.types.is_integer_dtype(dtype):
+            out[col] = out[col].astype("float64")
     return out
 
 
@@ -1006,7 +1009,8 @@ def log_segmentation_model(model: SegmentationModel, name: str, input_example: p
     example = input_example
     if "customer_id" not in example.columns:
         example = example.reset_index()
-    example = to_plain_dtypes(example[["customer_id", *model.input_columns_]])
+    example = to_plain_dtypes(example[["customer_id", *model.input_columns_]],
+                              ints_as_float=True)
     signature = infer_signature(example, to_plain_dtypes(model.predict(example)))
     with tempfile.TemporaryDirectory() as tmp:
         path = model.save(Path(tmp) / f"{_ARTIFACT}.joblib")

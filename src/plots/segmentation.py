@@ -96,14 +96,12 @@ def pareto_curve(
         cx, cy = row["cum_share_customers"], row["cum_share_revenue"]
         ax.axvline(cx, color="grey", lw=0.8, ls="--")
         ax.plot([cx], [cy], "o", color="C3")
-    left = 0.0
-    for i, row in table.iterrows():
-        right = row["cum_share_customers"]
-        ax.text((left + right) / 2 if right - left > 0.08 else right, 0.02 + 0.07 * (i % 2),
-                f"{row['tier']}\n{row['share_customers']:.0%} cust.\n"
-                f"{row['share_revenue']:.0%} value",
-                ha="center", va="bottom", fontsize=7)
-        left = right
+    lines = [f"{'tier':<14}{'customers':>10}{'value':>8}"]
+    for _, row in table.iterrows():
+        lines.append(f"{row['tier']:<14}{row['share_customers']:>10.0%}{row['share_revenue']:>8.0%}")
+    ax.text(0.97, 0.04, "\n".join(lines), transform=ax.transAxes, ha="right", va="bottom",
+            family="monospace", fontsize=8,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9, "edgecolor": "0.8"})
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("cumulative share of customers (highest value first)")

@@ -195,3 +195,18 @@ def test_mix_columns_are_stable_across_cutoffs(tables):
     assert mix == [c for c in early if c.startswith(("product_", "dest_", "channel_"))]
     shares = late[[c for c in mix if c.startswith("product_")]].dropna()
     np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_first_trip_csat_without_booking_link(tables):
+    fb = tables["feedback"].drop(columns="booking_id")
+    f = customer_features(tables["bookings"], CUTOFF, feedback=fb)
+    # no booking_id: the earliest survey (a: 2023-01-20 -> 5; b: 4)
+    assert f.loc["a", "first_trip_csat"] == 5 and f.loc["b", "first_trip_csat"] == 4
+    # a survey of a later trip is not the first trip's; an unlinked survey is the fallback
+    fb2 = tables["feedback"].copy()
+    fb2.loc[1, "booking_id"] = "b2"  # a's first trip (b0) now has no linked survey
+    f2 = customer_features(tables["bookings"], CUTOFF, feedback=fb2)
+    assert np.isnan(f2.loc["a", "first_trip_csat"])
+    fb2.loc[1, "booking_id"] = None
+    f3 = customer_features(tables["bookings"], CUTOFF, feedback=fb2)
+    assert f3.loc["a", "first_trip_csat"] == 5

@@ -474,11 +474,12 @@ def holdout():
     train, test = time_split(data.tables(), train_cutoff="2024-09-30",
                              test_cutoff="2025-12-31", train_window_days=457)
     model = ChurnModel("coxph", covariates=COV, categorical=CAT, penalizers=(0.0, 0.1))
-    return train, test, evaluate_holdout(model, train, test, horizons_days=[180, 365, 900])
+    ev = evaluate_holdout(model, train, test, horizons_days=[180, 365, 900])
+    return train, test, ev, model
 
 
 def test_time_split_uses_only_the_past(holdout):
-    train, test, _ = holdout
+    train, test, _, _ = holdout
     assert train.attrs["end_date"] == "2024-09-30" == test.attrs["landmark_date"]
     assert test.attrs["end_date"] == "2025-12-31"
     assert (train["duration_days"] - train["entry_days"]).max() <= 457
@@ -486,7 +487,9 @@ def test_time_split_uses_only_the_past(holdout):
 
 
 def test_evaluate_holdout_cox_beats_km(holdout):
-    _, _, ev = holdout
+    from sksurv.metrics import concordance_index_censored
+
+    _, test, ev, model = holdout
     assert set(ev["models"]) == {"coxph", "km"}
     assert ev["dropped_horizons"] == [900]  # beyond the test follow-up
     cox, km = ev["models"]["coxph"], ev["models"]["km"]
@@ -500,7 +503,12 @@ def test_evaluate_holdout_cox_beats_km(holdout):
     assert ev["winner"]["concordance"] == "coxph"
     assert ev["metrics"]["coxph_concordance"] == cox["concordance"]
     cal = ev["calibration"]["coxph"]
-    assert set(cal["horizon_days"]) == {180, 365} and cal["customers"].sum() == 2 * len(holdout[1])
+    assert set(cal["horizon_days"]) == {180, 365} and cal["customers"].sum() == 2 * len(test)
+    # Harrell's C equals scikit-survival's (computed there in O(n^2))
+    risk = model.predict_churn_probability(test.assign(age_days=test["entry_days"]), [365])
+    t = (test["duration_days"] - test["entry_days"]).to_numpy()
+    c = concordance_index_censored(test["event"].to_numpy() > 0, t, risk.iloc[:, 0].to_numpy())
+    assert cox["concordance"] == pytest.approx(c[0], abs=1e-9)
 
 
 def test_plots_return_figures(holdout, cox_members):
@@ -508,7 +516,7 @@ def test_plots_return_figures(holdout, cox_members):
 
     from src.plots.churn import calibration_plot, forest_plot, km_curves, metrics_over_time
 
-    train, _, ev = holdout
+    train, _, ev, _ = holdout
     figs = [
         km_curves(kaplan_meier_curves(train, "member_tier")),
         forest_plot(cox_members.hazard_ratios()),

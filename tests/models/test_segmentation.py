@@ -243,7 +243,8 @@ def test_planted_personas_recovered(synthetic, seg5):
     assert (clusters[~active] == -1).all() and (clusters[active] >= 0).all()
     ari = adjusted_rand_score(persona[active], clusters[active])
     purity = _purity(clusters[active], persona[active])
-    # measured: ARI 0.98, purity 0.99 (a pipeline without scaling/weights: ARI < 0.3)
+    # measured: ARI 0.98, purity 0.99. Broken variants measured on the same data: k-means on
+    # the raw unscaled features ARI 0.21, equal group weights 0.37, RFM features only 0.42
     assert ari >= 0.9, ari
     assert purity >= 0.95, purity
     # a broken pipeline (clusters unrelated to the customers) fails the same thresholds
@@ -259,7 +260,7 @@ def test_k_chosen_by_silhouette_recovers_most_personas(synthetic):
     assert seg.k_ == seg.criterion_.loc[seg.criterion_["score"].idxmax(), "k"]
     active = features["n_bookings"].to_numpy() > 0
     clusters = seg.predict(features)[active]
-    # measured: k = 4 (family and luxury merge), ARI 0.84, purity 0.90
+    # measured: k = 4 (family and luxury merge), ARI 0.85, purity 0.90
     assert adjusted_rand_score(persona[active], clusters) >= 0.75
     assert _purity(clusters, persona[active]) >= 0.85
 
@@ -314,7 +315,7 @@ def test_subsample_fit_assigns_everybody(synthetic):
 def test_stability_between_bootstrap_halves(synthetic, seg5):
     features, _ = synthetic
     stability = seg5.stability(features, n_pairs=2, seed=0)
-    assert stability >= 0.9, stability  # measured: 0.98
+    assert stability >= 0.9, stability  # measured: 0.996
 
 
 def test_gmm_with_bic(synthetic):
@@ -323,6 +324,7 @@ def test_gmm_with_bic(synthetic):
     assert seg.criterion_.attrs["criterion"] == "bic"
     assert seg.k_ == seg.criterion_.loc[seg.criterion_["score"].idxmin(), "k"]
     active = features["n_bookings"].to_numpy() > 0
+    # measured: k = 6, ARI 0.62
     assert adjusted_rand_score(persona[active], seg.predict(features)[active]) >= 0.5
     with pytest.raises(ValueError, match="BIC"):
         BehaviouralSegmenter(method="kmeans", criterion="bic").fit(features)
