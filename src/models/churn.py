@@ -1925,3 +1925,33 @@ def evaluate_holdout(
         curves=pd.concat(curves, ignore_index=True), times=times, horizons_days=horizons,
         dropped_horizons=dropped, metrics=metrics,
     )
+
+
+def lifetime_table(tables: Any, *, cutoff_date, definition: Literal["lapse", "membership"] = "lapse",
+                   gap_days: int = 365, start_col: str = "signup_date",
+                   cancel_col: str = "membership_cancel_date", member_col: str = "loyalty_member",
+                   group_cols: Sequence[str] = ()) -> pd.DataFrame:
+    """One (duration, event) row per customer under the chosen churn definition, with the
+    customer attributes in ``group_cols`` joined (those present), for Kaplan-Meier views.
+
+    Parameters
+    ----------
+    tables : mapping with ``bookings`` and (for membership churn or groups) ``customers``.
+    cutoff_date : end of observation; nothing after it is used.
+    definition : ``"lapse"`` (inactivity gap of ``gap_days``) or ``"membership"`` (explicit
+        cancellation date).
+    group_cols : customer columns to split curves by, e.g. member_tier, acquisition_channel.
+    """
+    if definition == "lapse":
+        table = lapse_survival_table(_table(tables, "bookings"), cutoff_date=cutoff_date, gap_days=gap_days)
+    else:
+        customers = _table(tables, "customers")
+        if customers is None:
+            raise ValueError("membership churn needs the customers table")
+        table = membership_survival_table(customers, cutoff_date=cutoff_date, start_col=start_col,
+                                          cancel_col=cancel_col, member_col=member_col)
+    customers = _table(tables, "customers")
+    cols = [c for c in group_cols if customers is not None and c in customers.columns]
+    if cols:
+        table = table.join(customers.set_index("customer_id")[cols], how="left")
+    return table

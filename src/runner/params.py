@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
@@ -132,6 +132,36 @@ class LoyaltyParams(StrictModel):
     repeat_model: RepeatModelParams = RepeatModelParams()
 
 
+#: churn covariates measured at the landmark (one share per mix is left out: shares sum to 1)
+DEFAULT_CHURN_COVARIATES = [
+    "recency_days", "tenure_days", "frequency", "monetary_mean", "lead_time_days_mean",
+    "party_size_mean", "product_flight", "product_package", "product_business_travel",
+    "dest_beach", "dest_city", "channel_app", "channel_call_center", "complaints_service",
+    "complaints_product", "complaints_price", "csat_mean", "customer_type", "acquisition_channel",
+]
+
+
+class ChurnParams(StrictModel):
+    """``03_churn_survival``: survival churn (lifelines Cox PH / Weibull AFT)."""
+
+    definition: Literal["lapse", "membership"] = "lapse"
+    gap_days: PositiveInt = Field(default=365, description="lapse: inactivity gap that counts as churn (days)")
+    horizons_days: list[PositiveInt] = Field(default=[180, 365], min_length=1)
+    holdout_days: PositiveInt = Field(default=365, description="test window after the training cut-off")
+    train_window_days: PositiveInt = 365
+    time_origin: Literal["start", "landmark"] = "landmark"
+    models: list[Literal["coxph", "weibull_aft"]] = Field(default=["coxph", "weibull_aft"], min_length=1)
+    covariates: list[str] = Field(default_factory=lambda: list(DEFAULT_CHURN_COVARIATES))
+    strata: list[str] = Field(default_factory=list)
+    strata_bins: dict[str, list[float]] = Field(default_factory=dict)
+    penalizers: list[float] = Field(default=[0.0, 0.01, 0.1, 1.0], min_length=1)
+    sample_size: PositiveInt | None = Field(default=200_000, description="fit on a stratified sample; score everyone")
+    km_groups: list[str] = Field(default=["member_tier", "customer_type", "acquisition_channel"])
+    start_col: str = "signup_date"
+    cancel_col: str = "membership_cancel_date"
+    member_col: str = "loyalty_member"
+
+
 class JobParams(StrictModel):
     """A job: which notebooks run in which order, on which data, with which settings."""
 
@@ -143,6 +173,7 @@ class JobParams(StrictModel):
     mlflow: MlflowParams = MlflowParams()
     run: RunParams = RunParams()
     data_quality: DataQualityParams = DataQualityParams()
+    churn: ChurnParams = ChurnParams()
     loyalty: LoyaltyParams = LoyaltyParams()
 
     @model_validator(mode="after")
