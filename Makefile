@@ -41,7 +41,7 @@ ui: $(STAMP)
 	$(VENV)/bin/crm ui
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run
+	$(PY) benchmarks/run.py
 
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
