@@ -47,8 +47,10 @@ __all__ = [
     "NOT_OBSERVED",
     "NOT_YET_CUSTOMER",
     "StageRuleError",
+    "RuleError",
     "assign_stages",
     "booking_gaps",
+    "first_match",
     "loyalty_indicators",
     "stage_inputs",
     "stage_transitions",
@@ -93,6 +95,11 @@ _NODE_WORDS: dict[type[ast.AST], str] = {
 
 class StageRuleError(ValueError):
     """A lifecycle stage rule that is malformed, unsafe or refers to unknown columns."""
+
+
+RuleError = StageRuleError
+"""Any first-match rule (stage, next best action) that is malformed, unsafe or refers to
+unknown columns."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,14 +165,15 @@ def stage_inputs(features: pd.DataFrame, bookings: pd.DataFrame, cutoff_date, *,
 # --------------------------------------------------------------------------------------------
 # rules
 # --------------------------------------------------------------------------------------------
-def _describe(i: int, rule: Any) -> str:
+def _describe(i: int, rule: Any, key: str = "stage") -> str:
     if isinstance(rule, dict):
-        return f"stage rule #{i} ({rule.get('stage')!r}: {rule.get('when')!r})"
-    return f"stage rule #{i} ({rule!r})"
+        return f"{key} rule #{i} ({rule.get(key)!r}: {rule.get('when')!r})"
+    return f"{key} rule #{i} ({rule!r})"
 
 
-def _check_expression(i: int, rule: dict[str, Any], columns: Sequence[str]) -> None:
-    where = _describe(i, rule)
+def _check_expression(i: int, rule: dict[str, Any], columns: Sequence[str],
+                      key: str = "stage") -> None:
+    where = _describe(i, rule, key)
     try:
         tree = ast.parse(rule["when"].strip(), mode="eval")
     except SyntaxError as exc:
@@ -190,25 +198,27 @@ def _check_expression(i: int, rule: dict[str, Any], columns: Sequence[str]) -> N
                 "BG/NBD, the gaps of booking_gaps) or change the rule in params")
 
 
-def validate_stage_rules(rules: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """Check stage rules against the feature columns; raise :class:`StageRuleError`.
+def validate_stage_rules(rules: Sequence[dict[str, Any]], columns: Sequence[str],
+                         key: str = "stage") -> None:
+    """Check first-match rules against the feature columns; raise :class:`StageRuleError`.
 
     Parameters
     ----------
-    rules : ordered ``{"stage": str, "when": str}`` dicts.
+    rules : ordered ``{key: str, "when": str}`` dicts.
     columns : the column names the expressions may use.
+    key : the name of the label key (``"stage"``; ``"action"`` for next-best-action rules).
     """
     if isinstance(rules, dict) or not len(rules):
-        raise StageRuleError("stage rules must be a non-empty list of {'stage', 'when'} dicts")
+        raise StageRuleError(f"{key} rules must be a non-empty list of {{'{key}', 'when'}} dicts")
     for i, rule in enumerate(rules):
-        if not isinstance(rule, dict) or set(rule) != {"stage", "when"}:
-            raise StageRuleError(f"{_describe(i, rule)} must have exactly the keys 'stage' and "
-                                 "'when'")
-        if not isinstance(rule["stage"], str) or not rule["stage"].strip():
-            raise StageRuleError(f"{_describe(i, rule)}: 'stage' must be a non-empty string")
+        if not isinstance(rule, dict) or set(rule) != {key, "when"}:
+            raise StageRuleError(f"{_describe(i, rule, key)} must have exactly the keys "
+                                 f"'{key}' and 'when'")
+        if not isinstance(rule[key], str) or not rule[key].strip():
+            raise StageRuleError(f"{_describe(i, rule, key)}: '{key}' must be a non-empty string")
         if not isinstance(rule["when"], str) or not rule["when"].strip():
-            raise StageRuleError(f"{_describe(i, rule)}: 'when' must be a non-empty string")
-        _check_expression(i, rule, columns)
+            raise StageRuleError(f"{_describe(i, rule, key)}: 'when' must be a non-empty string")
+        _check_expression(i, rule, columns, key)
 
 
 def assign_stages(features: pd.DataFrame,
@@ -231,17 +241,45 @@ def assign_stages(features: pd.DataFrame,
         A rule is malformed, uses a construct other than names/constants/operators, or a
         name that is not a column of ``features``; the message names the rule.
     """
-    validate_stage_rules(rules, list(features.columns))
+    return first_match(features, rules, key="stage")
+
+
+def first_match(frame: pd.DataFrame, rules: Sequence[dict[str, Any]],
+                key: str = "stage") -> pd.Series:
+    """Label per row: the ``key`` value of the first rule whose ``when`` holds.
+
+    The one rule evaluator of the project (lifecycle stages, next best actions): expressions
+    are checked by the safe checker of this module before evaluation.
+
+    Parameters
+    ----------
+    frame : one row per customer, shape (n, ...); the expressions may use its columns.
+    rules : ordered ``{key: str, "when": str}`` rules, first match wins.
+    key : the label key of the rules (``"stage"``, ``"action"``).
+
+    Returns
+    -------
+    pandas.Series, index of ``frame``, name ``key``, categorical with the labels in rule
+    order; NaN where no rule matched.
+
+    Raises
+    ------
+    StageRuleError
+        A rule is malformed, unsafe, uses an unknown column or does not evaluate to
+        true/false per row; the message names the rule.
+    """
+    features = frame
+    validate_stage_rules(rules, list(features.columns), key)
     n = len(features)
     codes = np.full(n, -1, dtype=np.int64)
     stages: list[str] = []
     for i, rule in enumerate(rules):
-        if rule["stage"] not in stages:
-            stages.append(rule["stage"])
+        if rule[key] not in stages:
+            stages.append(rule[key])
         try:
             hit = features.eval(rule["when"], engine="python")
         except Exception as exc:  # e.g. comparing a string column with a number
-            raise StageRuleError(f"{_describe(i, rule)} cannot be evaluated: {exc}") from exc
+            raise StageRuleError(f"{_describe(i, rule, key)} cannot be evaluated: {exc}") from exc
         if np.ndim(hit) == 0:
             hit = np.full(n, bool(hit)) if isinstance(hit, bool | np.bool_) else None
         else:
@@ -249,12 +287,12 @@ def assign_stages(features: pd.DataFrame,
             hit = (hit.astype("boolean").fillna(False).to_numpy(dtype=bool)
                    if pd.api.types.is_bool_dtype(hit.dtype) else None)
         if hit is None:
-            raise StageRuleError(f"{_describe(i, rule)} does not give true/false per customer; "
+            raise StageRuleError(f"{_describe(i, rule, key)} does not give true/false per row; "
                                  "write a comparison, e.g. \"recency_days > 365\"")
         free = (codes < 0) & hit
-        codes[free] = stages.index(rule["stage"])
+        codes[free] = stages.index(rule[key])
     out = pd.Series(pd.Categorical.from_codes(codes, categories=stages), index=features.index,
-                    name="stage")
+                    name=key)
     return out
 
 

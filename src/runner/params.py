@@ -132,6 +132,45 @@ class LoyaltyParams(StrictModel):
     repeat_model: RepeatModelParams = RepeatModelParams()
 
 
+class RFMSegmentRule(StrictModel):
+    """A named RFM segment: allowed recency / frequency / monetary / fm scores (first match wins)."""
+
+    name: str
+    r: list[int] | None = None
+    f: list[int] | None = None
+    m: list[int] | None = None
+    fm: list[int] | None = None
+
+
+class RFMParams(StrictModel):
+    n_bins: int = Field(default=5, ge=2, le=10)
+    segment_rules: list[RFMSegmentRule] | None = Field(
+        default=None, description="default: src.models.segmentation.DEFAULT_RFM_SEGMENT_RULES")
+
+
+class TierParams(StrictModel):
+    cutoffs: list[float] = Field(default=[0.5, 0.8, 0.95], min_length=3, max_length=3,
+                                 description="cumulative value shares ending most_valuable/major/ordinary")
+    value_col: str = Field(default="monetary_total", description="revenue (currency); CLV once available")
+
+
+class ClusterParams(StrictModel):
+    method: Literal["kmeans", "gmm"] = "kmeans"
+    k_range: list[int] = Field(default=[3, 8], min_length=2, max_length=2)
+    criterion: Literal["silhouette", "bic"] | None = Field(default=None, description="default: silhouette for kmeans, BIC for gmm")
+    sample_size: PositiveInt = 50_000
+    weights: dict[str, float] | None = None
+    stability_pairs: int = Field(default=2, ge=0, le=10)
+
+
+class SegmentationParams(StrictModel):
+    """``02_segmentation``: RFM, value tiers, behavioural clusters."""
+
+    rfm: RFMParams = RFMParams()
+    tiers: TierParams = TierParams()
+    clusters: ClusterParams = ClusterParams()
+
+
 #: churn covariates measured at the landmark (one share per mix is left out: shares sum to 1)
 DEFAULT_CHURN_COVARIATES = [
     "recency_days", "tenure_days", "frequency", "monetary_mean", "lead_time_days_mean",
@@ -173,6 +212,7 @@ class JobParams(StrictModel):
     mlflow: MlflowParams = MlflowParams()
     run: RunParams = RunParams()
     data_quality: DataQualityParams = DataQualityParams()
+    segmentation: SegmentationParams = SegmentationParams()
     churn: ChurnParams = ChurnParams()
     loyalty: LoyaltyParams = LoyaltyParams()
 

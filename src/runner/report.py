@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +12,33 @@ import nbformat
 from nbconvert import HTMLExporter
 
 
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temp file in the same folder and a rename.
+
+    A reader sees the old file or the new one, never half of one; when the write fails (disk
+    full, permissions) the temp file is removed and the ``OSError`` propagates, the old file
+    untouched.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
 def render_notebook_html(notebook: Path, *, show_code: bool = False) -> Path:
     """Render an executed notebook to ``<same name>.html`` (code cells hidden by default)."""
     exporter = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
-    out = notebook.with_suffix(".html")
-    out.write_text(body, encoding="utf-8")
-    return out
+    return write_text_atomic(notebook.with_suffix(".html"), body)
 
 
 def render_reports(run_dir: Path, manifest: dict[str, Any]) -> Path:
@@ -30,12 +51,17 @@ def render_reports(run_dir: Path, manifest: dict[str, Any]) -> Path:
         if nb.exists():
             render_notebook_html(nb)
             link = f'<a href="{html.escape(nb.with_suffix(".html").name)}">{link}</a>'
-        secs = entry.get("seconds")
+        secs, peak = entry.get("seconds"), entry.get("peak_rss_mb")
         rows.append(f"<tr><td>{link}</td><td>{html.escape(entry['status'])}</td>"
-                    f"<td>{'' if secs is None else f'{secs:.1f}'}</td></tr>")
-    exports = sorted((run_dir / "exports").glob("*")) if (run_dir / "exports").exists() else []
+                    f"<td>{'' if secs is None else f'{secs:.1f}'}</td>"
+                    f"<td>{'' if peak is None else f'{peak:.0f}'}</td></tr>")
+    exports = (sorted(p for p in (run_dir / "exports").glob("*") if not p.name.startswith("."))
+               if (run_dir / "exports").exists() else [])
     export_items = "".join(f'<li><a href="exports/{html.escape(p.name)}">{html.escape(p.name)}</a></li>'
                            for p in exports) or "<li>none</li>"
+    if manifest.get("exports_withdrawn"):
+        export_items += ("<li>withdrawn because the run failed (not published): "
+                         + html.escape(", ".join(manifest["exports_withdrawn"])) + "</li>")
     err = manifest.get("error")
     err_html = ""
     if err:
@@ -48,10 +74,8 @@ def render_reports(run_dir: Path, manifest: dict[str, Any]) -> Path:
 </head><body><h1>Run {html.escape(manifest['run_id'])}</h1>
 <p>job <b>{html.escape(manifest['job'])}</b>, status <b>{html.escape(str(manifest.get('status')))}</b>,
 started {html.escape(str(manifest.get('started_at')))}</p>{err_html}
-<h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>seconds</th></tr>{''.join(rows)}</table>
+<h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>seconds</th><th>peak MB</th></tr>{''.join(rows)}</table>
 <h2>Exports</h2><ul>{export_items}</ul>
 <p><a href="manifest.json">manifest.json</a> · <a href="params.yaml">params.yaml</a></p>
 </body></html>"""
-    index = run_dir / "index.html"
-    index.write_text(page, encoding="utf-8")
-    return index
+    return write_text_atomic(run_dir / "index.html", page)

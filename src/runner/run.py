@@ -5,16 +5,25 @@ per step (kept even when it fails, up to the failing cell), an HTML report per n
 an ``index.html``, and ``manifest.json`` (params, inputs and their hashes, git commit, package
 versions, timings, MLflow run ids, row counts, status, and on failure the notebook, cell and
 exception). In MLflow the run is a parent run with one nested run per notebook.
+
+Nothing half-made is published: a failed run's ``exports/`` folder is withdrawn to
+``exports.withdrawn/`` (named in the manifest), so a scheduler or a person picking up
+``<run_dir>/exports`` finds either a complete run's lists or nothing. Records (manifest, reports)
+are written through a temp file and a rename; a full disk ends the run with ``EXIT_STORAGE`` and
+a message instead of a traceback.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
 import secrets
+import shutil
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -23,9 +32,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import papermill as pm
 from mlflow.entities import RunStatus
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from src.paths import PROJECT_ROOT, runs_dir
@@ -39,7 +50,7 @@ from src.runner.params import (
     notebook_name,
     notebook_path,
 )
-from src.runner.report import render_reports
+from src.runner.report import render_reports, write_text_atomic
 from src.runner.tracking import TrackingUnavailableError, connect, default_tracking_uri
 
 #: exit codes of ``crm run``
@@ -48,6 +59,13 @@ EXIT_BAD_INPUT = 2  # params or input data rejected: fix the files, do not retry
 EXIT_NOTEBOOK_FAILED = 3  # a notebook (model, plotting, kernel) failed
 EXIT_TRACKING = 4  # the MLflow store could not be reached
 EXIT_LOCKED = 5  # another run of the same job is in progress
+EXIT_STORAGE = 6  # the run's records or exports could not be written (disk full, permissions)
+
+#: kernel command-line options: the IPython kernel app logs only errors, so the terminal (or the
+#: cron log) is not filled with its start-up warnings (e.g. "Kernel is running over TCP without
+#: encryption") on every notebook; exceptions in cells still reach the executed notebook and the
+#: failure summary, and errors of the kernel process itself are still printed.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 #: exceptions raised inside a notebook that mean "the input is bad", not "the code failed"
 BAD_INPUT_EXCEPTIONS = {"DataValidationError", "DataSourceError", "DataError", "ParamsError"}
@@ -108,10 +126,9 @@ def new_run_id(job: str) -> str:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON through a temp file and a rename: readers never see half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write JSON through a temp file and a rename: readers never see half a file, and a write
+    that fails (disk full) leaves the previous version in place and no temp file behind."""
+    write_text_atomic(path, json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
 def check_notebook_parameters(path: Path) -> None:
@@ -129,7 +146,54 @@ def check_notebook_parameters(path: Path) -> None:
             "belong in the job's params file"])
 
 
-def _failure(exc: BaseException, notebook: str) -> dict[str, Any]:
+def _running_cell(out_nb: Path | None) -> tuple[int | None, int | None]:
+    """(execution count, index) of the last cell papermill started in a partial notebook."""
+    if out_nb is None or not out_nb.exists():
+        return None, None
+    try:
+        nb = nbformat.read(out_nb, as_version=4)
+    except Exception:  # noqa: BLE001 - a half-written notebook only loses the cell number
+        return None, None
+    last: tuple[int | None, int | None] = (None, None)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and (cell.metadata.get("papermill") or {}).get("start_time"):
+            last = (cell.get("execution_count"), index)
+    return last
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, PapermillExecutionError):
+        return "[Errno 28]" in str(exc.evalue) or "No space left" in str(exc.evalue)
+    return False
+
+
+def _failure(exc: BaseException, notebook: str, out_nb: Path | None = None) -> dict[str, Any]:
+    if isinstance(exc, DeadKernelError):
+        cell, index = _running_cell(out_nb)
+        where = f"cell {cell}" if cell is not None else "a cell"
+        return {
+            "notebook": notebook,
+            "cell": cell,
+            "cell_index": index,
+            "exception": "DeadKernelError",
+            "message": (f"kernel died while running {where} of notebook {notebook} (the kernel "
+                        "process was killed: out of memory, a signal such as kill -9, or a crash "
+                        "in native code); see the partial notebook and the system log"),
+            "traceback_head": [],
+        }
+    if isinstance(exc, CellTimeoutError):
+        cell, index = _running_cell(out_nb)
+        return {
+            "notebook": notebook,
+            "cell": cell,
+            "cell_index": index,
+            "exception": "CellTimeoutError",
+            "message": (f"notebook {notebook} exceeded run.notebook_timeout_seconds in cell "
+                        f"{cell}: {str(exc)[:500]}"),
+            "traceback_head": [],
+        }
     if isinstance(exc, PapermillExecutionError):
         tb = [line for line in (exc.traceback or []) if line.strip()]
         return {
@@ -171,6 +235,8 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
     overrides : dotted-key overrides applied to the params before validation.
     resume : run id of an earlier failed run of this job: its finished notebooks are kept and
         execution restarts at the first notebook that did not succeed, with that run's params.
+        The earlier attempt stays in the manifest (``attempts``, and per notebook
+        ``previous_attempts``); its partial notebook is kept as ``<name>.attempt<k>.ipynb``.
     quiet : no progress lines on stderr.
 
     Returns
@@ -179,7 +245,8 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
 
     Raises
     ------
-    ParamsError : the params file (or a notebook's parameters cell) is invalid; nothing ran.
+    ParamsError : the params file (or a notebook's parameters cell) is invalid, or ``resume``
+        names no failed run of this job; nothing ran.
     JobLockedError : another run of the same job holds its lock.
     """
     started = time.perf_counter()
@@ -188,6 +255,9 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
         if not (run_dir / "manifest.json").exists():
             raise ParamsError(run_dir, [f"no run {resume!r} to resume in {runs_dir()}"])
         params = load_params(run_dir / "params.yaml")
+        if Path(job).suffix not in {".yaml", ".yml"} and str(job) != params.job:
+            raise ParamsError(run_dir / "params.yaml", [
+                f"run {resume!r} is a run of job {params.job!r}, not {str(job)!r}"])
     else:
         params = load_params(job, overrides)
     for entry in params.notebooks:
@@ -196,15 +266,109 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
     with job_lock(params.job):
         if resume:
             manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+            if manifest.get("status") == "succeeded":
+                raise ParamsError(run_dir / "manifest.json", [
+                    f"run {resume!r} succeeded; there is nothing to resume (start a new run)"])
+            _archive_attempt(manifest, run_dir)
             manifest.setdefault("resumed", []).append(_now())
-            manifest.update(status="running", error=None)
+            manifest.update(status="running", error=None, exit_code=None, finished_at=None)
         else:
             run_id = new_run_id(params.job)
             run_dir = runs_dir() / run_id
             run_dir.mkdir(parents=True, exist_ok=False)
-            dump_params(params, run_dir / "params.yaml")
             manifest = _new_manifest(params, run_id, run_dir, job)
+            try:
+                dump_params(params, run_dir / "params.yaml")
+            except OSError as exc:
+                return _storage_failure(manifest, run_dir, started, exc, None, quiet)
         return _execute(params, manifest, run_dir, started, quiet)
+
+
+def _archive_attempt(manifest: dict[str, Any], run_dir: Path) -> None:
+    """Before a resume: keep the earlier attempt's outcome and its partial notebooks."""
+    attempts = manifest.setdefault("attempts", [])
+    number = len(attempts) + 1
+    attempts.append({
+        "attempt": number,
+        "started_at": (manifest.get("resumed") or [manifest.get("started_at")])[-1],
+        "finished_at": manifest.get("finished_at"),
+        "status": manifest.get("status"),
+        "exit_code": manifest.get("exit_code"),
+        "error": manifest.get("error"),
+        "notebooks": {n["name"]: n.get("status") for n in manifest["notebooks"]},
+    })
+    for entry in manifest["notebooks"]:
+        if entry.get("status") == "succeeded":
+            continue
+        if entry.get("status") not in (None, "pending", "skipped"):
+            previous = {k: v for k, v in entry.items() if k not in ("name", "previous_attempts")}
+            previous["attempt"] = number
+            nb = run_dir / f"{entry['name']}.ipynb"
+            if nb.exists():
+                kept = nb.with_name(f"{entry['name']}.attempt{number}.ipynb")
+                os.replace(nb, kept)
+                nb.with_suffix(".html").unlink(missing_ok=True)
+                previous["output"] = kept.name
+            entry.setdefault("previous_attempts", []).append(previous)
+        for key in ("error", "seconds", "attempts", "started_at", "finished_at", "peak_rss_mb"):
+            entry.pop(key, None)
+        entry["status"] = "pending"
+
+
+class _PeakMemory:
+    """Peak resident memory (MB) of the runner's child processes (the kernel) while a
+    notebook runs: the kernels' high-water mark (Linux ``VmHWM``), else sampled RSS."""
+
+    def __init__(self, interval_seconds: float = 0.25):
+        self.interval = interval_seconds
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> _PeakMemory:
+        try:
+            import psutil  # noqa: F401 - an ipykernel dependency; without it, no measurement
+        except ImportError:
+            return self
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+
+    @property
+    def peak_mb(self) -> float | None:
+        return round(self.peak_bytes / 2**20, 1) if self.peak_bytes else None
+
+    def _loop(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while True:
+            try:
+                children = me.children(recursive=True)
+            except psutil.Error:
+                children = []
+            for child in children:
+                self.peak_bytes = max(self.peak_bytes, _high_water_mark(child))
+            if self._stop.wait(self.interval):
+                return
+
+
+def _high_water_mark(proc: Any) -> int:
+    try:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(proc.memory_info().rss)
+    except Exception:  # noqa: BLE001 - the process may be gone
+        return 0
 
 
 def _new_manifest(params: JobParams, run_id: str, run_dir: Path, job: str | Path) -> dict[str, Any]:
@@ -234,7 +398,10 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
     run_id = manifest["run_id"]
     manifest_path = run_dir / "manifest.json"
     params_file = run_dir / "params.yaml"
-    write_json_atomic(manifest_path, manifest)
+    try:
+        write_json_atomic(manifest_path, manifest)
+    except OSError as exc:
+        return _storage_failure(manifest, run_dir, started, exc, None, quiet)
     _say(f"run {run_id}  ->  {run_dir}", quiet)
 
     try:
@@ -242,21 +409,74 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
     except TrackingUnavailableError as exc:
         return _finish(manifest, manifest_path, run_dir, started, "failed", EXIT_TRACKING,
                        {"notebook": None, "exception": type(exc).__name__, "message": str(exc)}, quiet)
+    if params.mlflow.tracking_uri != manifest["params"]["mlflow"]["tracking_uri"]:
+        # fell back to the embedded store: the notebooks must log there too
+        manifest["mlflow_fallback"] = {"unreachable": manifest["params"]["mlflow"]["tracking_uri"]
+                                       or os.environ.get("MLFLOW_TRACKING_URI"),
+                                       "used": tracking_uri}
+        manifest["params"]["mlflow"]["tracking_uri"] = tracking_uri
+        dump_params(params, params_file)
 
+    try:
+        parent_id = _start_parent(client, experiment_id, tracking_uri, params, manifest)
+        exit_code, status, error = _run_notebooks(client, experiment_id, parent_id, params,
+                                                  manifest, run_dir, quiet)
+        _collect_run_outputs(run_dir, manifest)
+    except OSError as exc:
+        if not _is_disk_full(exc) and not isinstance(exc, PermissionError):
+            raise
+        return _storage_failure(manifest, run_dir, started, exc, client, quiet)
+    if status != "succeeded":
+        _withdraw_exports(run_dir, manifest)
+    else:
+        manifest["exports"] = _export_files(run_dir)
+    try:
+        render_reports(run_dir, manifest)
+    except Exception as exc:  # noqa: BLE001 - a report that cannot render must not hide the run's result
+        manifest["report_error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        result = _finish(manifest, manifest_path, run_dir, started, status, exit_code, error, quiet)
+    except OSError as exc:
+        return _storage_failure(manifest, run_dir, started, exc, client, quiet)
+    try:
+        client.log_artifact(parent_id, str(manifest_path))
+    except OSError as exc:  # the run's own record is complete on disk; say what MLflow lacks
+        _say(f"warning: manifest not logged to MLflow: {exc}", quiet)
+    for key, value in _headline_metrics(manifest).items():
+        client.log_metric(parent_id, key, value)
+    client.set_terminated(parent_id, RunStatus.to_string(
+        RunStatus.FINISHED if status == "succeeded" else RunStatus.FAILED))
+    return result
+
+
+def _start_parent(client: Any, experiment_id: str, tracking_uri: str, params: JobParams,
+                  manifest: dict[str, Any]) -> str:
+    """The run's MLflow parent run: created on the first attempt, re-opened on a resume."""
     parent_id = (manifest.get("mlflow") or {}).get("parent_run_id")
     if parent_id:  # resuming: the same parent run goes on
         client.update_run(parent_id, status="RUNNING")
-    else:
-        parent = client.create_run(experiment_id, tags={
-            MLFLOW_RUN_NAME: run_id, "crm.job": params.job, "crm.run_id": run_id,
-            "crm.git_commit": str(manifest["code"]["commit"])})
-        parent_id = parent.info.run_id
-        manifest["mlflow"] = {"tracking_uri": tracking_uri, "experiment_id": experiment_id,
-                              "parent_run_id": parent_id, "notebook_run_ids": {}}
-        for k, v in flatten(params).items():
-            client.log_param(parent_id, k, v)
+        return parent_id
+    run_id = manifest["run_id"]
+    parent = client.create_run(experiment_id, tags={
+        MLFLOW_RUN_NAME: run_id, "crm.job": params.job, "crm.run_id": run_id,
+        "crm.git_commit": str(manifest["code"]["commit"])})
+    manifest["mlflow"] = {"tracking_uri": tracking_uri, "experiment_id": experiment_id,
+                          "parent_run_id": parent.info.run_id, "notebook_run_ids": {}}
+    for k, v in flatten(params).items():
+        client.log_param(parent.info.run_id, k, v)
+    return parent.info.run_id
 
-    exit_code, status, error = EXIT_OK, "succeeded", None
+
+def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobParams,
+                   manifest: dict[str, Any], run_dir: Path,
+                   quiet: bool) -> tuple[int, str, dict[str, Any] | None]:
+    """Execute the notebooks in order, from the first one not yet succeeded.
+
+    Returns (exit code, status, error of the failed notebook or None).
+    """
+    run_id = manifest["run_id"]
+    manifest_path = run_dir / "manifest.json"
+    params_file = run_dir / "params.yaml"
     for i, nb_entry in enumerate(params.notebooks, start=1):
         name = notebook_name(nb_entry)
         entry = manifest["notebooks"][i - 1]
@@ -275,27 +495,31 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
         _say(f"[{i}/{len(params.notebooks)}] {name} ...", quiet)
         t0 = time.perf_counter()
         attempts, nb_error = 0, None
-        while True:
-            attempts += 1
-            try:
-                pm.execute_notebook(
-                    str(notebook_path(nb_entry)), str(out_nb),
-                    parameters={"params_file": str(params_file), "run_dir": str(run_dir),
-                                "mlflow_run_id": child_id},
-                    kernel_name=params.run.kernel_name, cwd=str(PROJECT_ROOT),
-                    progress_bar=False, log_output=False,
-                    execution_timeout=params.run.notebook_timeout_seconds,
-                )
-                nb_error = None
-                break
-            except Exception as exc:  # noqa: BLE001 - any failure is recorded, never swallowed
-                nb_error = exc
-                bad_input = isinstance(exc, PapermillExecutionError) and exc.ename in BAD_INPUT_EXCEPTIONS
-                if bad_input or attempts > params.run.retries:
+        with _PeakMemory() as memory:
+            while True:
+                attempts += 1
+                try:
+                    pm.execute_notebook(
+                        str(notebook_path(nb_entry)), str(out_nb),
+                        parameters={"params_file": str(params_file), "run_dir": str(run_dir),
+                                    "mlflow_run_id": child_id},
+                        kernel_name=params.run.kernel_name, cwd=str(PROJECT_ROOT),
+                        progress_bar=False, log_output=False,
+                        execution_timeout=params.run.notebook_timeout_seconds,
+                        extra_arguments=list(KERNEL_ARGUMENTS),
+                    )
+                    nb_error = None
                     break
-                _say(f"    attempt {attempts} failed ({type(exc).__name__}); retrying", quiet)
+                except Exception as exc:  # noqa: BLE001 - any failure is recorded, never swallowed
+                    nb_error = exc
+                    bad_input = (isinstance(exc, PapermillExecutionError)
+                                 and exc.ename in BAD_INPUT_EXCEPTIONS)
+                    if bad_input or _is_disk_full(exc) or attempts > params.run.retries:
+                        break
+                    _say(f"    attempt {attempts} failed ({type(exc).__name__}); retrying", quiet)
         seconds = round(time.perf_counter() - t0, 2)
-        entry.update(seconds=seconds, attempts=attempts, finished_at=_now())
+        entry.update(seconds=seconds, attempts=attempts, finished_at=_now(),
+                     peak_rss_mb=memory.peak_mb)
         if out_nb.exists():
             client.log_artifact(child_id, str(out_nb), artifact_path="notebook")
         if nb_error is None:
@@ -303,28 +527,83 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
             client.set_terminated(child_id, RunStatus.to_string(RunStatus.FINISHED))
             _say(f"      done in {seconds:.1f} s", quiet)
             continue
-        error = _failure(nb_error, name)
+        error = _failure(nb_error, name, out_nb)
         entry.update(status="failed", error=error)
         client.set_terminated(child_id, RunStatus.to_string(RunStatus.FAILED))
-        bad_input = error["exception"] in BAD_INPUT_EXCEPTIONS
-        exit_code = EXIT_BAD_INPUT if bad_input else EXIT_NOTEBOOK_FAILED
-        status = "failed"
+        if _is_disk_full(nb_error):
+            exit_code = EXIT_STORAGE
+        elif error["exception"] in BAD_INPUT_EXCEPTIONS:
+            exit_code = EXIT_BAD_INPUT
+        else:
+            exit_code = EXIT_NOTEBOOK_FAILED
         for later in manifest["notebooks"][i:]:
             later["status"] = "skipped"
-        break
+        return exit_code, "failed", error
+    return EXIT_OK, "succeeded", None
 
-    _collect_run_outputs(run_dir, manifest)
+
+def _export_files(run_dir: Path) -> list[str]:
+    folder = run_dir / "exports"
+    if not folder.is_dir():
+        return []
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if p.is_file() and not p.name.startswith("."))
+
+
+def _withdraw_exports(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """A failed run publishes nothing: move whatever its notebooks wrote to ``exports/``
+    (complete lists of earlier steps, temp files of an interrupted write) aside to
+    ``exports.withdrawn/``; the manifest names what was withdrawn."""
+    folder = run_dir / "exports"
+    if not folder.exists():
+        return
+    names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    if not names:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    target = run_dir / "exports.withdrawn"
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(folder, target)
+    manifest["exports_withdrawn"] = names
+
+
+def _storage_failure(manifest: dict[str, Any], run_dir: Path, started: float, exc: OSError,
+                     client: Any, quiet: bool) -> RunResult:
+    """The disk is full (or not writable): end the run with ``EXIT_STORAGE`` and a message.
+
+    The manifest is written if the disk still allows it; the MLflow runs are marked FAILED
+    (best effort) and the exports withdrawn, so nothing half-written is published.
+    """
+    error = {"notebook": None, "cell": None, "exception": type(exc).__name__,
+             "message": (f"could not write the run's files in {run_dir}: {exc}. Free disk space "
+                         "(or fix permissions) and resume the run with crm run <job> --resume "
+                         f"{manifest['run_id']}"),
+             "traceback_head": traceback.format_exception(exc)[-3:]}
+    for entry in manifest.get("notebooks", []):
+        if entry.get("status") == "running":
+            entry["status"] = "failed"
+            entry["error"] = error
     try:
-        render_reports(run_dir, manifest)
-    except Exception as exc:  # noqa: BLE001 - a report that cannot render must not hide the run's result
-        manifest["report_error"] = f"{type(exc).__name__}: {exc}"
-    result = _finish(manifest, manifest_path, run_dir, started, status, exit_code, error, quiet)
-    client.log_artifact(parent_id, str(manifest_path))
-    for key, value in _headline_metrics(manifest).items():
-        client.log_metric(parent_id, key, value)
-    client.set_terminated(parent_id, RunStatus.to_string(
-        RunStatus.FINISHED if status == "succeeded" else RunStatus.FAILED))
-    return result
+        _withdraw_exports(run_dir, manifest)
+    except OSError:
+        pass
+    manifest.update(status="failed", exit_code=EXIT_STORAGE, error=error, finished_at=_now(),
+                    duration_seconds=round(time.perf_counter() - started, 2))
+    try:
+        write_json_atomic(run_dir / "manifest.json", manifest)
+    except OSError as again:
+        manifest["manifest_not_written"] = f"{type(again).__name__}: {again}"
+    if client is not None:
+        mlflow_ids = manifest.get("mlflow") or {}
+        for rid in [mlflow_ids.get("parent_run_id"), *(mlflow_ids.get("notebook_run_ids") or {}).values()]:
+            if rid:
+                try:
+                    client.set_terminated(rid, RunStatus.to_string(RunStatus.FAILED))
+                except Exception:  # noqa: BLE001 - best effort: the store may be on the full disk
+                    pass
+    _say(failure_summary(manifest), quiet)
+    return RunResult(manifest["run_id"], run_dir, "failed", EXIT_STORAGE, manifest)
 
 
 def _connect(params: JobParams, quiet: bool) -> tuple[Any, str, str]:

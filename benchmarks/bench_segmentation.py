@@ -1,0 +1,107 @@
+"""Benchmark of customer features + segmentation (src/features/customer.py,
+src/models/segmentation.py) on the synthetic data at 100k and 1M customers.
+
+Each size runs in a fresh subprocess (peak resident memory of that size alone). Reports the
+time of the feature table, of ``SegmentationModel.fit`` (k chosen by silhouette over
+``--k-range``; the clustering fits on a 50k sub-sample, then assigns everybody), of
+``predict`` on all customers, the recovery of the planted personas (adjusted Rand index and
+purity among customers with a completed booking) and, optionally, the bootstrap-halves
+stability. Prints a markdown table.
+
+Usage::
+
+    python benchmarks/bench_segmentation.py                       # 100k and 1M customers
+    python benchmarks/bench_segmentation.py --sizes 5000 --stability 1   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SIZES = (100_000, 1_000_000)
+
+
+def _child(n: int, seed: int, k_range: tuple[int, int], stability_pairs: int) -> dict:
+    import pandas as pd
+    from sklearn.metrics import adjusted_rand_score
+
+    from src.data.synthetic import generate
+    from src.features.customer import customer_features
+    from src.models.segmentation import BehaviouralSegmenter, SegmentationModel
+
+    data = generate(n, seed=seed)
+    t0 = time.perf_counter()
+    features = customer_features(data.bookings, data.planted.get("extraction_date", "2025-12-31"),
+                                 customers=data.customers, interactions=data.interactions,
+                                 feedback=data.feedback)
+    features_s = time.perf_counter() - t0
+    persona = (data.truth.set_index("customer_id")["persona"].reindex(features.index)
+               .astype(str).to_numpy())
+    n_bookings = len(data.bookings)
+    del data
+    t0 = time.perf_counter()
+    model = SegmentationModel(clusters=BehaviouralSegmenter(k_range=k_range, seed=seed))
+    model.fit(features)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = model.predict(features)
+    predict_s = time.perf_counter() - t0
+    active = pred["cluster"].to_numpy() >= 0
+    clusters = pred["cluster"].to_numpy()[active]
+    out = {
+        "customers": n,
+        "bookings": n_bookings,
+        "features_s": features_s,
+        "fit_s": fit_s,
+        "predict_s": predict_s,
+        "k": model.clusters_.k_,
+        "ari": adjusted_rand_score(persona[active], clusters),
+        "purity": float(pd.crosstab(clusters, persona[active]).max(axis=1).sum() / active.sum()),
+    }
+    if stability_pairs:
+        t0 = time.perf_counter()
+        out["stability_ari"] = model.clusters_.stability(features, n_pairs=stability_pairs)
+        out["stability_s"] = time.perf_counter() - t0
+    scale = 1 if sys.platform == "darwin" else 1024
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--k-range", type=int, nargs=2, default=(3, 10))
+    ap.add_argument("--stability", type=int, default=1, help="bootstrap-half pairs (0: skip)")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        res = _child(args.child, args.seed, tuple(args.k_range), args.stability)
+        print(json.dumps(res))
+        return
+    rows = []
+    for n in args.sizes:
+        cmd = [sys.executable, __file__, "--child", str(n), "--seed", str(args.seed),
+               "--k-range", *map(str, args.k_range), "--stability", str(args.stability)]
+        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    cols = ["customers", "bookings", "features_s", "fit_s", "predict_s", "k", "ari", "purity",
+            "stability_ari", "stability_s", "peak_rss_mb"]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in rows:
+        cells = [f"{r[c]:,.3f}" if isinstance(r.get(c), float) and c in ("ari", "purity",
+                 "stability_ari") else f"{r[c]:,.1f}" if isinstance(r.get(c), float)
+                 else f"{r[c]:,}" if c in r else "-" for c in cols]
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
