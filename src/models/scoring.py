@@ -183,7 +183,11 @@ class FeatureSettings:
 
 def _churn_state(tables: Mapping[str, pd.DataFrame], cutoff: pd.Timestamp,
                  s: FeatureSettings) -> pd.DataFrame:
-    """``churn_at_risk`` (1 alive, 0 churned, NaN not covered) and ``age_days``."""
+    """``churn_at_risk`` (1 at risk now, 0 churned now, NaN not covered) and ``age_days``.
+
+    Lapse churn: at risk while the last completed booking is less than ``churn_gap_days``
+    old (a customer won back after an earlier lapse is at risk again); membership churn: a
+    member who has not cancelled."""
     if s.churn_definition == "lapse":
         at = lapse_survival_table(tables["bookings"], cutoff_date=cutoff, gap_days=s.churn_gap_days)
     else:
@@ -193,7 +197,12 @@ def _churn_state(tables: Mapping[str, pd.DataFrame], cutoff: pd.Timestamp,
         at = membership_survival_table(customers, cutoff_date=cutoff, start_col=s.start_col,
                                        cancel_col=s.cancel_col, member_col=s.member_col)
     out = pd.DataFrame(index=at.index)
-    out["churn_at_risk"] = (at["event"].to_numpy() == 0).astype(float)
+    if s.churn_definition == "lapse":
+        # at risk = not lapsed *now*: a customer won back after an old lapse is at risk again
+        since_last = (cutoff - at["last_booking_date"]) / pd.Timedelta(days=1)
+        out["churn_at_risk"] = (since_last.to_numpy(dtype=float) < s.churn_gap_days).astype(float)
+    else:
+        out["churn_at_risk"] = (at["event"].to_numpy() == 0).astype(float)
     age = at[AGE_COL].to_numpy(dtype=float)
     out[AGE_COL] = age if s.churn_time_origin == "start" else np.zeros(len(at))
     return out

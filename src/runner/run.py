@@ -155,9 +155,12 @@ def _running_cell(out_nb: Path | None) -> tuple[int | None, int | None]:
     except Exception:  # noqa: BLE001 - a half-written notebook only loses the cell number
         return None, None
     last: tuple[int | None, int | None] = (None, None)
+    count = 0
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and (cell.metadata.get("papermill") or {}).get("start_time"):
-            last = (cell.get("execution_count"), index)
+            # a cell whose kernel died has no execution count yet: it was the next one
+            count = cell.get("execution_count") or count + 1
+            last = (count, index)
     return last
 
 
