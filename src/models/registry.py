@@ -244,7 +244,7 @@ def _log_decision(decision: PromotionDecision, run_id: str | None) -> None:
 
 
 def _versions_text(c: MlflowClient, name: str) -> str:
-    versions = sorted((int(v.version) for v in c.search_model_versions(f"name='{name}'")))
+    versions = sorted(int(v.version) for v in c.search_model_versions(f"name='{name}'"))
     try:
         aliases = c.get_registered_model(name).aliases or {}
     except MlflowException:

@@ -1,0 +1,402 @@
+"""Marketing export: one file per campaign list plus the full scored table, published atomically.
+
+:func:`export_marketing` is the one exporter (notebook ``05_score_export`` and ``crm export``):
+
+- **Lists**: one list per recommended action (``params.campaign_actions``; default every
+  action except ``do_not_contact``), columns, sort order and a size cap per list from params;
+  each row's ``channel`` is the customer's preferred contact channel.
+- **Consent**: a customer is in a list only with consent on that list row's channel
+  (``consent_<channel> == 1``); customers in the suppression file (customer ids and/or
+  e-mail SHA-256 hashes, or plain e-mails hashed here) are in no list.
+- **PII**: the scored table holds none; lists get ``name`` / ``email`` / ``phone`` only when
+  ``params.pii_columns`` allows, either plain or as normalized SHA-256 (``email_sha256``:
+  trimmed lower-case e-mail; ``phone_sha256``: digits only with the country code, a leading
+  ``00`` dropped) for ad-platform matching.
+- **Formats**: CSV in UTF-8 *with BOM* (Excel then shows Chinese names correctly) and
+  Parquet.
+- **Atomic**: every file is written to a temporary name and renamed; the whole set is built
+  in a staging folder and renamed to ``<run_dir>/exports`` only when everything, including
+  the manifest and the reconciliation checks, succeeded. An interrupted export leaves no
+  partial file and no half-published folder.
+- **Manifest** (``manifest.json``): rows per list, SHA-256 and size per file, model name and
+  version, run ids, and the reconciliation: customers in = scored + rejected; every scored
+  customer has exactly one action; per action, listed + no consent + suppressed + over the
+  cap = customers with that action.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+__all__ = [
+    "DEFAULT_LIST_COLUMNS",
+    "ExportParams",
+    "ExportResult",
+    "ReconciliationError",
+    "atomic_write",
+    "export_marketing",
+    "hash_email",
+    "hash_phone",
+    "load_suppression",
+    "normalize_email",
+    "normalize_phone",
+]
+
+DEFAULT_LIST_COLUMNS: list[str] = [
+    "customer_id", "channel", "recommended_action", "segment", "value_tier", "lifecycle_stage",
+    "churn_prob_365d", "p_alive", "clv", "expected_next_booking_date",
+    "suggested_destination_type", "suggested_product", "member_tier",
+]
+_PII = ("name", "email", "phone")
+
+
+class ExportParams(BaseModel):
+    """``export:``: the marketing lists.
+
+    campaign_actions : actions that get a list (None: every action except ``do_not_contact``).
+    columns : list columns (scored columns, ``channel``; PII via ``pii_columns``).
+    sort_by / ascending : list order (e.g. highest CLV first).
+    max_rows : cap per action; default_max_rows : cap for the others (None: no cap).
+    pii_columns : customer PII allowed in the lists (``name``, ``email``, ``phone``).
+    pii_mode : ``hashed`` (``email_sha256``, ``phone_sha256``; ``name`` not allowed) or
+        ``plain``.
+    suppression_file : CSV with ``customer_id`` and/or ``email`` / ``email_sha256`` columns
+        (relative paths from the project root).
+    formats : ``csv`` (UTF-8 with BOM) and/or ``parquet``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    campaign_actions: list[str] | None = None
+    columns: list[str] = Field(default_factory=lambda: list(DEFAULT_LIST_COLUMNS))
+    sort_by: list[str] = Field(default=["clv"])
+    ascending: bool = False
+    max_rows: dict[str, PositiveInt] = Field(default_factory=dict)
+    default_max_rows: PositiveInt | None = None
+    pii_columns: list[Literal["name", "email", "phone"]] = Field(default_factory=list)
+    pii_mode: Literal["hashed", "plain"] = "hashed"
+    suppression_file: str | None = None
+    formats: list[Literal["csv", "parquet"]] = Field(default=["csv", "parquet"], min_length=1)
+    full_table: bool = True
+
+    @model_validator(mode="after")
+    def _no_hashed_names(self) -> ExportParams:
+        if self.pii_mode == "hashed" and "name" in self.pii_columns:
+            raise ValueError("pii_columns: 'name' cannot be hashed for matching; use "
+                             "pii_mode: plain or drop it")
+        return self
+
+
+class ReconciliationError(RuntimeError):
+    """Counts do not reconcile (customers lost or duplicated); nothing was published."""
+
+
+# --------------------------------------------------------------------------------------------
+# PII normalisation and hashing
+# --------------------------------------------------------------------------------------------
+def normalize_email(email: pd.Series) -> pd.Series:
+    """Trimmed, lower-cased e-mail; empty -> missing."""
+    s = email.astype("string").str.strip().str.lower()
+    return s.where(s.str.len() > 0)
+
+
+def normalize_phone(phone: pd.Series) -> pd.Series:
+    """Digits only with the country code (``+86 138-0013 8000`` -> ``8613800138000``; a
+    leading international ``00`` is dropped); empty -> missing."""
+    s = phone.astype("string").str.replace(r"\D", "", regex=True).str.replace(r"^00", "",
+                                                                               regex=True)
+    return s.where(s.str.len() > 0)
+
+
+def _sha256(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: hashlib.sha256(v.encode("utf-8")).hexdigest()
+                      if isinstance(v, str) else None).astype(object)
+
+
+def hash_email(email: pd.Series) -> pd.Series:
+    """SHA-256 hex of the normalized e-mail (None where missing)."""
+    return _sha256(normalize_email(email).astype(object).where(lambda s: s.notna(), None))
+
+
+def hash_phone(phone: pd.Series) -> pd.Series:
+    """SHA-256 hex of the normalized phone number (None where missing)."""
+    return _sha256(normalize_phone(phone).astype(object).where(lambda s: s.notna(), None))
+
+
+def load_suppression(path: str | Path) -> tuple[set[str], set[str]]:
+    """Suppressed customer ids and e-mail hashes from a CSV file.
+
+    The file has a header with any of ``customer_id``, ``email`` (hashed here after
+    normalisation), ``email_sha256``; a headerless one-column file is read as customer ids.
+    """
+    path = Path(path)
+    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    cols = {c.strip().lower() for c in df.columns}
+    if not cols & {"customer_id", "email", "email_sha256"}:
+        df = pd.read_csv(path, dtype=str, header=None, names=["customer_id"],
+                         encoding="utf-8-sig")
+    df.columns = [c.strip().lower() for c in df.columns]
+    ids = set(df["customer_id"].dropna().str.strip()) if "customer_id" in df.columns else set()
+    hashes: set[str] = set()
+    if "email_sha256" in df.columns:
+        hashes |= set(df["email_sha256"].dropna().str.strip().str.lower())
+    if "email" in df.columns:
+        hashes |= {h for h in hash_email(df["email"]) if h}
+    return ids, hashes
+
+
+# --------------------------------------------------------------------------------------------
+# atomic writing
+# --------------------------------------------------------------------------------------------
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Write a file through ``write(tmp_path)`` then rename it over ``path`` (``os.replace``);
+    on any error the temporary file is removed and ``path`` is untouched."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_table(df: pd.DataFrame, folder: Path, stem: str, formats: Sequence[str]
+                 ) -> list[dict[str, Any]]:
+    files = []
+    for fmt in formats:
+        path = folder / f"{stem}.{fmt}"
+        if fmt == "csv":
+            atomic_write(path, lambda p: df.to_csv(p, index=False, encoding="utf-8-sig"))
+        else:
+            atomic_write(path, lambda p: df.to_parquet(p, index=False))
+        files.append({"file": path.name, "format": fmt, "rows": len(df),
+                      "bytes": path.stat().st_size, "sha256": _sha256_file(path)})
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# the export
+# --------------------------------------------------------------------------------------------
+class ExportResult(dict):
+    """The manifest (a dict) of a published export; ``folder`` is where it was published."""
+
+    folder: Path
+
+
+def _slug(action: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_\-]+", "_", action).strip("_") or "unnamed"
+
+
+def _pii_frame(customers: pd.DataFrame | None, ids: pd.Series, p: ExportParams) -> pd.DataFrame:
+    out = pd.DataFrame(index=ids.index)
+    if not p.pii_columns:
+        return out
+    if customers is None:
+        raise ValueError(f"export.pii_columns {p.pii_columns} need the customers table")
+    absent = [c for c in p.pii_columns if c not in customers.columns]
+    if absent:
+        raise ValueError(f"export.pii_columns: the customers table has no {absent}")
+    c = customers.drop_duplicates("customer_id", keep="last").set_index("customer_id")
+    for col in p.pii_columns:
+        values = c[col].reindex(ids.to_numpy())
+        values.index = ids.index
+        if p.pii_mode == "plain":
+            out[col] = values.astype(object).where(values.notna(), None)
+        else:
+            out[f"{col}_sha256"] = (hash_email if col == "email" else hash_phone)(values)
+    return out
+
+
+def export_marketing(
+    scored: pd.DataFrame,
+    run_dir: str | Path,
+    params: ExportParams | None = None,
+    *,
+    customers: pd.DataFrame | None = None,
+    rejected: pd.DataFrame | None = None,
+    model: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    base_dir: str | Path | None = None,
+    folder_name: str = "exports",
+    _fail_after_files: int | None = None,
+) -> ExportResult:
+    """Write the campaign lists, the full scored table and the manifest into
+    ``<run_dir>/exports/`` atomically.
+
+    Parameters
+    ----------
+    scored : :meth:`CustomerScorer.score_features` output, one row per customer.
+    run_dir : the run folder.
+    params : :class:`ExportParams`.
+    customers : contract ``customers`` table (PII, e-mail for the suppression hashes).
+    rejected : customers not scored, with ``customer_id`` and ``reason`` (e.g. unknown at
+        the cut-off, rejected by the validator); counted in the reconciliation.
+    model : ``{"name": ..., "version": ...}`` of the scorer, for the manifest.
+    run_id : the run's id (and MLflow run id, if any, under ``model``).
+    base_dir : folder for a relative ``suppression_file`` (default: the project root).
+    _fail_after_files : testing hook: raise after writing this many files (simulates an
+        interruption).
+
+    Returns
+    -------
+    ExportResult : the manifest; ``.folder`` is the published folder.
+
+    Raises
+    ------
+    ReconciliationError : counts do not reconcile; nothing is published.
+    """
+    from src.paths import PROJECT_ROOT
+
+    p = params or ExportParams()
+    run_dir = Path(run_dir)
+    final = run_dir / folder_name
+    staging = run_dir / f".{folder_name}.staging-{uuid.uuid4().hex[:8]}"
+    rejected = rejected if rejected is not None else pd.DataFrame(columns=["customer_id",
+                                                                           "reason"])
+    # ---- reconciliation of the input ------------------------------------------------------
+    ids = scored["customer_id"].astype(str)
+    problems = []
+    if ids.duplicated().any():
+        problems.append(f"{int(ids.duplicated().sum())} customers scored more than once")
+    action = scored["recommended_action"]
+    if action.isna().any():
+        problems.append(f"{int(action.isna().sum())} scored customers without an action")
+    both = set(ids) & set(rejected["customer_id"].astype(str))
+    if both:
+        problems.append(f"{len(both)} customers both scored and rejected")
+    if problems:
+        raise ReconciliationError("; ".join(problems) + ": nothing was exported")
+
+    # ---- suppression and consent ------------------------------------------------------------
+    sup_ids: set[str] = set()
+    sup_hashes: set[str] = set()
+    if p.suppression_file:
+        path = Path(p.suppression_file)
+        path = path if path.is_absolute() else Path(base_dir or PROJECT_ROOT) / path
+        sup_ids, sup_hashes = load_suppression(path)
+    suppressed = ids.isin(sup_ids).to_numpy()
+    if sup_hashes:
+        if customers is None or "email" not in customers.columns:
+            raise ValueError("the suppression file lists e-mail hashes: the customers table "
+                             "with an email column is needed to apply it")
+        emails = customers.drop_duplicates("customer_id", keep="last").set_index(
+            "customer_id")["email"].reindex(ids.to_numpy())
+        suppressed |= hash_email(emails.reset_index(drop=True)).isin(sup_hashes).to_numpy()
+    channel = scored["preferred_channel"].astype(object).to_numpy()
+    consent = np.zeros(len(scored), dtype=bool)
+    for ch in pd.unique(channel):
+        col = f"consent_{ch}"
+        if isinstance(ch, str) and col in scored.columns:
+            rows = channel == ch
+            consent[rows] = pd.to_numeric(scored.loc[rows, col], errors="coerce").fillna(0) \
+                .to_numpy() > 0
+
+    actions = [a for a in pd.unique(action.astype(str))]
+    wanted = p.campaign_actions if p.campaign_actions is not None else [
+        a for a in actions if a != "do_not_contact"]
+    table = scored.copy()
+    table.insert(1, "channel", channel)
+    table["suppressed"] = suppressed
+    pii = _pii_frame(customers, ids, p)
+    lists: dict[str, dict[str, int]] = {}
+    staging.mkdir(parents=True)
+    written = 0
+    try:
+        files: list[dict[str, Any]] = []
+        for act in wanted:
+            in_action = (action.astype(str) == act).to_numpy()
+            eligible = in_action & ~suppressed & consent
+            part = pd.concat([table.loc[eligible], pii.loc[eligible]], axis=1)
+            sort = [c for c in p.sort_by if c in part.columns]
+            if sort:
+                part = part.sort_values(sort, ascending=p.ascending, kind="stable",
+                                        na_position="last")
+            cap = p.max_rows.get(act, p.default_max_rows)
+            capped = part.head(cap) if cap is not None else part
+            cols = [c for c in p.columns if c in capped.columns] + list(pii.columns)
+            absent = [c for c in p.columns if c not in capped.columns]
+            if absent:
+                raise ValueError(f"export.columns not in the scored table: {absent}")
+            for f in _write_table(capped[cols], staging, f"list_{_slug(act)}", p.formats):
+                files.append({**f, "list": act})
+                written += 1
+                if _fail_after_files is not None and written >= _fail_after_files:
+                    raise OSError("simulated interruption during the export")
+            lists[act] = {
+                "customers_with_action": int(in_action.sum()),
+                "listed": len(capped),
+                "suppressed": int((in_action & suppressed).sum()),
+                "no_consent": int((in_action & ~suppressed & ~consent).sum()),
+                "over_cap": len(part) - len(capped),
+            }
+            r = lists[act]
+            if r["listed"] + r["suppressed"] + r["no_consent"] + r["over_cap"] != \
+                    r["customers_with_action"]:
+                raise ReconciliationError(f"list {act!r} does not reconcile: {r}")
+        if p.full_table:
+            for f in _write_table(table, staging, "scored_customers", p.formats):
+                files.append({**f, "list": None})
+                written += 1
+                if _fail_after_files is not None and written >= _fail_after_files:
+                    raise OSError("simulated interruption during the export")
+        counts = action.astype(str).value_counts()
+        recon = {
+            "customers_in": len(ids) + len(rejected),
+            "scored": len(ids),
+            "rejected": len(rejected),
+            "rejected_by_reason": {str(k): int(v) for k, v in
+                                   rejected["reason"].value_counts().items()}
+            if "reason" in rejected.columns else {},
+            "actions": {str(k): int(v) for k, v in counts.items()},
+            "every_scored_customer_has_one_action": bool(counts.sum() == len(ids)),
+            "suppressed": int(suppressed.sum()),
+        }
+        if recon["customers_in"] != recon["scored"] + recon["rejected"] or \
+                not recon["every_scored_customer_has_one_action"]:
+            raise ReconciliationError(f"counts do not reconcile: {recon}")
+        manifest = ExportResult(
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            run_id=run_id, model=dict(model or {}),
+            cutoff_date=str(scored["cutoff_date"].iloc[0]) if len(scored) else None,
+            lists=lists, files=files, reconciliation=recon,
+            params=p.model_dump(mode="json"),
+        )
+        atomic_write(staging / "manifest.json", lambda q: q.write_text(
+            json.dumps(manifest, indent=2, default=str, ensure_ascii=False), encoding="utf-8"))
+        # publish: the old folder (a re-run) is moved aside first, then replaced
+        old = None
+        if final.exists():
+            old = run_dir / f".{folder_name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(final, old)
+        os.replace(staging, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    manifest.folder = final
+    return manifest

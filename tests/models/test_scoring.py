@@ -1,0 +1,181 @@
+"""The one scorer: features -> one scored row per customer, consistent with each part's own
+scoring path, and the MLflow pyfunc round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from src.data.synthetic import generate  # noqa: E402
+from src.features.customer import customer_features  # noqa: E402
+from src.models.churn import landmark_frame  # noqa: E402
+from src.models.clv import summary_at  # noqa: E402
+from src.models.scoring import (  # noqa: E402
+    CustomerScorer,
+    MissingColumnsError,
+    ScoringParams,
+    build_scorer,
+    log_scorer,
+    model_input,
+    output_schema,
+    scoring_features,
+)
+from src.models.segmentation import BehaviouralSegmenter, SegmentationModel  # noqa: E402
+
+CUTOFF = pd.Timestamp("2025-12-31")
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return generate(1200, seed=3).tables()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tables, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    f = customer_features(tables["bookings"], CUTOFF, customers=tables["customers"],
+                          interactions=tables["interactions"], feedback=tables["feedback"])
+    seg = SegmentationModel(clusters=BehaviouralSegmenter(k_range=(3, 4), sample_size=2000))
+    seg.fit(f).save(run / "models" / "segmentation.joblib")
+    return run
+
+
+@pytest.fixture(scope="module")
+def scorer(run_dir, tables) -> CustomerScorer:
+    return build_scorer(run_dir, tables, CUTOFF, params=ScoringParams(), seed=0)
+
+
+@pytest.fixture(scope="module")
+def features(tables) -> pd.DataFrame:
+    return scoring_features(tables, CUTOFF)
+
+
+@pytest.fixture(scope="module")
+def scored(scorer, features) -> pd.DataFrame:
+    return scorer.score_features(features)
+
+
+def test_parts_loaded_from_run_or_refitted_and_said(scorer):
+    notes = " | ".join(scorer.notes_)
+    assert "segmentation: models/segmentation.joblib" in notes
+    assert "churn: Cox model refitted" in notes and "clv: BG/NBD" in notes
+    # the refits bring their own holdout metrics for the promotion gates
+    assert 0.5 < scorer.metrics_["churn_concordance"] <= 1.0
+    assert scorer.metrics_["clv_holdout_mae_per_customer"] > 0
+
+
+def test_one_row_per_known_customer_with_the_issue_fields(scored, features, tables):
+    assert len(scored) == len(features) == features["customer_id"].nunique()
+    assert list(scored.columns) == list(output_schema(
+        [90, 180, 365], ["destination_type", "product"], ["email", "sms", "phone"]))
+    assert scored["customer_id"].tolist() == features["customer_id"].tolist()
+    for col in ("segment", "value_tier", "rfm_segment", "lifecycle_stage", "recommended_action",
+                "preferred_channel"):
+        assert scored[col].notna().all(), col
+    # every customer of the generated data has a booking or signed up: all are known
+    assert set(scored["customer_id"]) <= set(tables["customers"]["customer_id"])
+
+
+def test_probabilities_and_units(scored):
+    p = scored[["churn_prob_90d", "churn_prob_180d", "churn_prob_365d"]].dropna()
+    assert len(p) > 0.8 * len(scored)
+    assert ((p >= 0) & (p <= 1)).all().all()
+    assert (np.diff(p.to_numpy(), axis=1) >= -1e-12).all()  # non-decreasing in the horizon
+    assert scored["p_alive"].dropna().between(0, 1).all()
+    assert (scored["clv"].dropna() >= 0).all()
+    assert (scored["clv_horizon_days"] == 365).all()
+    dates = pd.to_datetime(scored["expected_next_booking_date"].dropna())
+    assert (dates > CUTOFF).all()
+
+
+def test_churn_matches_the_models_own_landmark_scoring(scorer, scored, tables):
+    """The scorer's features reproduce the churn model's own scoring frame."""
+    lf = landmark_frame(tables, landmark_date=CUTOFF, time_origin="landmark")
+    own = scorer.churn.predict_churn_probability(lf, [90, 365])
+    mine = scored.set_index("customer_id").loc[own.index, ["churn_prob_90d", "churn_prob_365d"]]
+    np.testing.assert_allclose(mine.to_numpy(), own.to_numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_currently_lapsed_customers_have_churned(scored, features):
+    lapsed = (features["churn_at_risk"] == 0).to_numpy()
+    assert lapsed.any()
+    assert (scored.loc[lapsed, "churn_prob_365d"] == 1.0).all()
+    assert (scored.loc[lapsed, "expected_remaining_days"] == 0.0).all()
+
+
+def test_clv_matches_the_clv_model(scorer, scored, tables):
+    summary = summary_at(tables["bookings"], CUTOFF)
+    own = scorer.clv.predict(summary)
+    mine = scored.set_index("customer_id").loc[own.index]
+    np.testing.assert_allclose(mine["clv"], own["clv"], rtol=1e-10)
+    np.testing.assert_allclose(mine["p_alive"], own["p_alive"], rtol=1e-10)
+
+
+def test_insufficient_history_is_flagged_with_a_reason(scored, features):
+    flagged = scored[scored["insufficient_history"]]
+    assert len(flagged) > 0
+    assert flagged["insufficient_history_reason"].notna().all()
+    assert scored.loc[~scored["insufficient_history"], "insufficient_history_reason"].isna().all()
+    no_booking = (features["n_bookings"] == 0).to_numpy()
+    assert no_booking.any()
+    assert scored.loc[no_booking, "insufficient_history"].all()
+    assert (scored.loc[no_booking, "insufficient_history_reason"]
+            == "no completed booking at the cut-off").all()
+
+
+def test_every_customer_gets_exactly_one_action(scored):
+    assert scored["recommended_action"].notna().all()
+    assert not scored["customer_id"].duplicated().any()
+    # no consent on any channel -> do not contact, and only then
+    dnc = scored["recommended_action"] == "do_not_contact"
+    assert (dnc == (scored["preferred_channel"] == "none")).all()
+
+
+def test_score_tables_equals_features_then_score(scorer, tables, scored):
+    pd.testing.assert_frame_equal(scorer.score_tables(tables, CUTOFF), scored)
+
+
+def test_missing_columns_are_named(scorer, features):
+    bad = features.drop(columns=["recency_days", "btyd_T"])
+    with pytest.raises(MissingColumnsError) as err:
+        scorer.score_features(bad)
+    assert "recency_days" in str(err.value) and "btyd_T" in str(err.value)
+    assert set(err.value.missing) == {"recency_days", "btyd_T"}
+
+
+def test_a_missing_part_leaves_its_columns_empty(run_dir, tables, scorer, features):
+    partial = CustomerScorer(scorer.segmentation, None, scorer.clv,
+                             notes=["churn left out"]).fit(tables, CUTOFF)
+    out = partial.score_features(features)
+    assert out["churn_prob_365d"].isna().all()
+    assert out["clv"].notna().any()
+    assert any("no churn model" in n for n in partial.notes_)
+    assert out["recommended_action"].notna().all()
+
+
+def test_save_load_round_trip(scorer, features, scored, tmp_path):
+    again = CustomerScorer.load(scorer.save(tmp_path / "scorer.joblib"))
+    pd.testing.assert_frame_equal(again.score_features(features), scored)
+
+
+def test_pyfunc_round_trip(scorer, features, scored, tmp_path):
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_experiment("scoring-test")
+    with mlflow.start_run():
+        info = log_scorer(scorer, "scorer")
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    sample = features.sample(300, random_state=1)
+    got = loaded.predict(model_input(sample, scorer))
+    want = scored.set_index("customer_id").loc[sample["customer_id"]].reset_index()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
+    # the signature names every output column
+    outputs = loaded.metadata.get_output_schema().input_names()
+    assert outputs == list(scored.columns)
