@@ -30,3 +30,40 @@ def test_cdnow_job_reproduces_fader_hardie_lee(tmp_path: Path, monkeypatch: pyte
     assert round(m["calibration.gamma_gamma.q"], 2) == 3.74
     assert abs(m["calibration.gamma_gamma.v"] - 15.44) < 0.01
     assert m["holdout_customers"] == 2357
+
+
+def test_membership_export_mapped_through_params(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loyalty-programme export with its own column names runs the churn notebook with the
+    contractual (cancellation date) definition, mapped by params alone."""
+    import yaml
+
+    from src.data.synthetic import generate
+
+    monkeypatch.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    d = generate(1500, seed=7)
+    d.customers.rename(columns={"customer_id": "member_no", "signup_date": "joined",
+                                "membership_cancel_date": "cancelled_on", "loyalty_member": "in_programme"})[
+        ["member_no", "joined", "cancelled_on", "in_programme", "customer_type", "acquisition_channel"]
+    ].to_csv(tmp_path / "members.csv", index=False)
+    d.bookings.rename(columns={"customer_id": "member_no", "booking_date": "stay_date", "amount": "revenue"})[
+        ["member_no", "stay_date", "revenue", "status"]].to_csv(tmp_path / "stays.csv", index=False)
+    job = {
+        "job": "membership", "notebooks": ["01_data_quality", "03_churn_survival"],
+        "data": {"source": {"as_of_date": "2025-12-31", "tables": {
+            "customers": {"path": str(tmp_path / "members.csv"), "columns": {
+                "customer_id": "member_no", "signup_date": "joined",
+                "membership_cancel_date": "cancelled_on", "loyalty_member": "in_programme"}},
+            "bookings": {"path": str(tmp_path / "stays.csv"), "columns": {
+                "customer_id": "member_no", "booking_date": "stay_date", "amount": "revenue"}}}}},
+        "churn": {"definition": "membership", "time_origin": "start", "models": ["coxph"]},
+    }
+    path = tmp_path / "membership.yaml"
+    path.write_text(yaml.safe_dump(job), encoding="utf-8")
+    result = run_job(path, quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest.get("error")
+    m = result.manifest["metrics"]["03_churn_survival"]
+    members = int(d.customers["loyalty_member"].sum())
+    assert 0.8 * members <= m["customers"] <= members  # programme members only
+    assert 0 < m["churned_share"] < 1
+    assert m["holdout.coxph_concordance"] > 0.5
