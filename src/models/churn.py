@@ -1504,6 +1504,15 @@ class ChurnModel:
         out = self._conditional_churn(df, np.asarray(hs, dtype=np.float64))
         return pd.DataFrame(out, index=df.index, columns=[f"churn_prob_{h}d" for h in hs])
 
+    def score(self, df: pd.DataFrame, horizons_days: Sequence[int] | None = None) -> pd.DataFrame:
+        """Everything per customer in one frame: churn probability at each horizon and the
+        expected / median remaining lifetime (days), conditional on survival to ``age_days``.
+
+        ``horizons_days`` default: ``scoring_horizons_days`` (set it before saving; 180 and
+        365 days otherwise). This is the method the MLflow pyfunc calls."""
+        hs = horizons_days or getattr(self, "scoring_horizons_days", None) or [180, 365]
+        return self.predict_churn_probability(df, hs).join(self.predict_remaining_lifetime(df))
+
     def predict_remaining_lifetime(
         self, df: pd.DataFrame, max_days: int = 3650, step_days: int = 7
     ) -> pd.DataFrame:

@@ -946,32 +946,12 @@ class SegmentationModel:
 # --------------------------------------------------------------------------------------------
 _ARTIFACT = "segmentation_model"
 
+from src.models.mlflow_models import to_plain_dtypes  # noqa: E402  (re-exported for callers)
+
 try:  # mlflow is a runtime dependency, but keep the module importable without it
     from mlflow.pyfunc import PythonModel as _PythonModel
 except ImportError:  # pragma: no cover
     _PythonModel = object  # type: ignore[assignment,misc]
-
-
-def to_plain_dtypes(frame: pd.DataFrame, *, ints_as_float: bool = False) -> pd.DataFrame:
-    """Plain dtypes MLflow schemas understand: categories -> str (missing: None), nullable
-    numerics -> float64 (missing: NaN), nullable booleans -> object; with ``ints_as_float``
-    integer columns -> float64 too (so a signature accepts both ints and floats).
-
-    MLflow enforces the signature *before* :class:`SegmentationPyfunc` sees the input, so
-    callers of the logged model pass features through this function (the customer feature
-    table keeps categoricals for memory)."""
-    out = frame.copy()
-    for col in out.columns:
-        dtype = out[col].dtype
-        if isinstance(dtype, pd.CategoricalDtype):
-            out[col] = out[col].astype(object).where(out[col].notna(), None)
-        elif str(dtype) == "boolean":
-            out[col] = out[col].astype(object)
-        elif pd.api.types.is_extension_array_dtype(dtype) and pd.api.types.is_numeric_dtype(dtype):
-            out[col] = out[col].astype("float64")
-        elif ints_as_float and pd.api.types.is_integer_dtype(dtype):
-            out[col] = out[col].astype("float64")
-    return out
 
 
 class SegmentationPyfunc(_PythonModel):
