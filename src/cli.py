@@ -2,9 +2,12 @@
 
     crm run demo                     run a job (params/demo.yaml) end to end
     crm generate --customers 100000  write the synthetic travel data set as Parquet
+    crm score --input f.parquet --output scored.parquet   score with the champion scorer
+    crm export <run_id>              write a run's marketing lists into its exports/ folder
     crm runs                         recent runs with status, duration and key metrics
     crm show <run_id>                print a run's manifest
     crm ui                           open the MLflow UI on the project's tracking store
+    crm schedule add demo --cron "0 3 * * 1"   run a job from cron (also: remove, list)
 """
 
 from __future__ import annotations
@@ -47,6 +50,46 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                                 show_progress=not args.quiet)
     for name, path in paths.items():
         print(f"{name}: {path}")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from src.models.registry import UnknownModelError
+    from src.models.scoring import MissingColumnsError, score_file
+    from src.runner.tracking import connect
+
+    connect(args.tracking_uri, "tourism-crm")
+    try:
+        res = score_file(args.model, args.input, args.output, table=args.table,
+                         batch_size=args.batch_size, show_progress=not args.quiet)
+    except (UnknownModelError, MissingColumnsError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"scored {res['rows']} customers with {res['model_uri']} (version {res['version']}) "
+          f"in {res['seconds']:.1f} s ({res['rows_per_second']:,.0f}/s) -> {res['output']}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from src.export.marketing import ExportParams, ReconciliationError, export_run
+    from src.runner.params import load_params
+
+    run_dir = Path(args.run) if Path(args.run).is_dir() else runs_dir() / args.run
+    if not run_dir.is_dir():
+        print(f"error: no run {args.run!r} in {runs_dir()}", file=sys.stderr)
+        return 2
+    params = ExportParams()
+    if (run_dir / "params.yaml").exists():
+        job = load_params(run_dir / "params.yaml")
+        params = getattr(job, "export", None) or params
+    try:
+        manifest = export_run(run_dir, params)
+    except (FileNotFoundError, ReconciliationError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, r in manifest["lists"].items():
+        print(f"{name:<24} {r['listed']:>8} customers")
+    print(f"exports: {manifest.folder}")
     return 0
 
 
@@ -98,6 +141,31 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    from src.runner.params import ParamsError
+    from src.runner.schedule import ScheduleError, add_schedule, list_schedules, remove_schedule
+
+    try:
+        if args.action == "add":
+            entry = add_schedule(args.job, args.cron, log=args.log)
+            print(f"scheduled {entry.job} at '{entry.cron}':\n  {entry.line}")
+        elif args.action == "remove":
+            if not remove_schedule(args.job):
+                print(f"error: job {args.job!r} is not scheduled", file=sys.stderr)
+                return 1
+            print(f"removed the schedule of {args.job}")
+        else:
+            entries = list_schedules()
+            for e in entries:
+                print(f"{e.job:<20} {e.cron:<20} {e.line}")
+            if not entries:
+                print("no jobs scheduled")
+    except (ScheduleError, ParamsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm", description="Tourism CRM modeling lab")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +186,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_generate)
 
+    p = sub.add_parser("score", help="score a feature table with a registered scorer")
+    p.add_argument("--model", default="tourism_crm_scorer@champion",
+                   help="<name>@<alias>, <name>/<version> or <name> (its champion)")
+    p.add_argument("--input", required=True,
+                   help="scoring features: .parquet/.csv file or a database URL (with --table)")
+    p.add_argument("--table", help="table name when --input is a database URL")
+    p.add_argument("--output", required=True, help="scored customers: .parquet or .csv")
+    p.add_argument("--batch-size", type=int, default=100_000)
+    p.add_argument("--tracking-uri", default=None, help="MLflow store (default: the project's)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("export", help="write a run's marketing lists into <run>/exports")
+    p.add_argument("run", help="run id (outputs/runs/<run_id>) or a run folder")
+    p.set_defaults(func=_cmd_export)
+
     p = sub.add_parser("runs", help="list recent runs")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=_cmd_runs)
@@ -129,6 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", help="open the MLflow UI on the project's tracking store")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=_cmd_ui)
+
+    p = sub.add_parser("schedule", help="run a job from cron: add, remove, list")
+    ssub = p.add_subparsers(dest="action", required=True)
+    a = ssub.add_parser("add", help="add (or replace) the job's crontab line")
+    a.add_argument("job")
+    a.add_argument("--cron", required=True, help='five fields, e.g. "0 3 * * 1" (Mondays 03:00)')
+    a.add_argument("--log", help="log file (default: outputs/logs/<job>.log)")
+    a = ssub.add_parser("remove", help="remove the job's crontab line")
+    a.add_argument("job")
+    ssub.add_parser("list", help="jobs scheduled by crm schedule")
+    p.set_defaults(func=_cmd_schedule)
     return parser
 
 

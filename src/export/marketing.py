@@ -33,7 +33,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +48,7 @@ __all__ = [
     "ReconciliationError",
     "atomic_write",
     "export_marketing",
+    "export_run",
     "hash_email",
     "hash_phone",
     "load_suppression",
@@ -379,7 +380,7 @@ def export_marketing(
                 not recon["every_scored_customer_has_one_action"]:
             raise ReconciliationError(f"counts do not reconcile: {recon}")
         manifest = ExportResult(
-            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             run_id=run_id, model=dict(model or {}),
             cutoff_date=str(scored["cutoff_date"].iloc[0]) if len(scored) else None,
             lists=lists, files=files, reconciliation=recon,
@@ -400,3 +401,28 @@ def export_marketing(
         raise
     manifest.folder = final
     return manifest
+
+
+def export_run(run_dir: str | Path, params: ExportParams | None = None) -> ExportResult:
+    """Export a run's scored customers (what ``crm export`` and notebook 05 call).
+
+    Reads ``<run_dir>/data/scored.parquet`` (the scorer's output), and when present
+    ``data/rejected_customers.parquet`` (customer_id, reason), ``data/customers.parquet``
+    (PII, suppression e-mails) and ``data/scorer_model.json`` (registered name/version, MLflow
+    run id); then :func:`export_marketing` into ``<run_dir>/exports``.
+    """
+    run_dir = Path(run_dir)
+    data = run_dir / "data"
+    scored_path = data / "scored.parquet"
+    if not scored_path.exists():
+        raise FileNotFoundError(f"{scored_path} not found: score the run first "
+                                "(notebook 05_score_export)")
+    scored = pd.read_parquet(scored_path)
+    rejected = (pd.read_parquet(data / "rejected_customers.parquet")
+                if (data / "rejected_customers.parquet").exists() else None)
+    customers = (pd.read_parquet(data / "customers.parquet")
+                 if (data / "customers.parquet").exists() else None)
+    model = (json.loads((data / "scorer_model.json").read_text(encoding="utf-8"))
+             if (data / "scorer_model.json").exists() else {})
+    return export_marketing(scored, run_dir, params, customers=customers, rejected=rejected,
+                            model=model, run_id=run_dir.name)

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
+from src.export.marketing import ExportParams
+from src.models.scoring import ScoringParams
 from src.paths import NOTEBOOKS_DIR, PARAMS_DIR, PROJECT_ROOT
 
 
@@ -215,6 +217,8 @@ class JobParams(StrictModel):
     segmentation: SegmentationParams = SegmentationParams()
     churn: ChurnParams = ChurnParams()
     loyalty: LoyaltyParams = LoyaltyParams()
+    scoring: ScoringParams = ScoringParams()
+    export: ExportParams = ExportParams()
 
     @model_validator(mode="after")
     def _notebooks_exist(self) -> JobParams:
