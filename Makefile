@@ -21,7 +21,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev,spark]"
 	$(PY) -m ipykernel install --sys-prefix --name tourism-crm --display-name "Tourism CRM (.venv)" >/dev/null
 	touch $(STAMP)
 
