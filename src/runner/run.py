@@ -61,11 +61,13 @@ EXIT_TRACKING = 4  # the MLflow store could not be reached
 EXIT_LOCKED = 5  # another run of the same job is in progress
 EXIT_STORAGE = 6  # the run's records or exports could not be written (disk full, permissions)
 
-#: kernel command-line options: the IPython kernel app logs only errors, so the terminal (or the
-#: cron log) is not filled with its start-up warnings (e.g. "Kernel is running over TCP without
-#: encryption") on every notebook; exceptions in cells still reach the executed notebook and the
-#: failure summary, and errors of the kernel process itself are still printed.
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+#: kernel command-line options: the IPython kernel app's own log is reduced to critical messages,
+#: so the terminal (or the cron log) is not filled on every notebook with "Kernel is running over
+#: TCP without encryption" (a warning) and "KeyboardInterrupt caught in kernel" (logged as an
+#: error when papermill shuts a kernel down). Failures are not hidden by this: an exception in a
+#: cell reaches the executed notebook and the failure summary, a dying kernel is a
+#: DeadKernelError, and anything the kernel process prints itself still goes to stderr.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 #: exceptions raised inside a notebook that mean "the input is bad", not "the code failed"
 BAD_INPUT_EXCEPTIONS = {"DataValidationError", "DataSourceError", "DataError", "ParamsError"}
@@ -223,9 +225,16 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def _say(msg: str, quiet: bool) -> None:
+def _say(msg: str, quiet: bool, run_dir: Path | None = None) -> None:
+    """A progress line on stderr (unless ``quiet``), always appended to ``<run_dir>/run.log``."""
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
+    if run_dir is not None:
+        try:
+            with open(run_dir / "run.log", "a", encoding="utf-8") as fh:
+                fh.write("".join(f"{_now()} {line}\n" for line in msg.splitlines()))
+        except OSError:  # a full disk must not hide the message on the terminal
+            pass
 
 
 def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume: str | None = None,
@@ -405,10 +414,10 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
         write_json_atomic(manifest_path, manifest)
     except OSError as exc:
         return _storage_failure(manifest, run_dir, started, exc, None, quiet)
-    _say(f"run {run_id}  ->  {run_dir}", quiet)
+    _say(f"run {run_id}  ->  {run_dir}", quiet, run_dir)
 
     try:
-        client, experiment_id, tracking_uri = _connect(params, quiet)
+        client, experiment_id, tracking_uri = _connect(params, quiet, run_dir)
     except TrackingUnavailableError as exc:
         return _finish(manifest, manifest_path, run_dir, started, "failed", EXIT_TRACKING,
                        {"notebook": None, "exception": type(exc).__name__, "message": str(exc)}, quiet)
@@ -444,7 +453,7 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
     try:
         client.log_artifact(parent_id, str(manifest_path))
     except OSError as exc:  # the run's own record is complete on disk; say what MLflow lacks
-        _say(f"warning: manifest not logged to MLflow: {exc}", quiet)
+        _say(f"warning: manifest not logged to MLflow: {exc}", quiet, run_dir)
     for key, value in _headline_metrics(manifest).items():
         client.log_metric(parent_id, key, value)
     client.set_terminated(parent_id, RunStatus.to_string(
@@ -484,7 +493,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
         name = notebook_name(nb_entry)
         entry = manifest["notebooks"][i - 1]
         if entry.get("status") == "succeeded":
-            _say(f"[{i}/{len(params.notebooks)}] {name}: kept from the earlier attempt", quiet)
+            _say(f"[{i}/{len(params.notebooks)}] {name}: kept from the earlier attempt", quiet, run_dir)
             continue
         child = client.create_run(experiment_id, tags={
             MLFLOW_PARENT_RUN_ID: parent_id, MLFLOW_RUN_NAME: name, "crm.notebook": name,
@@ -495,7 +504,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
         entry.pop("error", None)
         entry.update(status="running", started_at=_now(), output=out_nb.name, mlflow_run_id=child_id)
         write_json_atomic(manifest_path, manifest)
-        _say(f"[{i}/{len(params.notebooks)}] {name} ...", quiet)
+        _say(f"[{i}/{len(params.notebooks)}] {name} ...", quiet, run_dir)
         t0 = time.perf_counter()
         attempts, nb_error = 0, None
         with _PeakMemory() as memory:
@@ -519,7 +528,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
                                  and exc.ename in BAD_INPUT_EXCEPTIONS)
                     if bad_input or _is_disk_full(exc) or attempts > params.run.retries:
                         break
-                    _say(f"    attempt {attempts} failed ({type(exc).__name__}); retrying", quiet)
+                    _say(f"    attempt {attempts} failed ({type(exc).__name__}); retrying", quiet, run_dir)
         seconds = round(time.perf_counter() - t0, 2)
         entry.update(seconds=seconds, attempts=attempts, finished_at=_now(),
                      peak_rss_mb=memory.peak_mb)
@@ -528,7 +537,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
         if nb_error is None:
             entry["status"] = "succeeded"
             client.set_terminated(child_id, RunStatus.to_string(RunStatus.FINISHED))
-            _say(f"      done in {seconds:.1f} s", quiet)
+            _say(f"      done in {seconds:.1f} s", quiet, run_dir)
             continue
         error = _failure(nb_error, name, out_nb)
         entry.update(status="failed", error=error)
@@ -605,11 +614,11 @@ def _storage_failure(manifest: dict[str, Any], run_dir: Path, started: float, ex
                     client.set_terminated(rid, RunStatus.to_string(RunStatus.FAILED))
                 except Exception:  # noqa: BLE001 - best effort: the store may be on the full disk
                     pass
-    _say(failure_summary(manifest), quiet)
+    _say(failure_summary(manifest), quiet, run_dir)
     return RunResult(manifest["run_id"], run_dir, "failed", EXIT_STORAGE, manifest)
 
 
-def _connect(params: JobParams, quiet: bool) -> tuple[Any, str, str]:
+def _connect(params: JobParams, quiet: bool, run_dir: Path) -> tuple[Any, str, str]:
     from src.runner.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(params.mlflow.tracking_uri)
@@ -620,7 +629,7 @@ def _connect(params: JobParams, quiet: bool) -> tuple[Any, str, str]:
         if not params.mlflow.allow_local_fallback:
             raise
         fallback = default_tracking_uri()
-        _say(f"MLflow store {uri} unreachable; logging to the embedded store {fallback}", quiet)
+        _say(f"MLflow store {uri} unreachable; logging to the embedded store {fallback}", quiet, run_dir)
         params.mlflow.tracking_uri = fallback
         client, exp = connect(fallback, params.mlflow.experiment)
         return client, exp, fallback
@@ -654,9 +663,9 @@ def _finish(manifest: dict[str, Any], path: Path, run_dir: Path, started: float,
     write_json_atomic(path, manifest)
     if status == "succeeded":
         _say(f"run {manifest['run_id']} succeeded in {manifest['duration_seconds']:.1f} s; "
-             f"report: {run_dir / 'index.html'}", quiet)
+             f"report: {run_dir / 'index.html'}", quiet, run_dir)
     else:
-        _say(failure_summary(manifest), quiet)
+        _say(failure_summary(manifest), quiet, run_dir)
     return RunResult(manifest["run_id"], run_dir, status, exit_code, manifest)
 
 

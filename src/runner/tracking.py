@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlparse
 
 import mlflow
 from mlflow.tracking import MlflowClient
@@ -35,9 +34,8 @@ def _sqlite_artifact_root(uri: str) -> str | None:
     """Artifact folder beside a SQLite store (``<db folder>/mlartifacts``), else ``None``."""
     if not uri.startswith("sqlite:///"):
         return None
-    db = Path(urlparse(uri).path if uri.startswith("sqlite:////") else uri[len("sqlite:///"):])
-    if not db.is_absolute():
-        db = Path.cwd() / db
+    rest = uri[len("sqlite:///"):]  # "/abs/path.db" (sqlite:////abs/path.db) or "rel/path.db"
+    db = Path("/" + rest.lstrip("/")) if rest.startswith("/") else Path.cwd() / rest
     return (db.parent / "mlartifacts").as_uri()
 
 

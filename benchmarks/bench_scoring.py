@@ -1,0 +1,103 @@
+"""Scoring benchmark: the one scorer over many customers, in batches.
+
+    python benchmarks/bench_scoring.py --sizes 100000 1000000
+
+Each size runs in its own process. The scorer's parts (segmentation, churn, CLV) are fitted
+once on a 20k-customer synthetic company (fitting is measured by the other benchmarks); then a
+synthetic company of N customers is generated, its scoring features are built
+(`scoring_features`, one flat row per customer) and scored by `CustomerScorer.score_features`
+in batches of 100k rows, as `crm score` does. Prints a markdown table: seconds per step,
+customers per second, and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+CUTOFF = "2025-12-31"
+
+
+def fitted_scorer():
+    from src.data.synthetic import generate
+    from src.features.customer import customer_features
+    from src.models.churn import ChurnModel, landmark_frame
+    from src.models.clv import CLVModel, summary_at
+    from src.models.scoring import CustomerScorer
+    from src.models.segmentation import SegmentationModel
+
+    tables = generate(20_000, seed=1).tables()
+    feats = customer_features(tables["bookings"], CUTOFF, customers=tables["customers"],
+                              interactions=tables["interactions"], feedback=tables["feedback"])
+    seg = SegmentationModel().fit(feats)
+    train = landmark_frame(tables, landmark_date="2024-12-31", end_date=CUTOFF, time_origin="landmark")
+    churn = ChurnModel(kind="coxph", covariates=["recency_days", "frequency", "monetary_mean",
+                                                 "complaints_total", "customer_type"],
+                       penalizers=(0.01,), seed=0).fit(train)
+    clv = CLVModel().fit(summary_at(tables["bookings"], CUTOFF))
+    return CustomerScorer(seg, churn, clv).fit(tables, CUTOFF)
+
+
+def child(n: int, seed: int, batch: int) -> dict:
+    warnings.filterwarnings("ignore")
+    from src.data.synthetic import generate
+    from src.models.scoring import scoring_features
+
+    out: dict = {"customers": n}
+    t = time.perf_counter()
+    scorer = fitted_scorer()
+    out["fit_parts_20k_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    tables = generate(n, seed=seed).tables()
+    out["generate_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    features = scoring_features(tables, CUTOFF, scorer.feature_settings_)
+    out["features_s"] = time.perf_counter() - t
+    del tables
+    t = time.perf_counter()
+    rows = 0
+    for start in range(0, len(features), batch):
+        rows += len(scorer.score_features(features.iloc[start:start + batch]))
+    out["score_s"] = time.perf_counter() - t
+    out["scored_rows"] = rows
+    out["customers_per_s"] = rows / max(out["score_s"], 1e-9)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--batch-size", type=int, default=100_000)
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.seed, args.batch_size)))
+        return 0
+    cols = ["customers", "scored_rows", "fit_parts_20k_s", "generate_s", "features_s", "score_s",
+            "customers_per_s", "peak_rss_mb"]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    failed = False
+    for n in args.sizes:
+        proc = subprocess.run([sys.executable, __file__, "--child", str(n), "--seed", str(args.seed),
+                               "--batch-size", str(args.batch_size)], capture_output=True, text=True)
+        if proc.returncode:
+            failed = True
+            tail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode
+            print(f"| {n} | failed: {tail} |")
+            continue
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        print("| " + " | ".join(f"{row[c]:.1f}" if isinstance(row[c], float) else str(row[c])
+                                for c in cols) + " |", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,396 @@
+"""Bad inputs and faults fed to the real runner: each gets its clear error (or its rejects file)
+and no export is ever published by a run that failed.
+
+The bad inputs go through ``01_data_quality`` with ``data.source`` pointing at files written
+here; the faults (a notebook that raises, a kernel killed by a signal, a full disk, an
+unreachable MLflow store) use tiny notebooks written here, so each costs one kernel start.
+All runs of this module share one output folder and one MLflow store (created once).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from src.paths import PARAMS_DIR
+from src.runner import report, run
+from src.runner.params import ParamsError
+from src.runner.run import (
+    EXIT_BAD_INPUT,
+    EXIT_NOTEBOOK_FAILED,
+    EXIT_OK,
+    EXIT_STORAGE,
+    EXIT_TRACKING,
+    RunResult,
+    run_job,
+)
+
+pytestmark = pytest.mark.slow
+
+PARAMS_CELL = 'params_file = ""\nrun_dir = ""\nmlflow_run_id = ""'
+HEADER = "booking_id,customer_id,booking_date,amount,status,destination\n"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One outputs folder and one SQLite MLflow store for the module (the kernels inherit
+    the environment)."""
+    tmp = tmp_path_factory.mktemp("faults")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CRM_OUTPUT_DIR", str(tmp / "outputs"))
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        yield {"tmp": tmp, "uri": uri}
+
+
+def job_file(folder: Path, notebooks: list[str], data: dict[str, Any] | None = None,
+             **sections: Any) -> Path:
+    """The demo job with other notebooks, other data (default: a tiny synthetic company)."""
+    params = yaml.safe_load((PARAMS_DIR / "demo.yaml").read_text(encoding="utf-8"))
+    params["notebooks"] = notebooks
+    params["data"]["synthetic"]["n_customers"] = 200
+    if data is not None:
+        params["data"] = data
+    for key, value in sections.items():
+        params.setdefault(key, {}).update(value)
+    path = folder / "job.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def source(path: Path, **options: Any) -> dict[str, Any]:
+    return {"source": {"tables": {"bookings": {"path": str(path), **options}},
+                       "as_of_date": "2025-01-01"}}
+
+
+def notebook(path: Path, *cells: str) -> Path:
+    """A notebook with the runner's parameters cell followed by ``cells``."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(PARAMS_CELL, metadata={"tags": ["parameters"]}))
+    nb.cells.extend(nbformat.v4.new_code_cell(src) for src in cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def folder(store: dict[str, Any], name: str) -> Path:
+    d = store["tmp"] / name
+    d.mkdir()
+    return d
+
+
+def bookings_csv(n: int = 60, *, status: str = "completed") -> str:
+    """``n`` valid bookings of 12 customers in 2024 (a few repeat customers)."""
+    rows = [f"B{i},C{i % 12},2024-{1 + i % 12:02d}-{1 + i % 27:02d},{50 + i},{status},Paris\n"
+            for i in range(n)]
+    return HEADER + "".join(rows)
+
+
+def assert_nothing_published(result: RunResult) -> None:
+    exports = result.run_dir / "exports"
+    assert not exports.exists() or not any(exports.iterdir()), sorted(exports.iterdir())
+
+
+def assert_failed_in_data_step(result: RunResult, exception: str, *needles: str) -> None:
+    assert result.exit_code == EXIT_BAD_INPUT, result.manifest["error"]
+    err = result.manifest["error"]
+    assert err["notebook"] == "01_data_quality" and isinstance(err["cell"], int)
+    assert err["exception"] == exception
+    for needle in needles:
+        assert needle in err["message"], (needle, err["message"])
+    assert (result.run_dir / "01_data_quality.ipynb").exists()  # the partial notebook is kept
+    assert_nothing_published(result)
+
+
+# ------------------------------------------------------------------------------------------
+# bad input: refused with exit 2, a message that names the file and says what to do
+# ------------------------------------------------------------------------------------------
+BAD_FILES: dict[str, tuple[bytes, dict[str, Any], str, tuple[str, ...]]] = {
+    # name: (file bytes, table options, exception, words the message must hold)
+    "empty": (b"", {}, "DataSourceError", ("empty", "bookings.csv")),
+    "semicolons": (bookings_csv().replace(",", ";").encode(), {}, "DataSourceError",
+                   ("single column", "delimiter: ';'")),
+    "missing_amount": (b"customer_id,booking_date\nC1,2024-01-01\n", {},
+                       "DataValidationError", ("mandatory column 'amount'", "columns.amount")),
+    "duplicated_rows": ((bookings_csv() + bookings_csv().split("\n", 1)[1]).encode(), {},
+                        "DataValidationError", ("duplicate booking_id", "max_reject_share")),
+    "gbk_not_declared": ((HEADER + "B1,C1,2024-03-01,120,completed,杭州西湖\n"
+                          "B2,C1,2024-06-01,80,completed,北京\n").encode("gbk"), {},
+                         "DataSourceError", ("cannot decode", "encoding: gbk")),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_input_is_refused_with_exit_2_and_nothing_published(store: dict, case: str) -> None:
+    content, options, exception, needles = BAD_FILES[case]
+    d = folder(store, case)
+    (d / "bookings.csv").write_bytes(content)
+    result = run_job(job_file(d, ["01_data_quality"], source(d / "bookings.csv", **options)),
+                     quiet=True)
+    assert_failed_in_data_step(result, exception, *needles)
+    assert result.manifest["notebooks"][0]["status"] == "failed"
+
+
+def test_params_typo_is_refused_before_anything_runs(store: dict) -> None:
+    d = folder(store, "typo")
+    path = job_file(d, ["01_data_quality"])
+    text = path.read_text(encoding="utf-8").replace("max_reject_share", "max_reject_shares")
+    path.write_text(text, encoding="utf-8")
+    runs_before = set((store["tmp"] / "outputs" / "runs").glob("*"))
+    with pytest.raises(ParamsError) as info:
+        run_job(path, quiet=True)
+    msg = str(info.value)
+    assert "job.yaml" in msg and "data_quality.max_reject_shares" in msg
+    assert "did you mean 'max_reject_share'" in msg
+    assert set((store["tmp"] / "outputs" / "runs").glob("*")) == runs_before  # no run folder
+
+
+# ------------------------------------------------------------------------------------------
+# awkward but usable input: kept or rejected row by row, with the reason in rejects.csv
+# ------------------------------------------------------------------------------------------
+def test_gbk_file_with_chinese_text_is_read_when_declared(store: dict) -> None:
+    d = folder(store, "gbk")
+    places = ["杭州西湖", "北京故宫", "三亚湾", "丽江古城"]
+    rows = [f"B{i},C{i % 5},2024-{1 + i % 12:02d}-15,{100 + i},completed,{places[i % 4]}\n"
+            for i in range(20)]
+    (d / "bookings.csv").write_bytes((HEADER + "".join(rows)).encode("gbk"))
+    result = run_job(job_file(d, ["01_data_quality"], source(d / "bookings.csv", encoding="gbk")),
+                     quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest["error"]
+    clean = pd.read_parquet(result.run_dir / "data" / "bookings.parquet")
+    assert sorted(clean["destination"].astype(str).unique()) == sorted(places)
+    assert result.manifest["rows"]["bookings"] == {"in": 20, "kept": 20, "rejected": 0}
+
+
+def test_mixed_date_formats_and_a_few_duplicates_go_to_rejects(store: dict) -> None:
+    d = folder(store, "mixed")
+    good = bookings_csv(40).split("\n", 1)[1]
+    odd = ("M1,C1,05/02/2024,10,completed,Rome\n"  # month first by default: 2 May
+           "M2,C2,March 3 2024,20,completed,Rome\n"
+           "M3,C3,20240404,30,completed,Rome\n"
+           "M4,C4,2024/06/07,40,completed,Rome\n"
+           "M5,C5,not a date,50,completed,Rome\n")
+    dupes = "".join(good.splitlines(keepends=True)[:3])  # three rows exported twice
+    (d / "bookings.csv").write_text(HEADER + good + odd + dupes, encoding="utf-8")
+    result = run_job(job_file(d, ["01_data_quality"], source(d / "bookings.csv")), quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest["error"]
+    assert result.manifest["rows"]["bookings"] == {"in": 48, "kept": 44, "rejected": 4}
+    rejects = pd.read_csv(result.run_dir / "rejects.csv")
+    reasons = rejects.set_index("row_number")["reason"]
+    assert reasons.str.startswith("duplicate booking_id").sum() == 3
+    assert reasons.str.contains("unparseable date").sum() == 1
+    clean = pd.read_parquet(result.run_dir / "data" / "bookings.parquet").set_index("booking_id")
+    parsed = clean.loc[["M1", "M2", "M3", "M4"], "booking_date"].dt.strftime("%Y-%m-%d")
+    assert parsed.tolist() == ["2024-05-02", "2024-03-03", "2024-04-04", "2024-06-07"]
+
+
+@pytest.mark.parametrize("case", ["all_cancelled", "single_customer"])
+def test_degenerate_history_fails_clearly_in_the_model_step(store: dict, case: str) -> None:
+    """Valid rows, nothing to model: the data step passes, the loyalty step stops with a
+    message that says why, and nothing is published."""
+    d = folder(store, case)
+    text = (bookings_csv(30, status="cancelled") if case == "all_cancelled" else
+            HEADER + "B1,C1,2023-01-10,100,completed,Rome\nB2,C1,2024-02-01,90,completed,Rome\n")
+    (d / "bookings.csv").write_text(text, encoding="utf-8")
+    result = run_job(job_file(d, ["01_data_quality", "04_loyalty_clv"], source(d / "bookings.csv")),
+                     quiet=True)
+    assert [n["status"] for n in result.manifest["notebooks"]] == ["succeeded", "failed"]
+    assert result.exit_code in (EXIT_BAD_INPUT, EXIT_NOTEBOOK_FAILED)
+    err = result.manifest["error"]
+    assert err["notebook"] == "04_loyalty_clv" and isinstance(err["cell"], int)
+    assert err["message"].strip() and err["traceback_head"]
+    assert_nothing_published(result)
+
+
+# ------------------------------------------------------------------------------------------
+# faults
+# ------------------------------------------------------------------------------------------
+WRITE_EXPORT = ("from pathlib import Path\n"
+                "exports = Path(run_dir) / 'exports'\n"
+                "exports.mkdir(exist_ok=True)\n"
+                "(exports / 'campaign_a.csv').write_text('customer_id,score\\nC1,0.9\\n')")
+
+
+def test_notebook_that_raises_withdraws_what_earlier_cells_exported(store: dict) -> None:
+    d = folder(store, "raises")
+    nb = notebook(d / "export_then_fail.ipynb", WRITE_EXPORT, "raise RuntimeError('scoring failed')")
+    result = run_job(job_file(d, [str(nb)]), quiet=True)
+    assert result.exit_code == EXIT_NOTEBOOK_FAILED
+    err = result.manifest["error"]
+    assert (err["notebook"], err["cell"], err["exception"]) == ("export_then_fail", 4, "RuntimeError")
+    assert "scoring failed" in err["message"]
+    assert_nothing_published(result)
+    assert result.manifest["exports_withdrawn"] == ["campaign_a.csv"]
+    assert (result.run_dir / "exports.withdrawn" / "campaign_a.csv").exists()
+    assert "withdrawn" in (result.run_dir / "index.html").read_text(encoding="utf-8")
+
+
+def test_killed_kernel_fails_the_run_naming_notebook_and_cell(store: dict) -> None:
+    d = folder(store, "killed")
+    nb = notebook(d / "killed.ipynb", "x = 1", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+                  "print('never')")
+    t0 = time.perf_counter()
+    result = run_job(job_file(d, [str(nb)], run={"notebook_timeout_seconds": 120}), quiet=True)
+    assert time.perf_counter() - t0 < 60  # detected, not waited out
+    assert result.exit_code == EXIT_NOTEBOOK_FAILED
+    err = result.manifest["error"]
+    assert err["exception"] == "DeadKernelError" and err["notebook"] == "killed"
+    assert err["cell"] == 4  # parameters, injected parameters, x = 1, the kill
+    assert "kernel died" in err["message"] and "notebook killed" in err["message"]
+    assert "kernel died" in run.failure_summary(result.manifest)
+    assert (result.run_dir / "killed.ipynb").exists()
+    assert_nothing_published(result)
+    runs = {r.info.run_name: r for r in MlflowClient(store["uri"]).search_runs(
+        [result.manifest["mlflow"]["experiment_id"]])}
+    assert runs[result.run_id].info.status == "FAILED"
+
+
+def test_transient_error_is_retried_when_params_allow(store: dict) -> None:
+    d = folder(store, "retry")
+    flag = d / "first_attempt_done"
+    nb = notebook(d / "flaky.ipynb",
+                  f"from pathlib import Path\nflag = Path({str(flag)!r})\n"
+                  "if not flag.exists():\n    flag.touch()\n    raise ConnectionError('database busy')")
+    result = run_job(job_file(d, [str(nb)], run={"retries": 1}), quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest["error"]
+    assert result.manifest["notebooks"][0]["attempts"] == 2
+
+
+def test_disk_full_while_exporting_fails_with_exit_6_and_publishes_nothing(store: dict) -> None:
+    """The export writer hits ENOSPC half-way: the half-written list is withdrawn."""
+    d = folder(store, "enospc_export")
+    nb = notebook(d / "export.ipynb", WRITE_EXPORT,
+                  "import errno, os\n(exports / '.campaign_b.csv.tmp').write_text('customer_id\\nC')\n"
+                  "raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), 'campaign_b.csv')")
+    result = run_job(job_file(d, [str(nb)]), quiet=True)
+    assert result.exit_code == EXIT_STORAGE
+    assert result.manifest["error"]["exception"] == "OSError"
+    assert "No space left on device" in result.manifest["error"]["message"]
+    assert_nothing_published(result)
+    assert result.manifest["exports_withdrawn"] == [".campaign_b.csv.tmp", "campaign_a.csv"]
+
+
+def test_disk_full_on_the_runners_own_records(store: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC when the final manifest is written: exit 6, a message, the MLflow run FAILED,
+    and the manifest on disk is the last complete one (never half a file)."""
+    d = folder(store, "enospc_manifest")
+    nb = notebook(d / "fine.ipynb", "x = 1")
+    real = run.write_json_atomic
+
+    def full_disk(path: Path, data: dict) -> None:
+        if data.get("status") != "running":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, data)
+
+    monkeypatch.setattr(run, "write_json_atomic", full_disk)
+    result = run_job(job_file(d, [str(nb)]), quiet=True)
+    assert result.exit_code == EXIT_STORAGE and result.status == "failed"
+    assert "No space left on device" in result.manifest["error"]["message"]
+    assert "--resume" in result.manifest["error"]["message"]
+    assert "manifest_not_written" in result.manifest
+    on_disk = json.loads((result.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk["status"] == "running"  # the last complete version, not a torn file
+    assert not list(result.run_dir.glob("*.tmp")) and not list(result.run_dir.glob(".*.tmp"))
+    parent = MlflowClient(store["uri"]).get_run(result.manifest["mlflow"]["parent_run_id"])
+    assert parent.info.status == "FAILED"
+
+
+def test_atomic_write_under_enospc_keeps_the_old_file(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "index.html"
+    target.write_text("old report", encoding="utf-8")
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(report.os, "fsync", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        report.write_text_atomic(target, "new report " * 1000)
+    assert target.read_text(encoding="utf-8") == "old report"
+    assert [p.name for p in tmp_path.iterdir()] == ["index.html"]
+
+
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+def test_unreachable_mlflow_store_fails_fast_with_exit_4(store: dict) -> None:
+    d = folder(store, "mlflow_down")
+    nb = notebook(d / "never.ipynb", "x = 1")
+    t0 = time.perf_counter()
+    result = run_job(job_file(d, [str(nb)], mlflow={"tracking_uri": UNREACHABLE}), quiet=True)
+    assert time.perf_counter() - t0 < 30
+    assert result.exit_code == EXIT_TRACKING
+    msg = result.manifest["error"]["message"]
+    assert UNREACHABLE in msg and "allow_local_fallback" in msg
+    assert [n["status"] for n in result.manifest["notebooks"]] == ["pending"]
+    assert not (result.run_dir / "never.ipynb").exists()
+    assert "unreachable" in run.failure_summary(result.manifest)
+
+
+def test_unreachable_mlflow_store_falls_back_to_the_embedded_store_when_allowed(
+        store: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = folder(store, "mlflow_fallback")
+    local = f"sqlite:///{d / 'fallback.db'}"
+    monkeypatch.setattr(run, "default_tracking_uri", lambda: local)
+    nb = notebook(d / "logs.ipynb",
+                  "from src.runner.notebook import open_run\n"
+                  "ctx = open_run(params_file, run_dir, mlflow_run_id, notebook='logs')\n"
+                  "ctx.log_metrics({'answer': 42})\nctx.close()")
+    result = run_job(job_file(d, [str(nb)], mlflow={"tracking_uri": UNREACHABLE,
+                                                     "allow_local_fallback": True}), quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest["error"]
+    assert result.manifest["mlflow_fallback"] == {"unreachable": UNREACHABLE, "used": local}
+    assert yaml.safe_load((result.run_dir / "params.yaml").read_text())["mlflow"]["tracking_uri"] == local
+    child = MlflowClient(local).get_run(result.manifest["mlflow"]["notebook_run_ids"]["logs"])
+    assert child.data.metrics["answer"] == 42 and child.info.status == "FINISHED"
+
+
+def test_peak_memory_of_each_notebook_is_recorded(store: dict) -> None:
+    d = folder(store, "memory")
+    nb = notebook(d / "hungry.ipynb", "import numpy as np\nx = np.ones(40_000_000)  # 320 MB\ndel x")
+    result = run_job(job_file(d, [str(nb)]), quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest["error"]
+    assert result.manifest["notebooks"][0]["peak_rss_mb"] > 300
+
+
+def test_disk_full_inside_the_marketing_exporter_publishes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC injected into the exporter's own atomic writes (src.export.marketing): the
+    export raises, no ``exports/`` folder, no staging or temp file is left in the run."""
+    marketing = pytest.importorskip("src.export.marketing")
+    n = 50
+    scored = pd.DataFrame({
+        "customer_id": [f"C{i:03d}" for i in range(n)], "cutoff_date": "2025-12-31",
+        "recommended_action": ["nurture"] * n, "preferred_channel": ["email"] * n,
+        "segment": "city", "value_tier": "major", "lifecycle_stage": "active",
+        "churn_prob_365d": 0.2, "p_alive": 0.8, "clv": 100.0,
+        "expected_next_booking_date": "2026-05-01", "suggested_destination_type": "city",
+        "suggested_product": "tour", "member_tier": "gold",
+        "consent_email": 1.0, "consent_sms": 1.0, "consent_phone": 1.0})
+    calls = {"n": 0}
+    real_fsync = marketing.os.fsync
+
+    def fsync_until_full(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] >= 2:  # the first file lands, the second finds the disk full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(marketing.os, "fsync", fsync_until_full)
+    run_dir = tmp_path / "run"
+    with pytest.raises(OSError, match="No space left on device"):
+        marketing.export_marketing(scored, run_dir, run_id="r1")
+    assert calls["n"] >= 2
+    assert not (run_dir / "exports").exists()
+    assert not [p for p in run_dir.rglob("*") if p.is_file()] if run_dir.exists() else True

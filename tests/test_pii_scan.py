@@ -1,0 +1,139 @@
+"""Data protection: no planted PII (names, emails, phone numbers of the synthetic customers)
+appears in anything a demo run leaves behind outside ``exports/``: executed notebooks, HTML
+reports, manifest, params, logs, logged tables, metrics, saved models, and every artifact in
+the MLflow store (listed and downloaded through MLflow, whatever the artifact location)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no cross-worker lock
+    fcntl = None  # type: ignore[assignment]
+
+from src.data.contract import TABLES
+from src.paths import PARAMS_DIR
+from src.runner.run import EXIT_OK, run_job
+
+pytestmark = pytest.mark.slow
+
+DEMO_CUSTOMERS = 400
+#: the run's data: the raw input and the clean tables hold PII by design; exports are PII
+#: allowed by params. Everything else is scanned.
+NOT_SCANNED = {"input", "data", "exports", "exports.withdrawn"}
+
+
+def demo_run(tmp_path_factory: pytest.TempPathFactory, index: int) -> dict[str, Any]:
+    """Run ``index`` (0, 1, ...) of the demo job (its notebooks, a small company), each with its
+    own outputs folder and MLflow store; made once per test session and shared through the
+    session's temp folder, across xdist workers too (the same helper sits in
+    tests/test_pii_scan.py and tests/runner/test_reproducibility.py)."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "demo-runs"
+    home = root / f"run{index}"
+    home.mkdir(parents=True, exist_ok=True)
+    done = home / "result.json"
+    with open(root / f"run{index}.lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be making this run
+        if not done.exists():
+            params = yaml.safe_load((PARAMS_DIR / "demo.yaml").read_text(encoding="utf-8"))
+            params["data"]["synthetic"]["n_customers"] = DEMO_CUSTOMERS
+            job = home / "demo.yaml"
+            job.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+            uri = f"sqlite:///{home / 'mlflow.db'}"
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("CRM_OUTPUT_DIR", str(home / "outputs"))
+                mp.setenv("MLFLOW_TRACKING_URI", uri)
+                result = run_job(job, quiet=True)
+            assert result.exit_code == EXIT_OK, result.manifest.get("error")
+            done.write_text(json.dumps({"run_dir": str(result.run_dir), "uri": uri}),
+                            encoding="utf-8")
+    info = json.loads(done.read_text(encoding="utf-8"))
+    return {"run_dir": Path(info["run_dir"]), "uri": info["uri"], "home": home}
+
+
+def planted_pii(run_dir: Path) -> set[str]:
+    """Names, emails and phone numbers (as written and as bare digits) of the synthetic
+    customers, minus any string that also occurs as an ordinary (non-PII) value."""
+    customers = pd.read_parquet(run_dir / "input" / "customers.parquet")
+    pii = [c for c in TABLES["customers"].pii_columns if c in customers.columns]
+    assert {"name", "email", "phone"} <= set(pii)
+    needles: set[str] = set()
+    for col in pii:
+        values = customers[col].dropna().astype(str)
+        needles |= set(values)
+        if col == "phone":
+            needles |= {re.sub(r"\D", "", v)[-11:] for v in values}
+    ordinary = set()
+    for name in ("customers", "bookings"):
+        table = pd.read_parquet(run_dir / "input" / f"{name}.parquet")
+        for col in table.columns.difference(pii):
+            if table[col].dtype == object or str(table[col].dtype) in {"string", "category"}:
+                ordinary |= set(table[col].dropna().astype(str))
+    return {n for n in needles - ordinary if len(n) >= 2}
+
+
+def scanned_text(path: Path) -> str:
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+        return "\n".join(df.astype(str).stack().tolist() + [str(c) for c in df.columns])
+    return path.read_bytes().decode("utf-8", errors="ignore")
+
+
+def files_to_scan(run: dict[str, Any], download_to: Path) -> list[Path]:
+    run_dir = run["run_dir"]
+    files = [p for p in run_dir.rglob("*")
+             if p.is_file() and p.relative_to(run_dir).parts[0] not in NOT_SCANNED]
+    logs = run_dir.parents[1] / "logs"
+    files += [p for p in logs.rglob("*") if p.is_file()] if logs.exists() else []
+    client = MlflowClient(run["uri"])
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    mlflow_runs = client.search_runs([manifest["mlflow"]["experiment_id"]])
+    assert len(mlflow_runs) == 1 + len(manifest["notebooks"])
+    for r in mlflow_runs:
+        target = download_to / r.info.run_id
+        target.mkdir(parents=True)
+        client.download_artifacts(r.info.run_id, "", str(target))
+        files += [p for p in target.rglob("*") if p.is_file()]
+        # params, tags and metric names are stored too
+        files_text = json.dumps({"params": r.data.params, "tags": r.data.tags,
+                                 "metrics": sorted(r.data.metrics)}, ensure_ascii=False)
+        (target / "run_data.json").write_text(files_text, encoding="utf-8")
+        files.append(target / "run_data.json")
+    return files
+
+
+def test_no_planted_pii_outside_exports(tmp_path_factory: pytest.TempPathFactory,
+                                        tmp_path: Path) -> None:
+    run = demo_run(tmp_path_factory, 0)
+    needles = planted_pii(run["run_dir"])
+    assert len(needles) > 2 * DEMO_CUSTOMERS
+    pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
+    files = files_to_scan(run, tmp_path)
+    kinds = {p.suffix for p in files}
+    assert {".ipynb", ".html", ".json", ".yaml", ".csv", ".log", ".png"} <= kinds, kinds
+    leaks = {}
+    for path in files:
+        found = sorted(set(pattern.findall(scanned_text(path))))
+        if found:
+            leaks[str(path)] = found[:5]
+    assert not leaks, f"planted PII found in {len(leaks)} files: {leaks}"
+
+
+def test_the_scan_finds_pii_where_it_is(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The scanner is not blind: the clean customers table it skips does hold the PII."""
+    run = demo_run(tmp_path_factory, 0)
+    needles = planted_pii(run["run_dir"])
+    text = scanned_text(run["run_dir"] / "data" / "customers.parquet")
+    assert sum(n in text for n in needles) > DEMO_CUSTOMERS
