@@ -78,6 +78,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not run_dir.is_dir():
         print(f"error: no run {args.run!r} in {runs_dir()}", file=sys.stderr)
         return 2
+    manifest_file = run_dir / "manifest.json"
+    status = json.loads(manifest_file.read_text(encoding="utf-8")).get("status") if manifest_file.exists() else None
+    if status != "succeeded":
+        print(f"error: run {run_dir.name} has status {status!r}; only a succeeded run is exported "
+              "(resume it first: crm run <job> --resume <run_id>)", file=sys.stderr)
+        return 2
     params = ExportParams()
     if (run_dir / "params.yaml").exists():
         job = load_params(run_dir / "params.yaml")

@@ -111,3 +111,8 @@ class DataValidationError(DataError):
             text = self.rows.astype(str).to_string(index=False, max_colwidth=60)
             lines.extend("    " + line for line in text.splitlines())
         return lines
+
+
+class InsufficientDataError(DataError):
+    """The input is valid but holds too little for a model to say anything (no completed
+    booking, no repeat customer, a single customer): fix or extend the input, not the code."""

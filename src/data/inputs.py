@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from src.data.contract import TABLES
+from src.data.errors import DataValidationError, InsufficientDataError
 from src.data.loading import DataSourceConfig, LoadedData, TableSource, load_tables
 from src.paths import PROJECT_ROOT
 from src.runner.params import JobParams
@@ -49,7 +50,19 @@ def prepare_inputs(params: JobParams, run_dir: Path) -> LoadedData:
     LoadedData : clean tables (contract dtypes), rejects, per-table report.
     """
     config = source_config(params, run_dir)
-    loaded = load_tables(config, base_dir=PROJECT_ROOT)
+    try:
+        loaded = load_tables(config, base_dir=PROJECT_ROOT)
+    except DataValidationError as err:  # a refused table: its rejects still go to the run folder
+        if getattr(err, "rejects", None) is not None:
+            LoadedData(tables={}, rejects=err.rejects, report=pd.DataFrame(), sources={}).write_rejects(
+                run_dir / "rejects.csv")
+        raise
+    bookings = loaded.tables["bookings"]
+    if "status" in bookings.columns and not (bookings["status"].astype(str) == "completed").any():
+        raise InsufficientDataError(
+            f"no completed booking among {len(bookings)} bookings (statuses: "
+            f"{bookings['status'].astype(str).value_counts().to_dict()}): the models need completed "
+            "trips; check the status mapping (data.source.tables.bookings.values.status)")
     data_dir = run_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     for name, df in loaded.tables.items():

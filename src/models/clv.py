@@ -70,6 +70,14 @@ class CLVModel:
         """Fit both models on a BTYD summary (columns frequency, recency, T [, monetary_value]
         in the model's time unit, one row per customer)."""
         s = self.settings
+        repeaters = int((summary["frequency"] > 0).sum())
+        if len(summary) < 2 or repeaters < 2:
+            from src.data.errors import InsufficientDataError
+
+            raise InsufficientDataError(
+                f"BG/NBD needs customers with repeat purchases: {len(summary)} customers, "
+                f"{repeaters} with a repeat purchase in the fitting period; extend the history "
+                "(an earlier start date or a later calibration end)")
         self.bgnbd_ = BGNBD(penalizer=s.penalizer).fit_summary(summary)
         self.gamma_gamma_ = None
         if "monetary_value" in summary.columns:

@@ -70,7 +70,8 @@ EXIT_STORAGE = 6  # the run's records or exports could not be written (disk full
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 #: exceptions raised inside a notebook that mean "the input is bad", not "the code failed"
-BAD_INPUT_EXCEPTIONS = {"DataValidationError", "DataSourceError", "DataError", "ParamsError"}
+BAD_INPUT_EXCEPTIONS = {"DataValidationError", "DataSourceError", "DataError", "ParamsError",
+                        "InsufficientDataError"}
 
 #: the parameters every notebook receives; each notebook's parameters cell must declare them
 NOTEBOOK_PARAMETERS = ("params_file", "run_dir", "mlflow_run_id")

@@ -196,20 +196,24 @@ def test_mixed_date_formats_and_a_few_duplicates_go_to_rejects(store: dict) -> N
 
 
 @pytest.mark.parametrize("case", ["all_cancelled", "single_customer"])
-def test_degenerate_history_fails_clearly_in_the_model_step(store: dict, case: str) -> None:
-    """Valid rows, nothing to model: the data step passes, the loyalty step stops with a
-    message that says why, and nothing is published."""
+def test_degenerate_history_is_bad_input_with_a_reason(store: dict, case: str) -> None:
+    """Valid rows, nothing to model: all-cancelled bookings stop in the data step, a single
+    customer stops in the loyalty step; both are bad input (exit 2) with a message that says
+    why, and nothing is published."""
     d = folder(store, case)
     text = (bookings_csv(30, status="cancelled") if case == "all_cancelled" else
             HEADER + "B1,C1,2023-01-10,100,completed,Rome\nB2,C1,2024-02-01,90,completed,Rome\n")
     (d / "bookings.csv").write_text(text, encoding="utf-8")
     result = run_job(job_file(d, ["01_data_quality", "04_loyalty_clv"], source(d / "bookings.csv")),
                      quiet=True)
-    assert [n["status"] for n in result.manifest["notebooks"]] == ["succeeded", "failed"]
-    assert result.exit_code in (EXIT_BAD_INPUT, EXIT_NOTEBOOK_FAILED)
+    failing = "01_data_quality" if case == "all_cancelled" else "04_loyalty_clv"
+    expected = (["failed", "skipped"] if case == "all_cancelled" else ["succeeded", "failed"])
+    assert [n["status"] for n in result.manifest["notebooks"]] == expected
+    assert result.exit_code == EXIT_BAD_INPUT
     err = result.manifest["error"]
-    assert err["notebook"] == "04_loyalty_clv" and isinstance(err["cell"], int)
-    assert err["message"].strip() and err["traceback_head"]
+    assert err["notebook"] == failing and isinstance(err["cell"], int)
+    assert err["exception"] == "InsufficientDataError"
+    assert ("no completed booking" if case == "all_cancelled" else "repeat purchases") in err["message"]
     assert_nothing_published(result)
 
 
