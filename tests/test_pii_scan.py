@@ -6,61 +6,22 @@ the MLflow store (listed and downloaded through MLflow, whatever the artifact lo
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 from mlflow.tracking import MlflowClient
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: no cross-worker lock
-    fcntl = None  # type: ignore[assignment]
-
 from src.data.contract import TABLES
-from src.paths import PARAMS_DIR
-from src.runner.run import EXIT_OK, run_job
 
 pytestmark = pytest.mark.slow
 
-DEMO_CUSTOMERS = 400
+DEMO_CUSTOMERS = 400  # tests/conftest.py makes the shared demo runs with this many customers
 #: the run's data: the raw input and the clean tables hold PII by design; exports are PII
 #: allowed by params. Everything else is scanned.
 NOT_SCANNED = {"input", "data", "exports", "exports.withdrawn"}
-
-
-def demo_run(tmp_path_factory: pytest.TempPathFactory, index: int) -> dict[str, Any]:
-    """Run ``index`` (0, 1, ...) of the demo job (its notebooks, a small company), each with its
-    own outputs folder and MLflow store; made once per test session and shared through the
-    session's temp folder, across xdist workers too (the same helper sits in
-    tests/test_pii_scan.py and tests/runner/test_reproducibility.py)."""
-    base = tmp_path_factory.getbasetemp()
-    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "demo-runs"
-    home = root / f"run{index}"
-    home.mkdir(parents=True, exist_ok=True)
-    done = home / "result.json"
-    with open(root / f"run{index}.lock", "w") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be making this run
-        if not done.exists():
-            params = yaml.safe_load((PARAMS_DIR / "demo.yaml").read_text(encoding="utf-8"))
-            params["data"]["synthetic"]["n_customers"] = DEMO_CUSTOMERS
-            job = home / "demo.yaml"
-            job.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-            uri = f"sqlite:///{home / 'mlflow.db'}"
-            with pytest.MonkeyPatch.context() as mp:
-                mp.setenv("CRM_OUTPUT_DIR", str(home / "outputs"))
-                mp.setenv("MLFLOW_TRACKING_URI", uri)
-                result = run_job(job, quiet=True)
-            assert result.exit_code == EXIT_OK, result.manifest.get("error")
-            done.write_text(json.dumps({"run_dir": str(result.run_dir), "uri": uri}),
-                            encoding="utf-8")
-    info = json.loads(done.read_text(encoding="utf-8"))
-    return {"run_dir": Path(info["run_dir"]), "uri": info["uri"], "home": home}
 
 
 def planted_pii(run_dir: Path) -> set[str]:
@@ -114,9 +75,9 @@ def files_to_scan(run: dict[str, Any], download_to: Path) -> list[Path]:
     return files
 
 
-def test_no_planted_pii_outside_exports(tmp_path_factory: pytest.TempPathFactory,
+def test_no_planted_pii_outside_exports(demo_runs,
                                         tmp_path: Path) -> None:
-    run = demo_run(tmp_path_factory, 0)
+    run = demo_runs(0)
     needles = planted_pii(run["run_dir"])
     assert len(needles) > 2 * DEMO_CUSTOMERS
     pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
@@ -131,9 +92,9 @@ def test_no_planted_pii_outside_exports(tmp_path_factory: pytest.TempPathFactory
     assert not leaks, f"planted PII found in {len(leaks)} files: {leaks}"
 
 
-def test_the_scan_finds_pii_where_it_is(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_the_scan_finds_pii_where_it_is(demo_runs) -> None:
     """The scanner is not blind: the clean customers table it skips does hold the PII."""
-    run = demo_run(tmp_path_factory, 0)
+    run = demo_runs(0)
     needles = planted_pii(run["run_dir"])
     text = scanned_text(run["run_dir"] / "data" / "customers.parquet")
     assert sum(n in text for n in needles) > DEMO_CUSTOMERS

@@ -4,7 +4,6 @@ tables, rejects, metrics and input hashes; the manifest records what is needed t
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,52 +11,14 @@ import pandas as pd
 import pytest
 import yaml
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: no cross-worker lock
-    fcntl = None  # type: ignore[assignment]
-
-from src.paths import PARAMS_DIR
-from src.runner.run import EXIT_OK, run_job
-
 pytestmark = pytest.mark.slow
 
-DEMO_CUSTOMERS = 400
-
-
-def demo_run(tmp_path_factory: pytest.TempPathFactory, index: int) -> dict[str, Any]:
-    """Run ``index`` (0, 1, ...) of the demo job (its notebooks, a small company), each with its
-    own outputs folder and MLflow store; made once per test session and shared through the
-    session's temp folder, across xdist workers too (the same helper sits in
-    tests/test_pii_scan.py and tests/runner/test_reproducibility.py)."""
-    base = tmp_path_factory.getbasetemp()
-    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "demo-runs"
-    home = root / f"run{index}"
-    home.mkdir(parents=True, exist_ok=True)
-    done = home / "result.json"
-    with open(root / f"run{index}.lock", "w") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be making this run
-        if not done.exists():
-            params = yaml.safe_load((PARAMS_DIR / "demo.yaml").read_text(encoding="utf-8"))
-            params["data"]["synthetic"]["n_customers"] = DEMO_CUSTOMERS
-            job = home / "demo.yaml"
-            job.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-            uri = f"sqlite:///{home / 'mlflow.db'}"
-            with pytest.MonkeyPatch.context() as mp:
-                mp.setenv("CRM_OUTPUT_DIR", str(home / "outputs"))
-                mp.setenv("MLFLOW_TRACKING_URI", uri)
-                result = run_job(job, quiet=True)
-            assert result.exit_code == EXIT_OK, result.manifest.get("error")
-            done.write_text(json.dumps({"run_dir": str(result.run_dir), "uri": uri}),
-                            encoding="utf-8")
-    info = json.loads(done.read_text(encoding="utf-8"))
-    return {"run_dir": Path(info["run_dir"]), "uri": info["uri"], "home": home}
+DEMO_CUSTOMERS = 400  # tests/conftest.py makes the shared demo runs with this many customers
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
-    return demo_run(tmp_path_factory, 0), demo_run(tmp_path_factory, 1)
+def runs(demo_runs) -> tuple[dict[str, Any], dict[str, Any]]:
+    return demo_runs(0), demo_runs(1)
 
 
 def manifest(run: dict[str, Any]) -> dict[str, Any]:
