@@ -19,7 +19,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_btyd.py                       # 100k and 1M customers
     .venv/bin/python benchmarks/bench_btyd.py --sizes 2000 --cases floor ours   # smoke run
-    .venv/bin/python benchmarks/bench_btyd.py --peer-python /tmp/peers/bin/python
+    .venv/bin/python benchmarks/bench_btyd.py --peer-python <peers-venv>/bin/python
 
 Prints a markdown table: wall seconds (fit, score), peak resident memory, optimiser
 iterations, agreement with our estimates and scores.
