@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pandas as pd
 import pytest
 import yaml
@@ -35,10 +34,10 @@ from src.runner.run import (
     RunResult,
     run_job,
 )
+from tests.helpers import write_notebook as notebook
 
 pytestmark = pytest.mark.slow
 
-PARAMS_CELL = 'params_file = ""\nrun_dir = ""\nmlflow_run_id = ""'
 HEADER = "booking_id,customer_id,booking_date,amount,status,destination\n"
 
 
@@ -72,16 +71,6 @@ def job_file(folder: Path, notebooks: list[str], data: dict[str, Any] | None = N
 def source(path: Path, **options: Any) -> dict[str, Any]:
     return {"source": {"tables": {"bookings": {"path": str(path), **options}},
                        "as_of_date": "2025-01-01"}}
-
-
-def notebook(path: Path, *cells: str) -> Path:
-    """A notebook with the runner's parameters cell followed by ``cells``."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell(PARAMS_CELL, metadata={"tags": ["parameters"]}))
-    nb.cells.extend(nbformat.v4.new_code_cell(src) for src in cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
 
 
 def folder(store: dict[str, Any], name: str) -> Path:

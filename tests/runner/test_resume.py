@@ -7,26 +7,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
 import yaml
 
 from src.cli import main
 from src.paths import PARAMS_DIR
 from src.runner.run import EXIT_NOTEBOOK_FAILED, run_job
+from tests.helpers import write_notebook as notebook
 
 pytestmark = pytest.mark.slow
 
-PARAMS_CELL = 'params_file = ""\nrun_dir = ""\nmlflow_run_id = ""'
-
-
-def notebook(path: Path, *cells: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell(PARAMS_CELL, metadata={"tags": ["parameters"]}))
-    nb.cells.extend(nbformat.v4.new_code_cell(src) for src in cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from src.paths import PARAMS_DIR
 from src.runner.params import ParamsError
 from src.runner.run import EXIT_BAD_INPUT, EXIT_NOTEBOOK_FAILED, EXIT_OK, run_job
+from tests.helpers import write_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -104,25 +105,9 @@ def test_bad_input_fails_with_exit_2_naming_notebook_cell_and_column(isolated: d
     assert runs[result.manifest["run_id"]].info.status == "FAILED"
 
 
-def _notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
-    nb = nbformat.v4.new_notebook()
-    for kind, src in cells:
-        cell = nbformat.v4.new_code_cell(src)
-        if kind == "params":
-            cell.metadata["tags"] = ["parameters"]
-        nb.cells.append(cell)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
-
-
 def test_notebook_error_exit_3_and_later_notebooks_skipped(isolated: dict) -> None:
     tmp = isolated["tmp"]
-    boom = _notebook(tmp / "boom.ipynb", [
-        ("params", 'params_file = ""\nrun_dir = ""\nmlflow_run_id = ""'),
-        ("code", "x = 1"),
-        ("code", "raise ValueError('model exploded')"),
-    ])
+    boom = write_notebook(tmp / "boom.ipynb", "x = 1", "raise ValueError('model exploded')")
     result = run_job(job_file(tmp, notebooks=[str(boom), "01_data_quality"]), quiet=True)
     assert result.exit_code == EXIT_NOTEBOOK_FAILED
     err = result.manifest["error"]
@@ -136,7 +121,7 @@ def test_notebook_error_exit_3_and_later_notebooks_skipped(isolated: dict) -> No
 
 def test_parameters_cell_must_declare_what_the_runner_passes(isolated: dict) -> None:
     tmp = isolated["tmp"]
-    nb = _notebook(tmp / "noparams.ipynb", [("params", 'params_file = ""'), ("code", "1")])
+    nb = write_notebook(tmp / "noparams.ipynb", "1", params_cell='params_file = ""')
     with pytest.raises(ParamsError, match=r"does not declare \['run_dir', 'mlflow_run_id'\]"):
         run_job(job_file(tmp, notebooks=[str(nb)]), quiet=True)
     assert not (tmp / "outputs" / "runs").exists() or not any((tmp / "outputs" / "runs").iterdir())

@@ -1,0 +1,21 @@
+"""Helpers shared by the tests (importable as ``tests.helpers``; pytest puts the project root on
+the path, see ``pythonpath`` in pyproject.toml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+#: the parameters cell every job notebook declares (what the runner injects)
+RUNNER_PARAMS_CELL = 'params_file = ""\nrun_dir = ""\nmlflow_run_id = ""'
+
+
+def write_notebook(path: Path, *cells: str, params_cell: str = RUNNER_PARAMS_CELL) -> Path:
+    """Write a notebook: a cell tagged ``parameters`` holding ``params_cell``, then ``cells``."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(params_cell, metadata={"tags": ["parameters"]}))
+    nb.cells.extend(nbformat.v4.new_code_cell(src) for src in cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
