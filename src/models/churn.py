@@ -1964,3 +1964,17 @@ def lifetime_table(tables: Any, *, cutoff_date, definition: Literal["lapse", "me
     if cols:
         table = table.join(customers.set_index("customer_id")[cols], how="left")
     return table
+
+
+def best_model(evaluations: Mapping[str, Mapping[str, Any]],
+               metric: str = "integrated_brier_score") -> str:
+    """The fitted model kind with the lowest holdout ``metric`` (lower is better).
+
+    Parameters
+    ----------
+    evaluations : ``{kind: evaluate_holdout(...)}``; each result's ``table`` is indexed by model
+        name (the kind and the KM baseline).
+    """
+    scores = {kind: float(e["table"].loc[kind, metric]) if kind in e["table"].index else float("inf")
+              for kind, e in evaluations.items()}
+    return min(scores, key=scores.get)

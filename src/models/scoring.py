@@ -1044,3 +1044,13 @@ def spark_score(spark: Any, model_uri: str, features: Any) -> Any:
             c = F.col(field.name)
             scored = scored.withColumn(field.name, F.when(c == "None", F.lit(None)).otherwise(c))
     return scored
+
+
+def unscored_customers(tables: Mapping[str, pd.DataFrame], scored: pd.DataFrame) -> pd.DataFrame:
+    """Customers known in any input table but absent from ``scored``, with the reason, so that
+    customers in = scored + rejected reconciles (columns ``customer_id``, ``reason``)."""
+    known = pd.Index(pd.concat([t["customer_id"] for t in tables.values()
+                                if "customer_id" in t.columns]).unique())
+    missing = known.difference(pd.Index(scored["customer_id"]))
+    return pd.DataFrame({"customer_id": missing,
+                         "reason": "no booking, contact or sign-up on or before the cut-off"})

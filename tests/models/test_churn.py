@@ -528,3 +528,14 @@ def test_plots_return_figures(holdout, cox_members):
 
     for f in figs:
         plt.close(f)
+
+
+def test_best_model_takes_the_lowest_metric_and_skips_missing_rows() -> None:
+    from src.models.churn import best_model
+
+    def ev(kind: str, ibs: float) -> dict:
+        return {"table": pd.DataFrame({"integrated_brier_score": [ibs, 0.5]}, index=[kind, "km"])}
+
+    assert best_model({"coxph": ev("coxph", 0.10), "weibull_aft": ev("weibull_aft", 0.09)}) == "weibull_aft"
+    assert best_model({"coxph": ev("coxph", 0.10), "weibull_aft": {"table": pd.DataFrame(
+        {"integrated_brier_score": [0.01]}, index=["km"])}}) == "coxph"

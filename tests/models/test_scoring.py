@@ -179,3 +179,15 @@ def test_pyfunc_round_trip(scorer, features, scored, tmp_path):
     # the signature names every output column
     outputs = loaded.metadata.get_output_schema().input_names()
     assert outputs == list(scored.columns)
+
+
+def test_unscored_customers_reconcile_in_with_scored() -> None:
+    from src.models.scoring import unscored_customers
+
+    tables = {"customers": pd.DataFrame({"customer_id": ["A", "B", "C"]}),
+              "bookings": pd.DataFrame({"customer_id": ["A", "D"]}),
+              "feedback": pd.DataFrame({"other": [1]})}
+    scored = pd.DataFrame({"customer_id": ["A", "B"]})
+    rejected = unscored_customers(tables, scored)
+    assert sorted(rejected["customer_id"]) == ["C", "D"]
+    assert len(scored) + len(rejected) == 4 and rejected["reason"].str.len().gt(0).all()
