@@ -11,6 +11,7 @@ the clean tables back with ``load_clean_tables`` (each step reads the outputs of
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -18,8 +19,11 @@ import pandas as pd
 from src.data.contract import TABLES
 from src.data.errors import DataValidationError, InsufficientDataError
 from src.data.loading import DataSourceConfig, LoadedData, TableSource, load_tables
+from src.features.customer import FeatureCache, activate_feature_cache, data_fingerprint
 from src.paths import PROJECT_ROOT
 from src.runner.params import JobParams
+
+FEATURE_CACHE_DIR = "feature_cache"
 
 
 def source_config(params: JobParams, run_dir: Path) -> DataSourceConfig:
@@ -65,6 +69,7 @@ def prepare_inputs(params: JobParams, run_dir: Path) -> LoadedData:
             "trips; check the status mapping (data.source.tables.bookings.values.status)")
     data_dir = run_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(data_dir / FEATURE_CACHE_DIR, ignore_errors=True)  # features of older data
     for name, df in loaded.tables.items():
         df.to_parquet(data_dir / f"{name}.parquet", index=False)
     loaded.write_rejects(run_dir / "rejects.csv")
@@ -76,11 +81,22 @@ def prepare_inputs(params: JobParams, run_dir: Path) -> LoadedData:
     return loaded
 
 
-def load_clean_tables(run_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The validated tables written by the data step of this run (absent tables are absent)."""
+def load_clean_tables(run_dir: str | Path, *, cache_features: bool = True) -> dict[str, pd.DataFrame]:
+    """The validated tables written by the data step of this run (absent tables are absent).
+
+    With ``cache_features`` (default) customer features computed from these very tables
+    (:func:`src.features.customer.customer_features`, also inside the churn, lifecycle and
+    scoring code) are kept per cut-off in ``<run_dir>/data/feature_cache/`` and computed once
+    per run, whichever notebook asks first.
+    """
     data_dir = Path(run_dir) / "data"
     if not (data_dir / "bookings.parquet").exists():
         raise FileNotFoundError(
             f"{data_dir} has no bookings.parquet: run the data step (01_data_quality) of this job first")
-    return {name: pd.read_parquet(data_dir / f"{name}.parquet")
-            for name in TABLES if (data_dir / f"{name}.parquet").exists()}
+    files = {name: data_dir / f"{name}.parquet" for name in TABLES
+             if (data_dir / f"{name}.parquet").exists()}
+    tables = {name: pd.read_parquet(path) for name, path in files.items()}
+    activate_feature_cache(FeatureCache(data_dir / FEATURE_CACHE_DIR, tables,
+                                        data_fingerprint(list(files.values())))
+                           if cache_features else None)
+    return tables

@@ -23,7 +23,11 @@ Decisions
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,7 +39,8 @@ from src.data.contract import (
     PRODUCTS,
 )
 
-__all__ = ["completed_bookings", "customer_features", "CUSTOMER_ATTRIBUTES"]
+__all__ = ["completed_bookings", "customer_features", "CUSTOMER_ATTRIBUTES", "FeatureCache",
+           "feature_cache", "activate_feature_cache", "data_fingerprint"]
 
 CUSTOMER_ATTRIBUTES: tuple[str, ...] = (
     "member_tier",
@@ -162,6 +167,9 @@ def customer_features(
 ) -> pd.DataFrame:
     """One row of features per customer known at ``cutoff_date``.
 
+    Inside :func:`feature_cache` and for exactly the tables the cache was opened on (the
+    same objects), the result is read from / written to the cache instead of recomputed.
+
     Parameters
     ----------
     bookings : contract ``bookings`` table (``customer_id``, ``booking_date``, ``amount``
@@ -193,6 +201,22 @@ def customer_features(
           ``loyalty_member`` (boolean), copied from ``customers``.
     """
     cutoff = _timestamp(cutoff_date)
+    cache = _ACTIVE_CACHE
+    if cache is not None and cache.serves(bookings, customers, interactions, feedback):
+        return cache.get(cutoff, lambda: _customer_features(
+            bookings, cutoff, customers=customers, interactions=interactions, feedback=feedback))
+    return _customer_features(bookings, cutoff, customers=customers, interactions=interactions,
+                              feedback=feedback)
+
+
+def _customer_features(
+    bookings: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    customers: pd.DataFrame | None,
+    interactions: pd.DataFrame | None,
+    feedback: pd.DataFrame | None,
+) -> pd.DataFrame:
     missing: list[str] = []
     b_cols = set(bookings.columns)
 
@@ -392,3 +416,90 @@ def _first_trip_csat(
         return res
     earliest(np.flatnonzero(has))
     return res
+
+
+# --------------------------------------------------------------------------------------------
+# cache: one computation per cut-off and run, shared by the notebooks of the run
+# --------------------------------------------------------------------------------------------
+_ACTIVE_CACHE: FeatureCache | None = None  # module state: a notebook kernel is one thread
+
+
+class FeatureCache:
+    """Customer features of one set of tables, kept as Parquet files per cut-off.
+
+    A job computes the same features many times: segmentation at the cut-off, churn landmark
+    frames a year and two years back, lifecycle stages now and a year ago, the scorer at the
+    cut-off, each notebook in its own kernel. The cache computes each cut-off once per run.
+
+    It serves only the very table objects it was opened with (identity, not equality), so a
+    caller passing other or modified tables always gets a fresh computation. The files are
+    named by a fingerprint of the run's clean data files (names, sizes, modification times),
+    so new data written by the data step never meets old features.
+
+    Parameters
+    ----------
+    directory : folder of the cache files (created when needed).
+    tables : the contract tables by name, as loaded (``bookings`` required).
+    fingerprint : text identifying the data version; part of each file name.
+    """
+
+    def __init__(self, directory: str | Path, tables: Mapping[str, pd.DataFrame],
+                 fingerprint: str):
+        self.directory = Path(directory)
+        self.tables = dict(tables)
+        self.fingerprint = fingerprint
+        self.hits = 0
+        self.misses = 0
+
+    def serves(self, bookings, customers, interactions, feedback) -> bool:
+        """True when the four tables are the cache's own objects (absent = ``None``)."""
+        given = {"bookings": bookings, "customers": customers, "interactions": interactions,
+                 "feedback": feedback}
+        return all(given[k] is self.tables.get(k) for k in given)
+
+    def path(self, cutoff: pd.Timestamp) -> Path:
+        """The cache file of a cut-off."""
+        return self.directory / f"customer_features_{cutoff:%Y%m%dT%H%M%S}_{self.fingerprint}.parquet"
+
+    def get(self, cutoff: pd.Timestamp, compute) -> pd.DataFrame:
+        """The cached frame of ``cutoff``, else ``compute()`` written to the cache first."""
+        path = self.path(cutoff)
+        if path.exists():
+            self.hits += 1
+            return pd.read_parquet(path)
+        self.misses += 1
+        frame = compute()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            frame.to_parquet(tmp)
+            os.replace(tmp, path)  # atomic: a concurrent reader sees the whole file or none
+        except OSError:  # a cache that cannot be written is not an error: compute next time
+            tmp.unlink(missing_ok=True)
+        return frame
+
+
+def data_fingerprint(files: Sequence[str | Path]) -> str:
+    """Short hash of the names, sizes and modification times (ns) of ``files``."""
+    h = hashlib.sha256()
+    for f in sorted(map(Path, files)):
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:12]
+
+
+@contextmanager
+def feature_cache(cache: FeatureCache | None) -> Iterator[FeatureCache | None]:
+    """Within the block, :func:`customer_features` on the cache's tables uses ``cache``."""
+    global _ACTIVE_CACHE
+    before, _ACTIVE_CACHE = _ACTIVE_CACHE, cache
+    try:
+        yield cache
+    finally:
+        _ACTIVE_CACHE = before
+
+
+def activate_feature_cache(cache: FeatureCache | None) -> None:
+    """Use ``cache`` from now on in this process (a notebook kernel); ``None`` switches off."""
+    global _ACTIVE_CACHE
+    _ACTIVE_CACHE = cache

@@ -468,6 +468,9 @@ class RepeatBookingModel:
     max_iter : boosting iterations (trees).
     calibration : ``"isotonic"`` or ``"sigmoid"`` (Platt).
     learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization : boosting settings.
+    sample_size : fit on at most this many labelled first trips, drawn at random within each
+        outcome (repeaters and one-timers keep their shares); ``None``: all. Scoring is never
+        sampled.
     n_threads : OpenMP threads for fitting and scoring (``None``: the library default, all
         cores). Set 1 when several processes share the cores (pytest-xdist, parallel jobs):
         oversubscribed OpenMP threads make small fits 10x slower.
@@ -478,6 +481,7 @@ class RepeatBookingModel:
     categorical_features_, numeric_features_ : list[str], the feature columns used.
     missing_features_ : list[str], known features absent from the training table.
     n_train_ : int, labelled first trips fitted; base_rate_ : float, their share of repeaters.
+    n_labelled_ : int, labelled first trips available (``n_train_`` < it when sampled).
     missing_inputs_ : list[str], ``first_trips.attrs["missing_inputs"]`` at fit time.
     """
 
@@ -491,6 +495,7 @@ class RepeatBookingModel:
         max_leaf_nodes: int = 15,
         min_samples_leaf: int = 80,
         l2_regularization: float = 1.0,
+        sample_size: int | None = None,
         n_threads: int | None = None,
     ):
         self.horizon_days = horizon_days
@@ -501,6 +506,7 @@ class RepeatBookingModel:
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
+        self.sample_size = sample_size
         self.n_threads = n_threads
 
     # -- fitting ---------------------------------------------------------------------------
@@ -546,6 +552,10 @@ class RepeatBookingModel:
             raise KeyError(f"first_trips has no {LABEL!r} column; build it with "
                            "first_trip_table(...)")
         labelled = first_trips.loc[first_trips[LABEL].notna().to_numpy()]
+        self.n_labelled_ = int(len(labelled))
+        if self.sample_size is not None and len(labelled) > self.sample_size:
+            labelled = labelled.iloc[stratified_sample(
+                labelled[LABEL].to_numpy(dtype=np.int64), self.sample_size, self.seed)]
         y = labelled[LABEL].to_numpy(dtype=np.int64)
         counts = np.bincount(y, minlength=2)
         if counts.min() < 3:
@@ -662,6 +672,32 @@ class RepeatBookingModel:
 # --------------------------------------------------------------------------------------------
 # evaluation
 # --------------------------------------------------------------------------------------------
+def stratified_sample(groups: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """Sorted positions of a random sample of ``size`` rows keeping each group's share.
+
+    Parameters
+    ----------
+    groups : shape (n,), the group (stratum) of each row, e.g. the 0/1 outcome.
+    size : rows wanted (at most n); each group gets ``round(size * share)`` rows, at least one
+        when it has any.
+    seed : random seed.
+
+    Returns
+    -------
+    ndarray of int, shape (about ``size``,), increasing positions into ``groups``.
+    """
+    groups = np.asarray(groups)
+    if size >= len(groups):
+        return np.arange(len(groups))
+    rng = np.random.default_rng(seed)
+    values, counts = np.unique(groups, return_counts=True)
+    picks = []
+    for v, c in zip(values, counts):
+        k = min(c, max(1, round(size * c / len(groups))))
+        picks.append(rng.choice(np.flatnonzero(groups == v), size=k, replace=False))
+    return np.sort(np.concatenate(picks))
+
+
 def calibration_table(y_true: Sequence[float] | np.ndarray, p_pred: Sequence[float] | np.ndarray,
                       n_bins: int = 10) -> pd.DataFrame:
     """Observed vs predicted repeat rate in quantile bins of the prediction.
@@ -718,6 +754,7 @@ def evaluate_time_split(
     feedback_window_days: int = 30,
     n_bins: int = 10,
     n_threads: int | None = None,
+    sample_size: int | None = None,
 ) -> dict[str, Any]:
     """Out-of-time test of the repeat-booking model against the BG/NBD, same customers.
 
@@ -744,7 +781,8 @@ def evaluate_time_split(
     train_cutoff, test_cutoff : date-like, ``test_cutoff - horizon_days > train_cutoff``.
     horizon_days : label window after the first booking, days.
     seed : seed of the repeat model.
-    calibration, max_iter, n_threads : passed to :class:`RepeatBookingModel`.
+    calibration, max_iter, n_threads, sample_size : passed to :class:`RepeatBookingModel`
+        (the training fit may be sampled; the test customers are all scored).
     feedback_window_days : passed to :func:`first_trip_table`.
     n_bins : bins of the calibration tables.
 
@@ -775,7 +813,8 @@ def evaluate_time_split(
         raise ValueError(f"no customer made a first booking between {train_cut.date()} and "
                          f"{last_first.date()}: nothing to test on")
     model = RepeatBookingModel(horizon_days=horizon_days, seed=seed, max_iter=max_iter,
-                               calibration=calibration, n_threads=n_threads).fit(train)
+                               calibration=calibration, n_threads=n_threads,
+                               sample_size=sample_size).fit(train)
 
     history = purchases(tables["bookings"], train_cut)
     summary = summary_from_transactions(history, observation_end=train_cut, amount_col=None)
@@ -795,7 +834,7 @@ def evaluate_time_split(
     winner_auc = "repeat_model" if rm["roc_auc"] > bg["roc_auc"] else "bgnbd"
     base_test = float(y.mean())
     metrics = {
-        "n_train": float(len(train)), "n_test": float(len(test)),
+        "n_train": float(len(train)), "n_fitted": float(model.n_train_), "n_test": float(len(test)),
         "base_rate_train": model.base_rate_, "base_rate_test": base_test,
         "brier_of_test_base_rate": base_test * (1 - base_test),
         "repeat_model_roc_auc": rm["roc_auc"], "repeat_model_brier": rm["brier"],

@@ -395,11 +395,15 @@ class CustomerScorer:
         self.notes = notes
 
     # ---- fitting -------------------------------------------------------------------------
-    def fit(self, tables: Mapping[str, pd.DataFrame], cutoff_date: Any) -> CustomerScorer:
+    def fit(self, tables: Mapping[str, pd.DataFrame], cutoff_date: Any,
+            feature_table: pd.DataFrame | None = None) -> CustomerScorer:
         """Fit the suggestion model on the bookings and settle the input columns.
 
         The model parts are taken as given (fitted by their notebooks); use
         :func:`build_scorer` to load them from a run and fit the missing ones.
+
+        ``feature_table``: the :func:`scoring_features` of ``tables`` at ``cutoff_date`` with
+        this scorer's feature settings, when the caller has it already (it is not recomputed).
         """
         self.feature_settings_ = self.features or FeatureSettings()
         self.horizons_days_ = [int(h) for h in self.horizons_days]
@@ -417,8 +421,8 @@ class CustomerScorer:
         except ValueError as exc:
             self.associations_ = None
             self.notes_.append(f"no destination/product suggestion: {exc}")
-        sample = scoring_features({k: v for k, v in tables.items()}, cutoff_date,
-                                  self.feature_settings_)
+        sample = feature_table if feature_table is not None else scoring_features(
+            {k: v for k, v in tables.items()}, cutoff_date, self.feature_settings_)
         cols = ["customer_id", "cutoff_date", "n_bookings", "frequency", "monetary_mean",
                 "avg_days_between_bookings", "churn_at_risk", AGE_COL,
                 "btyd_frequency", "btyd_recency", "btyd_T", "btyd_monetary_value"]
@@ -710,8 +714,13 @@ def build_scorer(
     clv_settings: CLVSettings | None = None,
     stage_rules: Sequence[Mapping[str, str]] | None = None,
     seed: int = 0,
+    feature_table: pd.DataFrame | None = None,
 ) -> CustomerScorer:
     """The run's scorer: parts from ``<run_dir>/models/``, missing parts fitted here.
+
+    ``feature_table``: :func:`scoring_features` of ``tables`` at the cut-off with ``features``
+    settings, when the caller has computed it (it is reused unless the CLV model's time unit
+    differs from those settings).
 
     Reads ``segmentation.joblib`` (:meth:`SegmentationModel.load`), ``churn.pkl``
     (:meth:`ChurnModel.load`) and ``clv.json`` (:meth:`CLVModel.from_dict`). A missing file
@@ -760,6 +769,7 @@ def build_scorer(
         notes.append("clv: BG/NBD + Gamma-Gamma refitted (not in the run)")
     if clv is not None and clv.settings.time_unit_days != s.time_unit_days:
         s = FeatureSettings(**{**asdict(s), "time_unit_days": clv.settings.time_unit_days})
+        feature_table = None  # built with another time unit
 
     metrics.update(collect_run_metrics(run_dir, None if churn is None else churn.kind))
     rules = [r.model_dump() for r in p.action_rules] if p.action_rules else None
@@ -767,7 +777,7 @@ def build_scorer(
         seg, churn, clv, features=s, horizons_days=p.horizons_days, stage_rules=stage_rules,
         action_rules=rules, item_columns=p.item_columns, max_remaining_days=p.max_remaining_days,
         metrics=metrics, notes=notes,
-    ).fit(tables, cutoff)
+    ).fit(tables, cutoff, feature_table)
 
 
 # --------------------------------------------------------------------------------------------

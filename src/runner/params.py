@@ -108,6 +108,9 @@ class RepeatModelParams(StrictModel):
     horizon_days: PositiveInt = 365
     train_cutoff: date | None = Field(default=None, description="default: cut-off minus 2 horizons")
     max_iter: PositiveInt = 200
+    sample_size: PositiveInt | None = Field(
+        default=100_000, description="fit on a sample of at most this many first trips, stratified "
+        "by outcome; score everyone (null: all)")
 
 
 class StageRule(StrictModel):
