@@ -2,6 +2,8 @@
 
     crm run demo                     run a job (params/demo.yaml) end to end
     crm generate --customers 100000  write the synthetic travel data set as Parquet
+    crm features --bookings b/ --customers c/ --cutoff 2025-12-31 --output f.parquet
+                                     scoring features of tables too large for memory, by parts
     crm score --input f.parquet --output scored.parquet   score with the champion scorer
     crm export <run_id>              write a run's marketing lists into its exports/ folder
     crm runs                         recent runs with status, duration and key metrics
@@ -44,12 +46,40 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from src.data.synthetic import generate_to_parquet
+    from src.data.synthetic import generate_chunks_to_parquet, generate_to_parquet
 
-    paths = generate_to_parquet(Path(args.out), n_customers=args.customers, seed=args.seed,
-                                show_progress=not args.quiet)
+    if args.chunk_customers:
+        paths = generate_chunks_to_parquet(Path(args.out), args.customers, seed=args.seed,
+                                           chunk_customers=args.chunk_customers,
+                                           show_progress=not args.quiet)
+    else:
+        paths = generate_to_parquet(Path(args.out), n_customers=args.customers, seed=args.seed,
+                                    show_progress=not args.quiet)
     for name, path in paths.items():
         print(f"{name}: {path}")
+    return 0
+
+
+def _cmd_features(args: argparse.Namespace) -> int:
+    from src.features.partitioned import partitioned_scoring_features
+    from src.models.scoring import FeatureSettings
+
+    sources = {name: getattr(args, name) for name in ("bookings", "customers", "interactions",
+                                                      "feedback") if getattr(args, name)}
+    settings = FeatureSettings(churn_definition=args.churn_definition,
+                               churn_gap_days=args.churn_gap_days,
+                               time_unit_days=args.time_unit_days)
+    try:
+        res = partitioned_scoring_features(
+            sources, args.cutoff, args.output, n_parts=args.parts,
+            customers_per_part=args.customers_per_part, settings=settings,
+            memory_limit=args.memory_limit, show_progress=not args.quiet)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{res['rows']} customers in {res['parts']} parts: partition "
+          f"{res['partition_seconds']:.1f} s, features {res['feature_seconds']:.1f} s "
+          f"-> {res['output']}")
     return 0
 
 
@@ -189,8 +219,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="outputs/synthetic")
+    p.add_argument("--chunk-customers", type=int, default=None,
+                   help="generate in chunks of this many customers into <out>/<table>/part-*.parquet "
+                        "(memory of one chunk; for 10M customers)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("features", help="scoring features of large tables, computed by customer parts")
+    p.add_argument("--bookings", required=True, help="Parquet file, folder of parts or glob")
+    for name in ("customers", "interactions", "feedback"):
+        p.add_argument(f"--{name}", help="Parquet file, folder of parts or glob (optional)")
+    p.add_argument("--cutoff", required=True, help="cut-off date (ISO)")
+    p.add_argument("--output", required=True, help="feature table (.parquet)")
+    p.add_argument("--parts", type=int, default=None, help="number of parts (default: by size)")
+    p.add_argument("--customers-per-part", type=int, default=1_000_000)
+    p.add_argument("--memory-limit", default="2GB", help="DuckDB memory limit of the partitioning")
+    p.add_argument("--churn-definition", choices=["lapse", "membership"], default="lapse")
+    p.add_argument("--churn-gap-days", type=int, default=365)
+    p.add_argument("--time-unit-days", type=float, default=1.0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_features)
 
     p = sub.add_parser("score", help="score a feature table with a registered scorer")
     p.add_argument("--model", default="tourism_crm_scorer@champion",

@@ -49,3 +49,19 @@ def test_runs_and_show(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["show", run.name]) == 0
     assert json.loads(capsys.readouterr().out)["run_id"] == run.name
     assert main(["show", "nope"]) == 2
+
+
+def test_chunked_generate_then_features_by_parts(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "big"
+    assert main(["generate", "--customers", "500", "--chunk-customers", "200", "--out", str(out),
+                 "--quiet"]) == 0
+    assert len(list((out / "bookings").glob("part-*.parquet"))) == 3
+    feats = tmp_path / "features.parquet"
+    args = ["features", "--bookings", str(out / "bookings"), "--customers", str(out / "customers"),
+            "--cutoff", "2025-12-31", "--output", str(feats), "--parts", "2", "--quiet"]
+    assert main(args) == 0
+    assert "500 customers in 2 parts" in capsys.readouterr().out
+    frame = pd.read_parquet(feats)
+    assert frame["customer_id"].is_unique and len(frame) == 500
+    assert main([*args[:2], str(tmp_path / "missing"), *args[3:]]) == 2
+    assert "missing" in capsys.readouterr().err

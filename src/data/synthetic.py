@@ -822,6 +822,7 @@ def generate(
     start_date: str = "2021-01-01",
     extraction_date: str = "2025-12-31",
     show_progress: bool = False,
+    id_offset: int = 0,
 ) -> SyntheticData:
     """Generate a synthetic travel-company data set with planted truth.
 
@@ -834,6 +835,9 @@ def generate(
     extraction_date : the data extraction date (ISO); nothing happens after the end of this
         day; trips ending after it are ``confirmed``, cancellations after it are censored.
     show_progress : show a tqdm progress bar over the generation stages.
+    id_offset : customers are numbered ``id_offset + 1 ...`` and bookings
+        ``100 * id_offset + 1 ...``, so data sets generated in chunks with offsets 0, n, 2n...
+        have distinct ids (:func:`generate_chunks_to_parquet`). 0 gives the historical ids.
 
     Returns
     -------
@@ -843,6 +847,8 @@ def generate(
     """
     if n_customers < 1:
         raise ValueError("n_customers must be >= 1")
+    if id_offset < 0:
+        raise ValueError("id_offset must be >= 0")
     if n_customers >= 10**8:
         raise ValueError("n_customers must be < 1e8 (unique 8-digit phone/e-mail suffixes)")
     rng = np.random.default_rng(seed)
@@ -957,8 +963,11 @@ def generate(
     order = np.lexsort((all_cust, all_time))  # chronological booking ids
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
-    booking_ids = _zfill_ids("B", np.arange(1, order.size + 1), 9)
-    customer_ids = _zfill_ids("C", np.arange(1, n + 1), 7)
+    if order.size >= 100 * n:
+        raise ValueError(f"{order.size} bookings for {n} customers: the booking ids of "
+                         "chunks (100 per customer) would overlap")
+    booking_ids = _zfill_ids("B", np.arange(1, order.size + 1) + 100 * id_offset, 9)
+    customer_ids = _zfill_ids("C", np.arange(1, n + 1) + id_offset, 7)
     dest_flat = [d for t in DESTINATION_TYPES for d in DESTINATIONS[t]]
     o = order
     bookings = pd.DataFrame({
@@ -1317,3 +1326,54 @@ def generate_to_parquet(
     """:func:`generate` then :func:`write_parquet`; ``kw`` go to :func:`generate`."""
     return write_parquet(generate(n_customers, seed=seed, **kw), out_dir)
 
+
+
+def generate_chunks_to_parquet(
+    out_dir: str | Path,
+    n_customers: int,
+    *,
+    chunk_customers: int = 1_000_000,
+    seed: int = 0,
+    show_progress: bool = True,
+    **kw: Any,
+) -> dict[str, Path]:
+    """Generate a data set too large for memory as Parquet parts, one chunk at a time.
+
+    Chunk ``i`` is :func:`generate` of ``chunk_customers`` customers (the last one smaller)
+    with seed ``(seed, i)`` and ``id_offset = i * chunk_customers``: every chunk follows the
+    same personas and planted parameters, ids are distinct across chunks, and memory is that
+    of one chunk (about 3 GB per million customers). E-mails and phone numbers are unique
+    within a chunk only.
+
+    Parameters
+    ----------
+    out_dir : folder; the result is ``<out_dir>/<table>/part-<i>.parquet`` for the four
+        tables and ``truth``.
+    n_customers : customers in all.
+    chunk_customers : customers per chunk.
+    seed : base seed.
+    kw : passed to :func:`generate` (dates).
+
+    Returns
+    -------
+    dict : table name -> its folder of parts.
+    """
+    from tqdm.auto import tqdm
+
+    if n_customers < 1 or chunk_customers < 1:
+        raise ValueError("n_customers and chunk_customers must be >= 1")
+    out = Path(out_dir)
+    n_chunks = -(-n_customers // chunk_customers)
+    folders = {name: out / name for name in ("customers", "bookings", "interactions", "feedback",
+                                             "truth")}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    for i in tqdm(range(n_chunks), desc="generating chunks", unit="chunk", disable=not show_progress):
+        n = min(chunk_customers, n_customers - i * chunk_customers)
+        chunk_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
+        data = generate(n, seed=chunk_seed, id_offset=i * chunk_customers, **kw)
+        for name, df in {**data.tables(), "truth": data.truth}.items():
+            path = folders[name] / f"part-{i:04d}.parquet"
+            _atomic_write(path, lambda p, df=df: df.to_parquet(p, index=False))
+        del data
+    return folders
