@@ -15,8 +15,9 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
-from src.data.contract import TABLES
+from src.data.contract import TABLES, pii_columns
 from src.data.errors import DataValidationError, InsufficientDataError
 from src.data.loading import DataSourceConfig, LoadedData, TableSource, load_tables
 from src.features.customer import FeatureCache, activate_feature_cache, data_fingerprint
@@ -81,8 +82,13 @@ def prepare_inputs(params: JobParams, run_dir: Path) -> LoadedData:
     return loaded
 
 
-def load_clean_tables(run_dir: str | Path, *, cache_features: bool = True) -> dict[str, pd.DataFrame]:
+def load_clean_tables(run_dir: str | Path, *, cache_features: bool = True,
+                      with_pii: bool = False) -> dict[str, pd.DataFrame]:
     """The validated tables written by the data step of this run (absent tables are absent).
+
+    The personal-data columns of the contract (names, e-mails, phones, free-text comments)
+    are left out unless ``with_pii``: no model reads them, and at a million customers they
+    are a large share of the memory and of the reading time. The export reads them itself.
 
     With ``cache_features`` (default) customer features computed from these very tables
     (:func:`src.features.customer.customer_features`, also inside the churn, lifecycle and
@@ -95,7 +101,15 @@ def load_clean_tables(run_dir: str | Path, *, cache_features: bool = True) -> di
             f"{data_dir} has no bookings.parquet: run the data step (01_data_quality) of this job first")
     files = {name: data_dir / f"{name}.parquet" for name in TABLES
              if (data_dir / f"{name}.parquet").exists()}
-    tables = {name: pd.read_parquet(path) for name, path in files.items()}
+    pii = {} if with_pii else pii_columns()
+
+    def read(name: str, path: Path) -> pd.DataFrame:
+        if not pii.get(name):
+            return pd.read_parquet(path)
+        names = pq.ParquetFile(path).schema_arrow.names
+        return pd.read_parquet(path, columns=[c for c in names if c not in pii[name]])
+
+    tables = {name: read(name, path) for name, path in files.items()}
     activate_feature_cache(FeatureCache(data_dir / FEATURE_CACHE_DIR, tables,
                                         data_fingerprint(list(files.values())))
                            if cache_features else None)

@@ -186,8 +186,9 @@ class ItemAssociation:
             parts.append(pd.DataFrame({"customer_id": done["customer_id"].to_numpy()[ok],
                                        "item": col + "=" + v.astype(str).to_numpy()[ok]}))
         pairs = pd.concat(parts, ignore_index=True).drop_duplicates()
-        cust, ci = np.unique(pairs["customer_id"].to_numpy(), return_inverse=True)
-        items, ii = np.unique(pairs["item"].to_numpy(), return_inverse=True)
+        ci, cust = pd.factorize(pairs["customer_id"].to_numpy(), sort=True)
+        ii, items = pd.factorize(pairs["item"].to_numpy(), sort=True)
+        cust, items = np.asarray(cust), np.asarray(items)
         basket = np.zeros((len(cust), len(items)), dtype=np.float64)
         basket[ci, ii] = 1.0
         n = max(len(cust), 1)

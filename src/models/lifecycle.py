@@ -121,18 +121,20 @@ def booking_gaps(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
     (the gap just before the last booking day); NaN with a single booking day.
     """
     done = completed_bookings(bookings, cutoff_date)
-    day = pd.to_datetime(done["booking_date"]).dt.normalize()
-    pairs = pd.DataFrame({"customer_id": done["customer_id"].to_numpy(),
-                          "day": day.to_numpy()}).drop_duplicates()
-    pairs = pairs.sort_values(["customer_id", "day"], kind="stable")
-    gap = pairs.groupby("customer_id")["day"].diff() / pd.Timedelta(days=1)
-    pairs["gap"] = gap.to_numpy(dtype=float)
-    g = pairs.groupby("customer_id")["gap"]
-    out = pd.DataFrame({"max_gap_days": g.max(), "last_gap_days": g.last()})
-    # groupby.last skips NaN: a single booking day must stay NaN
-    single = pairs.groupby("customer_id").size() == 1
-    out.loc[single.to_numpy(), "last_gap_days"] = np.nan
-    out.index.name = "customer_id"
+    code, ids = pd.factorize(done["customer_id"].to_numpy(), sort=True)
+    day = pd.to_datetime(done["booking_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    order = np.lexsort((day, code))
+    c, d = code[order], day[order]
+    distinct = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])] if len(c) else np.zeros(0, bool)
+    c, d = c[distinct], d[distinct].astype(np.float64)
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.zeros(0, np.int64)
+    gap = np.r_[np.nan, np.diff(d)] if len(d) else np.zeros(0)
+    gap[starts] = np.nan  # the first day of a customer has no gap before it
+    ends = np.r_[starts[1:] - 1, len(c) - 1] if len(c) else np.zeros(0, np.int64)
+    with np.errstate(invalid="ignore"):
+        max_gap = np.fmax.reduceat(gap, starts) if len(c) else np.zeros(0)
+    out = pd.DataFrame({"max_gap_days": max_gap, "last_gap_days": gap[ends]},
+                       index=pd.Index(np.asarray(ids)[c[starts]], name="customer_id"))
     return out.astype(float)
 
 

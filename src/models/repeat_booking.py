@@ -692,7 +692,7 @@ def stratified_sample(groups: np.ndarray, size: int, seed: int = 0) -> np.ndarra
     rng = np.random.default_rng(seed)
     values, counts = np.unique(groups, return_counts=True)
     picks = []
-    for v, c in zip(values, counts):
+    for v, c in zip(values, counts, strict=True):
         k = min(c, max(1, round(size * c / len(groups))))
         picks.append(rng.choice(np.flatnonzero(groups == v), size=k, replace=False))
     return np.sort(np.concatenate(picks))

@@ -87,3 +87,19 @@ def test_load_clean_tables_shares_features_across_loads(tables, tmp_path):
         pd.testing.assert_frame_equal(_features(plain), a)
     finally:
         activate_feature_cache(None)
+
+
+def test_load_clean_tables_leaves_personal_data_out_unless_asked(tables, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, df in tables.items():
+        df.to_parquet(data / f"{name}.parquet", index=False)
+    try:
+        plain = load_clean_tables(tmp_path)
+        assert not {"name", "email", "phone"} & set(plain["customers"].columns)
+        assert "comment" not in plain["feedback"].columns
+        assert "consent_email" in plain["customers"].columns and "csat" in plain["feedback"].columns
+        full = load_clean_tables(tmp_path, with_pii=True)
+        assert {"name", "email", "phone"} <= set(full["customers"].columns)
+    finally:
+        activate_feature_cache(None)
