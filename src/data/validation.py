@@ -148,8 +148,17 @@ def _as_text(s: pd.Series, *, as_category: bool = False) -> pd.Series:
         out[other] = values[other].astype(str)
         text = pd.Series(out, index=s.index, name=s.name)
         return text.astype("category") if as_category else text
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        s = s.astype(object)
+    if isinstance(s.dtype, pd.CategoricalDtype):  # trim the few levels, not every row
+        levels = _as_text(pd.Series(np.asarray(s.cat.categories, dtype=object)))
+        level_text = levels.to_numpy(dtype=object)
+        codes = s.cat.codes.to_numpy()
+        if as_category:
+            cats = sorted({v for v in level_text if isinstance(v, str)})
+            lookup = np.append(pd.Index(cats, dtype=object).get_indexer(level_text), -1)
+            cat = pd.Categorical.from_codes(lookup[codes], categories=pd.Index(cats, dtype=object))
+            return pd.Series(cat, index=s.index, name=s.name)
+        values = np.append(level_text, np.nan)[codes]  # code -1 (missing) -> the NaN at the end
+        return pd.Series(values, index=s.index, name=s.name, dtype=object)
     try:  # fast path: pyarrow's vectorised trim (all values str or missing)
         arr = pa_arrow.array(s.to_numpy(dtype=object), type=pa_arrow.string(), from_pandas=True)
     except (pa_arrow.ArrowInvalid, pa_arrow.ArrowTypeError, TypeError):
@@ -158,6 +167,10 @@ def _as_text(s: pd.Series, *, as_category: bool = False) -> pd.Series:
         text = text.where(keep, np.nan).astype(object)
         return text.astype("category") if as_category else text
     trimmed = pc.utf8_trim_whitespace(arr)
+    if (not as_category and arr.null_count == 0 and s.dtype == object
+            and not pc.any(pc.not_equal(trimmed, arr)).as_py()
+            and not pc.any(pc.equal(trimmed, "")).as_py()):
+        return s  # clean text already (ids read from Parquet): no new strings
     missing = pc.or_kleene(pc.is_null(trimmed), pc.equal(trimmed, "")).fill_null(True)
     if as_category:
         none = pa_arrow.scalar(None, pa_arrow.string())

@@ -174,7 +174,7 @@ def purchases(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
     day = _day(bookings["booking_date"])
     keep = (day <= cutoff).to_numpy()
     if "status" in bookings.columns:
-        keep &= ~bookings["status"].astype(object).isin(NOT_PURCHASES).to_numpy()
+        keep &= ~bookings["status"].isin(NOT_PURCHASES).to_numpy()
     out = bookings.loc[keep].copy()
     out["booking_date"] = day[keep]
     return out

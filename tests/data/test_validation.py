@@ -463,3 +463,22 @@ def test_customers_flags_years_and_tiers():
     assert by_row[3].startswith("value not allowed")
     assert by_row[4] == "unparseable true/false"
     assert by_row[5] == "duplicate customer_id (first at row 1)"
+
+
+def test_text_of_categories_is_trimmed_per_level_and_clean_text_kept_as_is():
+    """Categorical inputs (Parquet) are trimmed level by level, blanks become missing, and
+    clean object text comes back as the very same values."""
+    import numpy as np
+
+    from src.data.validation import _as_text
+
+    raw = pd.Series(pd.Categorical([" a", "a", "", None, "b "], categories=["", " a", "a", "b "]))
+    cat = _as_text(raw, as_category=True)
+    assert list(cat.cat.categories) == ["a", "b"]
+    assert cat.astype(object).where(cat.notna(), None).tolist() == ["a", "a", None, None, "b"]
+    text = _as_text(raw)
+    assert text.dtype == object and text.isna().tolist() == [False, False, True, True, False]
+    assert text.dropna().tolist() == ["a", "a", "b"]
+    ids = pd.Series(np.array(["C1", "C2"], dtype=object))
+    assert _as_text(ids) is ids  # nothing to trim: no copy
+    assert _as_text(pd.Series(["C1 ", "C2"])).tolist() == ["C1", "C2"]
