@@ -305,7 +305,7 @@ def _customer_features(
     # ---- money -------------------------------------------------------------------------------
     amount = pd.to_numeric(done["amount"], errors="coerce").to_numpy(dtype=np.float64)
     amount = np.nan_to_num(amount, nan=0.0)
-    total = np.bincount(code, weights=amount, minlength=n)
+    total = np.bincount(code, weights=amount, minlength=n).astype(np.float64)  # int64 if empty
     out["monetary_total"] = total
     with np.errstate(invalid="ignore", divide="ignore"):
         out["monetary_mean"] = np.where(n_book > 0, total / np.maximum(n_book, 1), np.nan)

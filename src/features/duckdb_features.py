@@ -40,8 +40,6 @@ docstring. How they are reproduced in SQL:
 - Sums and means are DuckDB's (parallel, in another order): they may differ from the pandas
   ones in the last bits of a float64 (``monetary_*``); float32 columns then almost always
   round to the same value.
-- Kept for identity with pandas: without any completed booking at all, ``monetary_total`` is
-  int64 zeros there (``numpy.bincount`` of nothing), so it is here too.
 """
 
 from __future__ import annotations
@@ -415,8 +413,7 @@ def _features(
             ("frequency", freq, "float32"),
             ("avg_days_between_bookings", f"CASE WHEN {freq} > 0 THEN {span} / {freq} END",
              "float32"),
-            # pandas quirk kept: without any completed booking its bincount total is int64
-            ("monetary_total", "coalesce(b_total, 0.0)", "float64" if n_done else "int64"),
+            ("monetary_total", "coalesce(b_total, 0.0)", "float64"),
             ("monetary_mean", "CASE WHEN b_n > 0 THEN b_total / b_n END", "float64")]
     if has_start:
         agg.append(f"avg({_days('__ts - __bd')}) FILTER (WHERE __done) AS b_lead")
