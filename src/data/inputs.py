@@ -77,7 +77,9 @@ def prepare_inputs(params: JobParams, run_dir: Path) -> LoadedData:
     rows = {r["table"]: {"in": int(r["rows_in"]), "kept": int(r["rows_kept"]),
                          "rejected": int(r["rows_rejected"])}
             for r in loaded.report.to_dict("records")}
-    record = {"sources": loaded.sources, "rows": rows, "cutoff_date": str(params.cutoff())}
+    record = {"sources": loaded.sources, "rows": rows, "cutoff_date": str(params.cutoff()),
+              "features": {"engine": params.data.features_engine,
+                           "duckdb_min_bookings": params.data.features_duckdb_min_bookings}}
     (data_dir / "inputs.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
     return loaded
 
@@ -93,7 +95,9 @@ def load_clean_tables(run_dir: str | Path, *, cache_features: bool = True,
     With ``cache_features`` (default) customer features computed from these very tables
     (:func:`src.features.customer.customer_features`, also inside the churn, lifecycle and
     scoring code) are kept per cut-off in ``<run_dir>/data/feature_cache/`` and computed once
-    per run, whichever notebook asks first.
+    per run, whichever notebook asks first; with the job's ``data.features_engine`` (recorded
+    in ``data/inputs.json``) they are computed by DuckDB over the run's Parquet files
+    (:mod:`src.features.duckdb_features`) instead of pandas when the bookings are many.
     """
     data_dir = Path(run_dir) / "data"
     if not (data_dir / "bookings.parquet").exists():
@@ -110,7 +114,12 @@ def load_clean_tables(run_dir: str | Path, *, cache_features: bool = True,
         return pd.read_parquet(path, columns=[c for c in names if c not in pii[name]])
 
     tables = {name: read(name, path) for name, path in files.items()}
-    activate_feature_cache(FeatureCache(data_dir / FEATURE_CACHE_DIR, tables,
-                                        data_fingerprint(list(files.values())))
-                           if cache_features else None)
+    engine = {}
+    if (data_dir / "inputs.json").exists():  # the job's choice, recorded by the data step
+        engine = json.loads((data_dir / "inputs.json").read_text(encoding="utf-8")).get("features", {})
+    activate_feature_cache(FeatureCache(
+        data_dir / FEATURE_CACHE_DIR, tables, data_fingerprint(list(files.values())),
+        sources=files, engine=engine.get("engine", "pandas"),
+        duckdb_min_bookings=engine.get("duckdb_min_bookings", 20_000_000),
+    ) if cache_features else None)
     return tables

@@ -441,15 +441,34 @@ class FeatureCache:
     directory : folder of the cache files (created when needed).
     tables : the contract tables by name, as loaded (``bookings`` required).
     fingerprint : text identifying the data version; part of each file name.
+    sources : table name -> the Parquet file the table was read from; with ``engine``
+        ``"duckdb"`` (or ``"auto"`` and at least ``duckdb_min_bookings`` bookings) a missing
+        cut-off is computed by DuckDB over these files
+        (:func:`src.features.duckdb_features.customer_features_duckdb`, equal to the pandas
+        result) instead of from the tables in memory.
     """
 
     def __init__(self, directory: str | Path, tables: Mapping[str, pd.DataFrame],
-                 fingerprint: str):
+                 fingerprint: str, *, sources: Mapping[str, str | Path] | None = None,
+                 engine: str = "pandas", duckdb_min_bookings: int = 20_000_000):
+        if engine not in ("pandas", "duckdb", "auto"):
+            raise ValueError(f"engine must be 'pandas', 'duckdb' or 'auto', not {engine!r}")
+        if engine != "pandas" and not sources:
+            raise ValueError("the duckdb engine needs the Parquet sources of the tables")
         self.directory = Path(directory)
         self.tables = dict(tables)
         self.fingerprint = fingerprint
+        self.sources = dict(sources or {})
+        self.engine = engine
+        self.duckdb_min_bookings = duckdb_min_bookings
+        self.engine_used: dict[str, str] = {}  # cut-off -> engine that computed it
         self.hits = 0
         self.misses = 0
+
+    def _uses_duckdb(self) -> bool:
+        if self.engine == "auto":
+            return len(self.tables["bookings"]) >= self.duckdb_min_bookings
+        return self.engine == "duckdb"
 
     def serves(self, bookings, customers, interactions, feedback) -> bool:
         """True when the four tables are the cache's own objects (absent = ``None``)."""
@@ -468,7 +487,18 @@ class FeatureCache:
             self.hits += 1
             return pd.read_parquet(path)
         self.misses += 1
-        frame = compute()
+        if self._uses_duckdb():
+            from src.features.duckdb_features import customer_features_duckdb
+
+            src = {k: v for k, v in self.sources.items() if k in self.tables}
+            frame = customer_features_duckdb(
+                src["bookings"], cutoff, customers=src.get("customers"),
+                interactions=src.get("interactions"), feedback=src.get("feedback"),
+                temp_directory=self.directory)
+            self.engine_used[str(cutoff)] = "duckdb"
+        else:
+            frame = compute()
+            self.engine_used[str(cutoff)] = "pandas"
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:

@@ -63,6 +63,12 @@ class DataParams(StrictModel):
         default=None,
         description="analysis cut-off; default: the synthetic extraction date / the source's as_of_date",
     )
+    features_engine: Literal["auto", "pandas", "duckdb"] = Field(
+        default="auto",
+        description="customer features: pandas in memory, or DuckDB SQL over the run's Parquet "
+                    "(out of core); auto: DuckDB from features_duckdb_min_bookings bookings on",
+    )
+    features_duckdb_min_bookings: PositiveInt = 20_000_000
 
     @model_validator(mode="after")
     def _one_source(self) -> DataParams:

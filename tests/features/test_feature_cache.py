@@ -103,3 +103,34 @@ def test_load_clean_tables_leaves_personal_data_out_unless_asked(tables, tmp_pat
         assert {"name", "email", "phone"} <= set(full["customers"].columns)
     finally:
         activate_feature_cache(None)
+
+
+@pytest.mark.parametrize("engine,threshold,used", [("duckdb", 20_000_000, "duckdb"),
+                                                   ("auto", 10, "duckdb"),
+                                                   ("auto", 20_000_000, "pandas")])
+def test_the_job_engine_choice_computes_features_out_of_core(tables, tmp_path, engine, threshold,
+                                                             used):
+    """With data.features_engine the cache computes a cut-off with DuckDB over the run's
+    Parquet files; the features equal the pandas ones."""
+    import json
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, df in tables.items():
+        df.to_parquet(data / f"{name}.parquet", index=False)
+    (data / "inputs.json").write_text(json.dumps(
+        {"features": {"engine": engine, "duckdb_min_bookings": threshold}}), encoding="utf-8")
+    try:
+        loaded = load_clean_tables(tmp_path)
+        got = _features(loaded)
+        assert set(cf._ACTIVE_CACHE.engine_used.values()) == {used}
+    finally:
+        activate_feature_cache(None)
+    pd.testing.assert_frame_equal(got, _features(tables), rtol=1e-9)
+
+
+def test_duckdb_engine_needs_sources(tables, tmp_path):
+    with pytest.raises(ValueError, match="sources"):
+        FeatureCache(tmp_path, tables, "x", engine="duckdb")
+    with pytest.raises(ValueError, match="engine"):
+        FeatureCache(tmp_path, tables, "x", engine="spark")
