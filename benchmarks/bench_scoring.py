@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--batch-size", type=int, default=100_000)
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--records", help="append JSON-lines records here (benchmarks/run.py)")
     args = ap.parse_args(argv)
     if args.child is not None:
         print(json.dumps(child(args.child, args.seed, args.batch_size)))
@@ -108,6 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         print("| " + " | ".join(f"{row[c]:.1f}" if isinstance(row[c], float) else str(row[c])
                                 for c in cols) + " |", flush=True)
+        if args.records:
+            with open(args.records, "a", encoding="utf-8") as fh:
+                for case, key in (("scoring features", "features_s"), ("score (batches)", "score_s"),
+                                  ("export lists", "export_s")):
+                    fh.write(json.dumps({"benchmark": "scoring", "case": case, "customers": n,
+                                         "implementation": "ours", "wall_s": row[key],
+                                         "peak_rss_mb": row["peak_rss_mb"],
+                                         "notes": "peak RSS of the whole process"}) + "\n")
     return 1 if failed else 0
 
 
