@@ -20,9 +20,12 @@ Usage::
     .venv/bin/python benchmarks/bench_btyd.py                       # 100k and 1M customers
     .venv/bin/python benchmarks/bench_btyd.py --sizes 2000 --cases floor ours   # smoke run
     .venv/bin/python benchmarks/bench_btyd.py --peer-python <peers-venv>/bin/python
+    .venv/bin/python benchmarks/bench_btyd.py --records out.jsonl   # also JSON lines
 
 Prints a markdown table: wall seconds (fit, score), peak resident memory, optimiser
-iterations, agreement with our estimates and scores.
+iterations, agreement with our estimates and scores. With ``--records PATH`` also appends
+JSON lines (see _common.py): the floor, and for each implementation "BG/NBD fit" and
+"BG/NBD+GG fit+score"; a case that did not run has ``wall_s`` null and its status in ``notes``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,7 +41,24 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+try:
+    from _common import (
+        PROJECT_ROOT,
+        add_records_argument,
+        peak_rss_self_mb,
+        record,
+        write_records,
+    )
+except ImportError:  # loaded by file path (importlib), not run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import (
+        PROJECT_ROOT,
+        add_records_argument,
+        peak_rss_self_mb,
+        record,
+        write_records,
+    )
+
 CASES = ("floor", "ours", "lifetimes", "pymc-marketing")
 TRUE_BGNBD = {"r": 0.6, "alpha": 120.0, "a": 0.8, "b": 2.5}  # days: ~1.8 purchases a year
 TRUE_GG = {"p": 6.0, "q": 4.0, "v": 300.0}  # mean spend 600
@@ -72,10 +91,6 @@ def _rss_mb() -> float:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except OSError:
         return float("nan")
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
 
 
 # ------------------------------------------------------------------------------------------
@@ -248,7 +263,7 @@ def run_case(name: str, data_path: Path, out_path: Path) -> None:
         d = {k: z[k] for k in z.files}
     baseline = _rss_mb()
     res = CASE_FUNCS[name](d)
-    res["peak_rss_mb"] = _peak_mb()
+    res["peak_rss_mb"] = peak_rss_self_mb()
     res["peak_over_baseline_mb"] = res["peak_rss_mb"] - baseline
     scores = res.pop("scores", None)
     if scores is not None:
@@ -389,6 +404,28 @@ def print_table(size: int, results: list[dict], data: dict) -> None:
                   f"fit + score: {(lt['fit_s'] + lt['score_s']) / (ref['fit_s'] + ref['score_s']):.1f} x.")
 
 
+def records(size: int, results: list[dict]) -> list[dict]:
+    """Records of one size (the schema of _common.py): the floor, then per implementation
+    the BG/NBD fit and fit + score of both models; cases that did not run have no time."""
+    out = []
+    for r in results:
+        ok = r["status"] == "ok"
+        peak = r.get("peak_rss_mb") if ok else None
+        if r["case"] == "floor":
+            out.append(record("btyd", "BG/NBD log-likelihood, 1 evaluation", size,
+                              r["eval_s"] if ok else None, peak,
+                              notes="floor of any fit, per iteration" if ok else r["status"]))
+            continue
+        how = "MAP, flat priors; " if r["case"] == "pymc-marketing" else ""
+        notes = f"{how}{r.get('bg_iter')} iterations" if ok else r["status"]
+        out.append(record("btyd", "BG/NBD fit", size, r["bg_fit_s"] if ok else None, peak,
+                          implementation=r["case"], notes=notes))
+        out.append(record("btyd", "BG/NBD+GG fit+score", size,
+                          r["fit_s"] + r["score_s"] if ok else None, peak,
+                          implementation=r["case"], notes=how.rstrip("; ") if ok else r["status"]))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -399,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mem-limit-gb", type=float, default=16.0, help="per case")
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--json", type=Path, help="also write the raw results here")
+    add_records_argument(ap)
     ap.add_argument("--run-case", choices=CASES, help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -428,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
             with np.load(data_path) as z:
                 print_table(size, results, {k: z[k] for k in z.files})
             all_results[size] = results
+            write_records(args.records, records(size, results))
     if args.json:
         args.json.write_text(json.dumps(all_results, indent=1, default=str))
     return 0

@@ -1,24 +1,45 @@
 """Survival churn benchmark: landmark frames, Cox PH / Weibull AFT fit, scoring at fixed horizons.
 
     python benchmarks/bench_churn.py --sizes 100000 1000000
+    python benchmarks/bench_churn.py --sizes 2000 --records out.jsonl
 
 Each size runs in its own process: synthetic customers (src.data.synthetic), the time split
 of the churn notebook (lapse churn, landmark time origin), our Cox PH (vectorised, checked
 against lifelines in the tests) and lifelines' WeibullAFTFitter through ChurnModel, lifelines'
 own CoxPHFitter on the same frame as the peer, and scoring every training-frame customer at
 180 / 365 days plus remaining lifetime (no survival curves materialised). Prints a markdown
-table: seconds per step and the peak RSS of the process.
+table: seconds per step and the peak RSS of the process; with ``--records PATH`` also appends
+one JSON line per step and size (see _common.py), lifelines' Cox fit as the peer of ours.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
+
+try:
+    from _common import (
+        ChildFailedError,
+        add_records_argument,
+        peak_rss_self_mb,
+        record,
+        run_child,
+        write_records,
+    )
+except ImportError:  # loaded by file path (importlib), not run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import (
+        ChildFailedError,
+        add_records_argument,
+        peak_rss_self_mb,
+        record,
+        run_child,
+        write_records,
+    )
 
 COVARIATES = ["recency_days", "tenure_days", "frequency", "monetary_mean", "complaints_service",
               "complaints_product", "complaints_price", "csat_mean", "product_flight", "dest_beach",
@@ -58,14 +79,31 @@ def child(n: int, seed: int) -> dict:
         t = time.perf_counter()
         CoxPHFitter(penalizer=0.01).fit(design, duration_col="duration_days", event_col="event")
         out["lifelines_coxph_fit_s"] = time.perf_counter() - t
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = peak_rss_self_mb()
     return out
+
+
+def records(row: dict) -> list[dict]:
+    """One record per step of one size (the schema of _common.py); steps share the peak RSS."""
+    n, peak = row["customers"], row["peak_rss_mb"]
+    train, test = f"{row['train_rows']:,} training rows", f"{row['score_rows']:,} rows"
+    steps = [("landmark split", "ours", "split_s", ""),
+             ("Cox fit", "ours", "coxph_fit_s",
+              f"{train}; penalizer search (2 x 3 folds) + PH test"),
+             ("Cox fit", "lifelines", "lifelines_coxph_fit_s", f"{train}; one CoxPHFitter fit"),
+             ("Weibull AFT fit", "ours", "weibull_aft_fit_s", f"{train}; via lifelines"),
+             ("Cox score", "ours", "coxph_score_s", f"{test} at 180/365 days + lifetime"),
+             ("Weibull AFT score", "ours", "weibull_aft_score_s",
+              f"{test} at 180/365 days + lifetime")]
+    return [record("churn", case, n, row[key], peak, implementation=impl, notes=notes)
+            for case, impl, key, notes in steps if key in row]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--seed", type=int, default=42)
+    add_records_argument(ap)
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child is not None:
@@ -76,16 +114,18 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss_mb"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
+    failed = False
     for n in args.sizes:
-        proc = subprocess.run([sys.executable, __file__, "--child", str(n), "--seed", str(args.seed)],
-                              capture_output=True, text=True)
-        if proc.returncode:
-            print(f"| {n} | failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode} |")
+        try:
+            row = run_child([sys.executable, __file__, "--child", str(n), "--seed", str(args.seed)])
+        except ChildFailedError as exc:
+            failed = True
+            print(f"| {n} | failed: {exc.last_line} |", flush=True)
             continue
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
         print("| " + " | ".join(f"{row.get(c, float('nan')):.2f}" if isinstance(row.get(c), float)
                                 else str(row.get(c, "")) for c in cols) + " |", flush=True)
-    return 0
+        write_records(args.records, records(row))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

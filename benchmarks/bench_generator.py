@@ -1,14 +1,15 @@
 """Benchmark of the synthetic travel-data generator (src/data/synthetic.py).
 
 Each size runs in a fresh subprocess, so the peak resident memory reported is that of one
-generation alone (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the child, which also
-cross-checks against ``RUSAGE_CHILDREN`` in the parent). Prints a markdown table.
+generation alone (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the child). Prints a
+markdown table; with ``--records PATH`` also appends one JSON line per case (see _common.py).
 
 Usage::
 
     python benchmarks/bench_generator.py                    # 100k and 1M customers
     python benchmarks/bench_generator.py --sizes 2000       # smoke test
     python benchmarks/bench_generator.py --write-parquet    # also time write_parquet
+    python benchmarks/bench_generator.py --records out.jsonl
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+try:
+    from _common import add_records_argument, peak_rss_self_mb, record, run_child, write_records
+except ImportError:  # loaded by file path (importlib), not run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import add_records_argument, peak_rss_self_mb, record, run_child, write_records
+
 DEFAULT_SIZES = (100_000, 1_000_000)
 
 
@@ -53,9 +57,7 @@ def _child(n_customers: int, seed: int, write_parquet: bool) -> dict:
             paths = write(data, tmp)
             out["write_s"] = time.perf_counter() - t0
             out["parquet_mb"] = sum(p.stat().st_size for p in paths.values()) / 2**20
-    # ru_maxrss is in KiB on Linux, bytes on macOS
-    scale = 1 if sys.platform == "darwin" else 1024
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+    out["peak_rss_mb"] = peak_rss_self_mb()
     return out
 
 
@@ -65,16 +67,20 @@ def run_size(n_customers: int, seed: int = 0, write_parquet: bool = False) -> di
            "--seed", str(seed)]
     if write_parquet:
         cmd.append("--write-parquet")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"generator benchmark failed for n={n_customers}:\n{proc.stderr}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["process_wall_s"] = wall
-    return result
+    return run_child(cmd)
+
+
+def records(rows: list[dict]) -> list[dict]:
+    """One record per measured step and size (the schema of _common.py)."""
+    out = []
+    for r in rows:
+        notes = f"{r['bookings']:,} bookings"
+        out.append(record("generator", "generate", r["customers"], r["generate_s"],
+                          r["peak_rss_mb"], notes=notes))
+        if "write_s" in r:
+            out.append(record("generator", "write parquet", r["customers"], r["write_s"],
+                              r["peak_rss_mb"], notes=f"{r['parquet_mb']:.0f} MiB"))
+    return out
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -101,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write-parquet", action="store_true",
                         help="also time write_parquet into a temporary folder")
+    add_records_argument(parser)
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     print("## Synthetic generator (src.data.synthetic.generate)\n")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; one subprocess per size\n")
     print(markdown_table(rows))
+    write_records(args.records, records(rows))
     return 0
 
 

@@ -6,25 +6,30 @@ time of the feature table, of ``SegmentationModel.fit`` (k chosen by silhouette 
 ``--k-range``; the clustering fits on a 50k sub-sample, then assigns everybody), of
 ``predict`` on all customers, the recovery of the planted personas (adjusted Rand index and
 purity among customers with a completed booking) and, optionally, the bootstrap-halves
-stability. Prints a markdown table.
+stability. Prints a markdown table; with ``--records PATH`` also appends one JSON line per
+step and size (see _common.py).
 
 Usage::
 
     python benchmarks/bench_segmentation.py                       # 100k and 1M customers
     python benchmarks/bench_segmentation.py --sizes 5000 --stability 1   # smoke test
+    python benchmarks/bench_segmentation.py --records out.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+try:
+    from _common import add_records_argument, peak_rss_self_mb, record, run_child, write_records
+except ImportError:  # loaded by file path (importlib), not run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import add_records_argument, peak_rss_self_mb, record, run_child, write_records
+
 DEFAULT_SIZES = (100_000, 1_000_000)
 
 
@@ -69,8 +74,23 @@ def _child(n: int, seed: int, k_range: tuple[int, int], stability_pairs: int) ->
         t0 = time.perf_counter()
         out["stability_ari"] = model.clusters_.stability(features, n_pairs=stability_pairs)
         out["stability_s"] = time.perf_counter() - t0
-    scale = 1 if sys.platform == "darwin" else 1024
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+    out["peak_rss_mb"] = peak_rss_self_mb()
+    return out
+
+
+def records(rows: list[dict], k_range: tuple[int, int]) -> list[dict]:
+    """One record per step and size (the schema of _common.py); steps share the peak RSS."""
+    out = []
+    for r in rows:
+        steps = [("customer features", r["features_s"], f"{r['bookings']:,} bookings"),
+                 ("segmentation fit", r["fit_s"],
+                  f"k = {r['k']} by silhouette over {k_range[0]}..{k_range[1]}"),
+                 ("segmentation predict", r["predict_s"], "")]
+        if "stability_s" in r:
+            steps.append(("segmentation stability", r["stability_s"],
+                          f"ARI {r['stability_ari']:.3f}"))
+        out += [record("segmentation", case, r["customers"], wall, r["peak_rss_mb"], notes=notes)
+                for case, wall, notes in steps]
     return out
 
 
@@ -80,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--k-range", type=int, nargs=2, default=(3, 10))
     ap.add_argument("--stability", type=int, default=1, help="bootstrap-half pairs (0: skip)")
+    add_records_argument(ap)
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -90,8 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--child", str(n), "--seed", str(args.seed),
                "--k-range", *map(str, args.k_range), "--stability", str(args.stability)]
-        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        rows.append(run_child(cmd))
     cols = ["customers", "bookings", "features_s", "fit_s", "predict_s", "k", "ari", "purity",
             "stability_ari", "stability_s", "peak_rss_mb"]
     print("| " + " | ".join(cols) + " |")
@@ -101,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
                  "stability_ari") else f"{r[c]:,.1f}" if isinstance(r.get(c), float)
                  else f"{r[c]:,}" if c in r else "-" for c in cols]
         print("| " + " | ".join(cells) + " |")
+    write_records(args.records, records(rows, tuple(args.k_range)))
 
 
 if __name__ == "__main__":
