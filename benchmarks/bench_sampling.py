@@ -28,9 +28,9 @@ in its own child process:
   ``RepeatBookingModel`` (same settings and seed, checked to give the same predictions) on
   its training table.
 
-Sample sizes shrink with tiny data: at most ``n // 4`` customers for the segmentation and
-``n // 10`` rows for the churn and repeat models (their tables hold about a third of the
-customers); at 100k the defaults hold as given.
+Sample sizes shrink with tiny data: at most ``n // 4`` customers or rows (the churn and
+repeat tables hold about a third of the customers, so at the smoke size the "sample" is most
+of them: smaller ones leave a Cox fit with constant covariates); at 100k the defaults hold.
 
 Each fit is measured in its child: wall seconds of the fit alone (not generation, features or
 evaluation) and the process's peak RSS during the fit (Linux: the high-water mark is reset
@@ -82,7 +82,7 @@ K_RANGE = (3, 8)  # ClusterParams default and params/scale_1m.yaml
 HORIZONS_DAYS = (180, 365)  # ChurnParams.horizons_days
 CHURN_YEAR_DAYS = 365  # ChurnParams.holdout_days and train_window_days
 REPEAT_HORIZON_DAYS = 365  # RepeatModelParams.horizon_days
-SAMPLE_DIVISORS = {"segmentation": 4, "churn": 10, "repeat": 10}
+SAMPLE_DIVISORS = {"segmentation": 4, "churn": 4, "repeat": 4}
 """Effective sample = min(requested, customers // divisor): small data keep a real sample."""
 
 
