@@ -4,6 +4,8 @@
     python benchmarks/run.py --sizes 2000       # tiny: the smoke tests use this
     python benchmarks/run.py --only btyd job
     python benchmarks/run.py --records results.jsonl    # keep the records (default: a temp file)
+    python benchmarks/run.py --skip score10m --peer-python /path/to/peers/bin/python \
+        --records results.jsonl --append              # after bench_score10m.py --records results.jsonl
 
 Each ``bench_<name>.py`` is a script with ``--sizes`` that prints a markdown table; each runs
 its cases in subprocesses and reports wall seconds and peak memory. A script that accepts
@@ -90,10 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--records", type=Path, metavar="PATH",
                     help="keep the JSON-lines records of this run here (overwritten; "
                          "default: a new temporary file)")
+    ap.add_argument("--append", action="store_true",
+                    help="add to the --records file instead of overwriting it (e.g. after a "
+                         "separate 10M scoring run), the combined table shows both")
+    ap.add_argument("--peer-python", metavar="PYTHON",
+                    help="interpreter of a virtualenv with the peer libraries (lifetimes, "
+                         "pymc-marketing), for the scripts that take --peer-python")
+    ap.add_argument("--skip", nargs="+", choices=sorted(found), default=[],
+                    help="run every benchmark but these")
     args = ap.parse_args(argv)
     if args.records:
         records_path = args.records.resolve()
-        records_path.write_text("", encoding="utf-8")
+        if not (args.append and records_path.exists()):
+            records_path.write_text("", encoding="utf-8")
     else:
         with tempfile.NamedTemporaryFile(prefix="bench-records-", suffix=".jsonl",
                                          delete=False) as f:
@@ -101,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# benchmarks on {machine_line()}\n", flush=True)
     failed, without_records = [], []
     for name, path in found.items():
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or name in args.skip:
             continue
         cmd = [sys.executable, str(path)] + (["--sizes", *map(str, args.sizes)] if args.sizes else [])
+        if args.peer_python and "--peer-python" in path.read_text(encoding="utf-8"):
+            cmd += ["--peer-python", args.peer_python]
         if accepts_records(path):
             cmd += ["--records", str(records_path)]
         else:
