@@ -41,23 +41,14 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    from _common import (
-        PROJECT_ROOT,
-        add_records_argument,
-        peak_rss_self_mb,
-        record,
-        write_records,
-    )
-except ImportError:  # loaded by file path (importlib), not run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import (
-        PROJECT_ROOT,
-        add_records_argument,
-        peak_rss_self_mb,
-        record,
-        write_records,
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when loaded by path
+from _common import (  # noqa: E402
+    PROJECT_ROOT,
+    add_records_argument,
+    peak_rss_self_mb,
+    record,
+    write_records,
+)
 
 CASES = ("floor", "ours", "lifetimes", "pymc-marketing")
 TRUE_BGNBD = {"r": 0.6, "alpha": 120.0, "a": 0.8, "b": 2.5}  # days: ~1.8 purchases a year

@@ -21,25 +21,15 @@ import time
 import warnings
 from pathlib import Path
 
-try:
-    from _common import (
-        ChildFailedError,
-        add_records_argument,
-        peak_rss_self_mb,
-        record,
-        run_child,
-        write_records,
-    )
-except ImportError:  # loaded by file path (importlib), not run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import (
-        ChildFailedError,
-        add_records_argument,
-        peak_rss_self_mb,
-        record,
-        run_child,
-        write_records,
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when loaded by path
+from _common import (  # noqa: E402
+    ChildFailedError,
+    add_records_argument,
+    peak_rss_self_mb,
+    record,
+    run_child,
+    write_records,
+)
 
 COVARIATES = ["recency_days", "tenure_days", "frequency", "monetary_mean", "complaints_service",
               "complaints_product", "complaints_price", "csat_mean", "product_flight", "dest_beach",

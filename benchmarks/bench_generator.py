@@ -22,11 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-try:
-    from _common import add_records_argument, peak_rss_self_mb, record, run_child, write_records
-except ImportError:  # loaded by file path (importlib), not run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import add_records_argument, peak_rss_self_mb, record, run_child, write_records
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when loaded by path
+from _common import add_records_argument, peak_rss_self_mb, record, run_child, write_records  # noqa: E402
 
 DEFAULT_SIZES = (100_000, 1_000_000)
 

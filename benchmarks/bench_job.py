@@ -24,25 +24,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-try:
-    from _common import (
-        PROJECT_ROOT,
-        add_records_argument,
-        child_env,
-        measure_process,
-        record,
-        write_records,
-    )
-except ImportError:  # loaded by file path (importlib), not run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import (
-        PROJECT_ROOT,
-        add_records_argument,
-        child_env,
-        measure_process,
-        record,
-        write_records,
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when loaded by path
+from _common import (  # noqa: E402
+    PROJECT_ROOT,
+    add_records_argument,
+    child_env,
+    measure_process,
+    record,
+    write_records,
+)
 
 DEFAULT_SIZES = (100_000, 1_000_000)
 DEFAULT_PARAMS = PROJECT_ROOT / "params" / "scale_1m.yaml"

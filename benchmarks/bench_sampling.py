@@ -55,27 +55,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-try:
-    from _common import (
-        ChildFailedError,
-        add_records_argument,
-        child_env,
-        peak_rss_self_mb,
-        record,
-        run_child,
-        write_records,
-    )
-except ImportError:  # loaded by file path (importlib), not run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import (
-        ChildFailedError,
-        add_records_argument,
-        child_env,
-        peak_rss_self_mb,
-        record,
-        run_child,
-        write_records,
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when loaded by path
+from _common import (  # noqa: E402
+    ChildFailedError,
+    add_records_argument,
+    child_env,
+    peak_rss_self_mb,
+    record,
+    run_child,
+    write_records,
+)
 
 CUTOFF = "2025-12-31"
 K_RANGE = (3, 8)  # ClusterParams default and params/scale_1m.yaml

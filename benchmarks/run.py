@@ -28,11 +28,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-try:
-    from _common import PROJECT_ROOT, machine_line, read_records
-except ImportError:  # loaded by file path (importlib), not run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import PROJECT_ROOT, machine_line, read_records
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when loaded by path
+from _common import PROJECT_ROOT, machine_line, read_records  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OURS = "ours"

@@ -26,6 +26,15 @@ def tables():
     return generate(1_500, seed=5).tables()
 
 
+def _write_run(tables, run_dir):
+    """The clean tables of a run folder, as the data step writes them; returns data/."""
+    data = run_dir / "data"
+    data.mkdir()
+    for name, df in tables.items():
+        df.to_parquet(data / f"{name}.parquet", index=False)
+    return data
+
+
 def _features(t, cutoff=CUT):
     return customer_features(t["bookings"], cutoff, customers=t.get("customers"),
                              interactions=t.get("interactions"), feedback=t.get("feedback"))
@@ -69,10 +78,7 @@ def test_fingerprint_changes_with_the_data(tmp_path):
 
 def test_load_clean_tables_shares_features_across_loads(tables, tmp_path):
     """Two notebooks of one run (two loads of the same files) compute a cut-off once."""
-    data = tmp_path / "data"
-    data.mkdir()
-    for name, df in tables.items():
-        df.to_parquet(data / f"{name}.parquet", index=False)
+    data = _write_run(tables, tmp_path)
     try:
         first = load_clean_tables(tmp_path)
         a = _features(first)
@@ -90,10 +96,7 @@ def test_load_clean_tables_shares_features_across_loads(tables, tmp_path):
 
 
 def test_load_clean_tables_leaves_personal_data_out_unless_asked(tables, tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    for name, df in tables.items():
-        df.to_parquet(data / f"{name}.parquet", index=False)
+    _write_run(tables, tmp_path)
     try:
         plain = load_clean_tables(tmp_path)
         assert not {"name", "email", "phone"} & set(plain["customers"].columns)
@@ -114,10 +117,7 @@ def test_the_job_engine_choice_computes_features_out_of_core(tables, tmp_path, e
     Parquet files; the features equal the pandas ones."""
     import json
 
-    data = tmp_path / "data"
-    data.mkdir()
-    for name, df in tables.items():
-        df.to_parquet(data / f"{name}.parquet", index=False)
+    data = _write_run(tables, tmp_path)
     (data / "inputs.json").write_text(json.dumps(
         {"features": {"engine": engine, "duckdb_min_bookings": threshold}}), encoding="utf-8")
     try:
