@@ -86,7 +86,7 @@ def test_partitions_keep_each_customer_whole(chunks, tmp_path):
                                      "feedback": chunks["feedback"]}, tmp_path, 4, threads=1)
     seen: dict[str, int] = {}
     for part in range(4):
-        for name, folder in folders.items():
+        for folder in folders.values():
             for f in (folder / f"_part={part}").glob("*.parquet"):
                 for cid in pd.read_parquet(f)["customer_id"].unique():
                     assert seen.setdefault(cid, part) == part

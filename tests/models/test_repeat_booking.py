@@ -15,7 +15,6 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from src.data.synthetic import PERSONAS, generate
 from src.models.repeat_booking import (
-    stratified_sample,
     CATEGORICAL_FEATURES,
     LABEL,
     NUMERIC_FEATURES,
@@ -23,6 +22,7 @@ from src.models.repeat_booking import (
     calibration_table,
     evaluate_time_split,
     first_trip_table,
+    stratified_sample,
 )
 
 FEATURES = list(CATEGORICAL_FEATURES + NUMERIC_FEATURES)
