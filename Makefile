@@ -5,14 +5,15 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOB    ?= demo
 
-.PHONY: help setup demo test lint lab ui bench lock clean
+.PHONY: help setup demo test lint lab ui bench bench10m lock clean
 
 help:
 	@echo "make demo   set up the virtualenv and run the demo job end to end"
 	@echo "make test   set up the virtualenv and run the tests"
 	@echo "make lab    open JupyterLab on notebooks/ with the project's kernel"
 	@echo "make ui     open the MLflow UI on the project's tracking store"
-	@echo "make bench  run the benchmarks (prints a table)"
+	@echo "make bench  run the benchmarks at 100k and 1M (PEERS=<venv>/bin/python for lifetimes, pymc-marketing)"
+	@echo "make bench10m  the ten-million-customer scoring path (about 25 min)"
 	@echo "make lint   ruff"
 	@echo "make lock   re-record requirements.lock from the virtualenv"
 
@@ -41,7 +42,10 @@ ui: $(STAMP)
 	$(VENV)/bin/crm ui
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --skip score10m $(if $(PEERS),--peer-python $(PEERS))
+
+bench10m: $(STAMP)
+	$(PY) benchmarks/bench_score10m.py --sizes 10000000 --spark
 
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
