@@ -69,12 +69,14 @@ def _cmd_features(args: argparse.Namespace) -> int:
     settings = FeatureSettings(churn_definition=args.churn_definition,
                                churn_gap_days=args.churn_gap_days,
                                time_unit_days=args.time_unit_days)
+    from src.data.errors import DataError
+
     try:
         res = partitioned_scoring_features(
             sources, args.cutoff, args.output, n_parts=args.parts,
             customers_per_part=args.customers_per_part, settings=settings,
             memory_limit=args.memory_limit, show_progress=not args.quiet)
-    except (FileNotFoundError, ValueError) as exc:
+    except (DataError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{res['rows']} customers in {res['parts']} parts: partition "

@@ -111,7 +111,8 @@ def parquet_files(source: ParquetSource) -> list[str]:
 
     Parameters
     ----------
-    source : a file path, a glob pattern (expanded and sorted by name) or a list of either.
+    source : a file path, a folder (its ``*.parquet`` files, recursively, sorted by name),
+        a glob pattern (expanded and sorted by name) or a list of these.
 
     Returns
     -------
@@ -135,6 +136,12 @@ def parquet_files(source: ParquetSource) -> list[str]:
             files.extend(matched)
         elif Path(text).is_file():
             files.append(text)
+        elif Path(text).is_dir():
+            found = sorted(str(f) for f in Path(text).rglob("*.parquet"))
+            if not found:
+                raise DataSourceError(f"folder {text!r} holds no .parquet file", file=text,
+                                      hint="point at the folder of the table's Parquet parts")
+            files.extend(found)
         else:
             raise DataSourceError(f"Parquet file {text!r} does not exist", file=text,
                                   hint="check the path (relative paths resolve against the "
@@ -174,7 +181,7 @@ def read_parquet_pandas(source: ParquetSource, columns: Sequence[str] | None = N
 # --------------------------------------------------------------------------------------------
 
 
-def _lit(value: str) -> str:
+def sql_literal(value: str) -> str:
     """SQL string literal."""
     return "'" + str(value).replace("'", "''") + "'"
 
@@ -213,7 +220,7 @@ class _Table:
     def __init__(self, name: str, source: ParquetSource, con: duckdb.DuckDBPyConnection):
         self.name = name
         self.files = parquet_files(source)
-        self.scan = ("read_parquet([" + ", ".join(_lit(f) for f in self.files)
+        self.scan = ("read_parquet([" + ", ".join(sql_literal(f) for f in self.files)
                      + "], union_by_name = true)")
         self.columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {self.scan}")
                         .fetchall()}
@@ -432,7 +439,7 @@ def _features(
             continue
         agg.append(f"count(__{col}) FILTER (WHERE __done) AS b_{col}_n")
         for j, level in enumerate(mix_levels[col]):
-            agg.append(f"count(*) FILTER (WHERE __done AND __{col} = {_lit(level)}) "
+            agg.append(f"count(*) FILTER (WHERE __done AND __{col} = {sql_literal(level)}) "
                        f"AS b_{col}_{j}")
             out.append((f"{prefix}_{level}", f"CASE WHEN b_{col}_n > 0 THEN "
                         f"CAST(b_{col}_{j} AS DOUBLE) / b_{col}_n END", "float32"))
@@ -463,7 +470,7 @@ def _features(
                                       "'complaint' AND __cat IS NOT NULL) FROM inter")
             for j, level in enumerate(_level_list(COMPLAINT_CATEGORIES, obs)):
                 iagg.append(f"count(*) FILTER (WHERE __kind = 'complaint' AND "
-                            f"__cat = {_lit(level)}) AS i_{j}")
+                            f"__cat = {sql_literal(level)}) AS i_{j}")
                 out_i.append((f"complaints_{level}", f"coalesce(i_{j}, 0)", "float32"))
         else:
             missing.append("interactions.complaint_category")

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from src.data.contract import TABLES
+from src.features.duckdb_features import parquet_files, sql_literal
 
 __all__ = ["contract_dtypes", "partition_by_customer", "partitioned_scoring_features"]
 
@@ -34,33 +35,8 @@ Source = PathLike | Sequence[PathLike]
 _PART_COL = "_part"
 
 
-def _files(source: Source) -> list[str]:
-    """Parquet files of a source: a file, a folder (its ``*.parquet``, recursively), a glob
-    or a list of those."""
-    items = [source] if isinstance(source, str | Path) else list(source)
-    out: list[str] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(str(f) for f in p.rglob("*.parquet"))
-            if not found:
-                raise FileNotFoundError(f"{p} holds no .parquet file")
-            out += found
-        elif any(ch in str(item) for ch in "*?["):
-            found = sorted(str(f) for f in Path().glob(str(item))) if not p.is_absolute() else \
-                sorted(str(f) for f in Path(p.anchor).glob(str(p.relative_to(p.anchor))))
-            if not found:
-                raise FileNotFoundError(f"no file matches {item}")
-            out += found
-        elif p.exists():
-            out.append(str(p))
-        else:
-            raise FileNotFoundError(f"input {p} not found")
-    return out
-
-
 def _sql_list(files: Sequence[str]) -> str:
-    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    return "[" + ", ".join(sql_literal(f) for f in files) + "]"
 
 
 def partition_by_customer(
@@ -76,7 +52,9 @@ def partition_by_customer(
     Parameters
     ----------
     sources : table name (``bookings`` required; ``customers``, ``interactions``,
-        ``feedback`` optional) -> Parquet file, folder, glob or list of them.
+        ``feedback`` optional) -> Parquet file, folder, glob or list of them
+        (:func:`src.features.duckdb_features.parquet_files`; a missing one raises
+        :class:`src.data.errors.DataSourceError`).
     out_dir : folder of the result: ``<out_dir>/<table>/_part=<i>/*.parquet``.
     n_parts : number of parts (>= 1); a customer's rows of every table land in the same part.
     memory_limit : DuckDB memory limit (e.g. ``"2GB"``); beyond it DuckDB spills to
@@ -107,7 +85,7 @@ def partition_by_customer(
             con.execute(f"SET threads = {int(threads)}")
         folders = {}
         for name, source in sources.items():
-            files = _files(source)
+            files = parquet_files(source)
             cols = [r[0] for r in con.execute(
                 f"DESCRIBE SELECT * FROM read_parquet({_sql_list(files)})").fetchall()]
             if "customer_id" not in cols:
@@ -205,7 +183,7 @@ def partitioned_scoring_features(
         raise ValueError(f"output {out_path}: use a .parquet file")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if n_parts is None:
-        files = _files(sources.get("customers", sources["bookings"]))
+        files = parquet_files(sources.get("customers", sources["bookings"]))
         con = duckdb.connect()
         try:
             n_customers = con.execute(f"SELECT count(DISTINCT customer_id) FROM "

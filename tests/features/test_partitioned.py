@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from src.data.errors import DataSourceError
 from src.data.synthetic import generate, generate_chunks_to_parquet
 from src.features.partitioned import (
     contract_dtypes,
@@ -102,7 +103,7 @@ def test_contract_dtypes_restore_the_loader_types(chunks):
 
 
 def test_errors_name_the_problem(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope"):
+    with pytest.raises(DataSourceError, match="nope"):
         partitioned_scoring_features({"bookings": tmp_path / "nope"}, CUT, tmp_path / "f.parquet")
     with pytest.raises(ValueError, match="parquet"):
         partitioned_scoring_features({"bookings": tmp_path}, CUT, tmp_path / "f.csv")
