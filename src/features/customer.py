@@ -432,7 +432,8 @@ class FeatureCache:
     cut-off, each notebook in its own kernel. The cache computes each cut-off once per run.
 
     It serves only the very table objects it was opened with (identity, not equality), so a
-    caller passing other or modified tables always gets a fresh computation. The files are
+    caller passing other tables (a filtered or edited copy) gets a fresh computation; a table
+    changed in place is not detected, so code treats the loaded tables as read-only. The files are
     named by a fingerprint of the run's clean data files (names, sizes, modification times),
     so new data written by the data step never meets old features.
 
