@@ -224,6 +224,19 @@ def add_records_argument(parser: argparse.ArgumentParser) -> None:
                         help="append one JSON line per measured case to PATH")
 
 
+def markdown_table(rows: list[dict[str, Any]], cols: list[tuple[str, str, str]],
+                   text_cols: tuple[str, ...] = ()) -> str:
+    """A markdown table of ``rows``: ``cols`` are (key, header, format) triples; columns no row
+    has are left out, a row without a key gets an empty cell; ``text_cols`` align left."""
+    cols = [c for c in cols if any(c[0] in r for r in rows)]
+    lines = ["| " + " | ".join(c[1] for c in cols) + " |",
+             "|" + "|".join("---" if c[0] in text_cols else "---:" for c in cols) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt.format(r[k]) if k in r else "" for k, _, fmt in cols)
+                     + " |")
+    return "\n".join(lines)
+
+
 def machine_line() -> str:
     """Platform, CPU count, total RAM and Python version of this machine, on one line."""
     ram = "RAM unknown"

@@ -20,24 +20,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when loaded by path
+from _common import PROJECT_ROOT, peak_rss_self_mb  # noqa: E402
+from _common import markdown_table as _markdown_table  # noqa: E402
+
 DEFAULT_SIZES = (100_000, 1_000_000)
 ENGINES = ("pandas", "duckdb")
 TABLES = ("bookings", "customers", "interactions", "feedback")
 SAMPLE_ROWS = 20_000
-
-
-def _peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux, bytes on macOS
-    scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
 def _generate(n_customers: int, seed: int, folder: Path) -> dict:
@@ -55,11 +51,11 @@ def _features(engine: str, folder: Path, cutoff: str, memory_limit: str, sample_
 
     paths = {name: folder / f"{name}.parquet" for name in TABLES}
     kwargs = {"memory_limit": memory_limit} if engine == "duckdb" else {}
-    rss0 = _peak_rss_mb()
+    rss0 = peak_rss_self_mb()
     t0 = time.perf_counter()
     features = build_customer_features(paths, cutoff, engine=engine, **kwargs)
     wall = time.perf_counter() - t0
-    peak = _peak_rss_mb()
+    peak = peak_rss_self_mb()
     step = max(1, len(features) // SAMPLE_ROWS)
     features.iloc[::step].to_pickle(sample_out)
     return {"customers": len(features), "bookings": parquet_num_rows(paths["bookings"]),
@@ -132,11 +128,7 @@ def markdown_table(rows: list[dict]) -> str:
             ("engine", "engine", "{}"), ("wall_s", "wall s", "{:.2f}"),
             ("peak_rss_mb", "peak RSS MB", "{:.0f}"),
             ("max_abs_diff", "max abs diff vs pandas", "{:.3g}")]
-    lines = ["| " + " | ".join(c[1] for c in cols) + " |",
-             "|" + "|".join("---:" if c[0] != "engine" else "---" for c in cols) + "|"]
-    for r in rows:
-        lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in cols) + " |")
-    return "\n".join(lines)
+    return _markdown_table(rows, cols, text_cols=("engine",))
 
 
 def main(argv: list[str] | None = None) -> int:

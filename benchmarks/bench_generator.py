@@ -23,7 +23,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when loaded by path
-from _common import add_records_argument, peak_rss_self_mb, record, run_child, write_records  # noqa: E402
+from _common import (  # noqa: E402
+    add_records_argument,
+    peak_rss_self_mb,
+    record,
+    run_child,
+    write_records,
+)
+from _common import markdown_table as _markdown_table  # noqa: E402
 
 DEFAULT_SIZES = (100_000, 1_000_000)
 
@@ -88,13 +95,7 @@ def markdown_table(rows: list[dict]) -> str:
             ("write_s", "write parquet (s)", "{:.2f}"), ("parquet_mb", "parquet (MiB)", "{:.0f}"),
             ("frames_mb", "DataFrames (MiB)", "{:.0f}"), ("peak_rss_mb", "peak RSS (MiB)",
                                                          "{:.0f}")]
-    cols = [c for c in cols if any(c[0] in r for r in rows)]
-    lines = ["| " + " | ".join(c[1] for c in cols) + " |",
-             "|" + "|".join("---:" for _ in cols) + "|"]
-    for r in rows:
-        lines.append("| " + " | ".join(fmt.format(r[k]) if k in r else "" for k, _, fmt in cols)
-                     + " |")
-    return "\n".join(lines)
+    return _markdown_table(rows, cols)
 
 
 def main(argv: list[str] | None = None) -> int:
