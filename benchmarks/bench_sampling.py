@@ -153,7 +153,7 @@ def child_churn(kind: str, n: int, seed: int, sample: int | None) -> dict[str, A
 
     from src.data.synthetic import generate
     from src.models import churn
-    from src.runner.params import ChurnParams
+    from src.params.schema import ChurnParams
 
     cp = ChurnParams()
     tables = generate(n, seed=seed).tables()
@@ -190,7 +190,7 @@ def child_repeat(n: int, seed: int, sample: int | None) -> dict[str, Any]:
 
     from src.data.synthetic import generate
     from src.models import repeat_booking
-    from src.runner.params import RepeatModelParams
+    from src.params.schema import RepeatModelParams
 
     rp = RepeatModelParams()
     tables = generate(n, seed=seed).tables()

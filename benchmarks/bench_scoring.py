@@ -51,8 +51,9 @@ def child(n: int, seed: int, batch: int) -> dict:
     import pandas as pd
 
     from src.data.synthetic import generate
-    from src.export.marketing import ExportParams, export_marketing
+    from src.export.marketing import export_marketing
     from src.models.scoring import scoring_features
+    from src.params.schema import ExportParams
 
     out: dict = {"customers": n}
     t = time.perf_counter()

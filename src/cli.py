@@ -24,8 +24,8 @@ from src.paths import runs_dir
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from src.params import ParamsError
     from src.runner.lock import JobLockedError
-    from src.runner.params import ParamsError
     from src.runner.run import EXIT_BAD_INPUT, EXIT_LOCKED, run_job
 
     overrides = {}
@@ -103,8 +103,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from src.export.marketing import ExportParams, ReconciliationError, export_run
-    from src.runner.params import load_params
+    from src.export.marketing import ReconciliationError, export_run
+    from src.params import load_params
+    from src.params.schema import ExportParams
 
     run_dir = Path(args.run) if Path(args.run).is_dir() else runs_dir() / args.run
     if not run_dir.is_dir():
@@ -180,7 +181,7 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _cmd_schedule(args: argparse.Namespace) -> int:
-    from src.runner.params import ParamsError
+    from src.params import ParamsError
     from src.runner.schedule import ScheduleError, add_schedule, list_schedules, remove_schedule
 
     try:

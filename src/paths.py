@@ -25,3 +25,17 @@ def resolve(path: str | os.PathLike[str], base: Path | None = None) -> Path:
     """Resolve a path from params: absolute stays, relative is taken from ``base`` (project root)."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else (base or PROJECT_ROOT) / p
+
+
+def notebook_path(name: str) -> Path:
+    """``notebooks/<name>.ipynb``; a name with a folder (``path/to/x.ipynb``) is taken as a path,
+    relative to the project root."""
+    p = Path(name)
+    if p.suffix == ".ipynb" and (p.is_absolute() or len(p.parts) > 1):
+        return p if p.is_absolute() else PROJECT_ROOT / p
+    return NOTEBOOKS_DIR / f"{p.stem if p.suffix == '.ipynb' else name}.ipynb"
+
+
+def notebook_name(name: str) -> str:
+    """The step name of a notebook entry (file stem)."""
+    return Path(name).stem if name.endswith(".ipynb") else name

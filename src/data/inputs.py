@@ -21,8 +21,8 @@ from src.data.contract import TABLES, pii_columns
 from src.data.errors import DataValidationError, InsufficientDataError
 from src.data.loading import DataSourceConfig, LoadedData, TableSource, load_tables
 from src.features.customer import FeatureCache, activate_feature_cache, data_fingerprint
+from src.params.schema import JobParams
 from src.paths import PROJECT_ROOT
-from src.runner.params import JobParams
 
 FEATURE_CACHE_DIR = "feature_cache"
 

@@ -35,15 +35,14 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+from src.params.schema import ExportParams
 
 __all__ = [
-    "DEFAULT_LIST_COLUMNS",
-    "ExportParams",
     "ExportResult",
     "ReconciliationError",
     "atomic_write",
@@ -56,48 +55,7 @@ __all__ = [
     "normalize_phone",
 ]
 
-DEFAULT_LIST_COLUMNS: list[str] = [
-    "customer_id", "channel", "recommended_action", "segment", "value_tier", "lifecycle_stage",
-    "churn_prob_365d", "p_alive", "clv", "expected_next_booking_date",
-    "suggested_destination_type", "suggested_product", "member_tier",
-]
 _PII = ("name", "email", "phone")
-
-
-class ExportParams(BaseModel):
-    """``export:``: the marketing lists.
-
-    campaign_actions : actions that get a list (None: every action except ``do_not_contact``).
-    columns : list columns (scored columns, ``channel``; PII via ``pii_columns``).
-    sort_by / ascending : list order (e.g. highest CLV first).
-    max_rows : cap per action; default_max_rows : cap for the others (None: no cap).
-    pii_columns : customer PII allowed in the lists (``name``, ``email``, ``phone``).
-    pii_mode : ``hashed`` (``email_sha256``, ``phone_sha256``; ``name`` not allowed) or
-        ``plain``.
-    suppression_file : CSV with ``customer_id`` and/or ``email`` / ``email_sha256`` columns
-        (relative paths from the project root).
-    formats : ``csv`` (UTF-8 with BOM) and/or ``parquet``.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    campaign_actions: list[str] | None = None
-    columns: list[str] = Field(default_factory=lambda: list(DEFAULT_LIST_COLUMNS))
-    sort_by: list[str] = Field(default=["clv"])
-    ascending: bool = False
-    max_rows: dict[str, PositiveInt] = Field(default_factory=dict)
-    default_max_rows: PositiveInt | None = None
-    pii_columns: list[Literal["name", "email", "phone"]] = Field(default_factory=list)
-    pii_mode: Literal["hashed", "plain"] = "hashed"
-    suppression_file: str | None = None
-    formats: list[Literal["csv", "parquet"]] = Field(default=["csv", "parquet"], min_length=1)
-    full_table: bool = True
-
-    @model_validator(mode="after")
-    def _no_hashed_names(self) -> ExportParams:
-        if self.pii_mode == "hashed" and "name" in self.pii_columns:
-            raise ValueError("pii_columns: 'name' cannot be hashed for matching; use "
-                             "pii_mode: plain or drop it")
-        return self
 
 
 class ReconciliationError(RuntimeError):

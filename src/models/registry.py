@@ -4,7 +4,7 @@ Registry *aliases* (``MlflowClient.set_registered_model_alias``), not the deprec
 Each version carries its validation metrics as version tags (``metric.<name>``), so the
 champion's metrics are read from the registry itself, whichever run produced it.
 
-Promotion gates (:class:`src.models.scoring.GateParams`, from params) are checked by MLflow's
+Promotion gates (:class:`src.params.schema.GateParams`, from params) are checked by MLflow's
 own threshold validation (``mlflow.validate_evaluation_results`` with
 ``mlflow.models.MetricThreshold``): each gate becomes one absolute threshold, the stricter of
 its ``threshold`` and "no worse than the champion by more than ``max_worsening``". MLflow's
@@ -25,7 +25,8 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from src.models.scoring import CustomerScorer, GateParams, PromotionParams, log_scorer
+from src.models.scoring import CustomerScorer, log_scorer
+from src.params.schema import GateParams, PromotionParams
 
 __all__ = [
     "DEFAULT_MODEL_NAME",

@@ -35,9 +35,7 @@ from typing import Any, Literal
 import joblib
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from src.data.contract import CONTACT_CHANNELS
 from src.features.customer import customer_features
 from src.models.actions import (
     DEFAULT_ACTION_RULES,
@@ -56,16 +54,13 @@ from src.models.churn import (
 from src.models.clv import CLVModel, CLVSettings, holdout_metrics, summary_at
 from src.models.lifecycle import DEFAULT_STAGE_RULES, booking_gaps, first_match
 from src.models.segmentation import SegmentationModel, to_plain_dtypes
+from src.params.schema import ScoringParams
 
 __all__ = [
-    "ActionRule",
     "CustomerScorer",
     "FeatureSettings",
-    "GateParams",
     "MissingColumnsError",
-    "PromotionParams",
     "ScorerPyfunc",
-    "ScoringParams",
     "build_scorer",
     "collect_run_metrics",
     "log_scorer",
@@ -79,73 +74,6 @@ __all__ = [
 
 _ARTIFACT = "customer_scorer"
 _ENGAGED_KINDS = ("opened", "clicked", "inquiry")
-
-
-# --------------------------------------------------------------------------------------------
-# params (the lead merges them into src.runner.params.JobParams as ``scoring:``)
-# --------------------------------------------------------------------------------------------
-class ActionRule(BaseModel):
-    """One next-best-action rule: first match wins; ``when`` is an expression over columns."""
-
-    model_config = ConfigDict(extra="forbid")
-    action: str
-    when: str
-
-
-class GateParams(BaseModel):
-    """A promotion gate on one metric.
-
-    ``threshold``: absolute bound the candidate must meet (>= when ``greater_is_better``,
-    else <=); ``max_worsening``: how much worse than the current champion the candidate may
-    be (absolute units of the metric). ``required``: a candidate without the metric fails.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    greater_is_better: bool
-    threshold: float | None = None
-    max_worsening: float | None = Field(default=None, ge=0)
-    required: bool = True
-
-
-def _default_gates() -> dict[str, GateParams]:
-    return {
-        "churn_concordance": GateParams(greater_is_better=True, threshold=0.6, max_worsening=0.01),
-        "clv_holdout_mae_per_customer": GateParams(greater_is_better=False, max_worsening=0.02),
-        "clv_holdout_abs_aggregate_pct_error": GateParams(greater_is_better=False, threshold=25.0,
-                                                          max_worsening=2.0),
-    }
-
-
-class PromotionParams(BaseModel):
-    """Champion/challenger promotion of the registered scorer."""
-
-    model_config = ConfigDict(extra="forbid")
-    model_name: str = "tourism_crm_scorer"
-    alias: str = "champion"
-    gates: dict[str, GateParams] = Field(default_factory=_default_gates)
-
-
-class ScoringParams(BaseModel):
-    """``05_score_export``: the scorer and its registration.
-
-    ``horizons_days``: churn-probability horizons (days); ``action_rules``: ordered
-    next-best-action rules (default :data:`src.models.actions.DEFAULT_ACTION_RULES`);
-    ``contact_channels``: channels with a ``consent_<channel>`` column, in order of preference
-    for ties; ``refit_missing``: fit a part the run did not produce (said in the notes);
-    ``batch_size``: rows per batch for ``crm score``.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    horizons_days: list[PositiveInt] = Field(default=[90, 180, 365], min_length=1)
-    max_remaining_days: PositiveInt = 3650
-    action_rules: list[ActionRule] | None = None
-    contact_channels: list[Literal[CONTACT_CHANNELS]] = Field(  # type: ignore[valid-type]
-        default=["email", "sms", "phone"])
-    item_columns: dict[str, str] = Field(
-        default={"destination_type": "dest_", "product": "product_"})
-    refit_missing: bool = True
-    batch_size: PositiveInt = 100_000
-    promotion: PromotionParams = PromotionParams()
 
 
 # --------------------------------------------------------------------------------------------

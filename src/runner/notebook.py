@@ -23,8 +23,8 @@ import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 
+from src.params import JobParams, load_params
 from src.paths import outputs_dir, resolve
-from src.runner.params import JobParams, load_params
 from src.runner.tracking import connect
 
 # MLflow metric names allow alphanumerics, _ - . space : /

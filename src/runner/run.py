@@ -39,17 +39,9 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from src.paths import PROJECT_ROOT, runs_dir
+from src.params import JobParams, ParamsError, dump_params, flatten, load_params
+from src.paths import PROJECT_ROOT, notebook_name, notebook_path, runs_dir
 from src.runner.lock import job_lock
-from src.runner.params import (
-    JobParams,
-    ParamsError,
-    dump_params,
-    flatten,
-    load_params,
-    notebook_name,
-    notebook_path,
-)
 from src.runner.report import render_reports, write_text_atomic
 from src.runner.tracking import TrackingUnavailableError, connect, default_tracking_uri
 

@@ -190,9 +190,9 @@ def add_schedule(job: str, cron: str, *, log: str | Path | None = None,
     Raises
     ------
     ScheduleError : bad cron expression or job name, or the crontab command failed.
-    src.runner.params.ParamsError : the job's params are invalid.
+    src.params.ParamsError : the job's params are invalid.
     """
-    from src.runner.params import load_params, params_path
+    from src.params import load_params, params_path
 
     cron = validate_cron(cron)
     params = load_params(job)

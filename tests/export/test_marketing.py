@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 
 from src.export.marketing import (
-    ExportParams,
     ReconciliationError,
     export_marketing,
     hash_email,
     hash_phone,
     normalize_phone,
 )
+from src.params.schema import ExportParams
 
 ACTIONS = ["vip_care", "win_back_call", "nurture", "do_not_contact"]
 

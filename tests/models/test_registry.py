@@ -21,13 +21,12 @@ from src.models.registry import (
     version_metrics,
 )
 from src.models.scoring import (
-    GateParams,
-    PromotionParams,
     build_scorer,
     model_input,
     scoring_features,
 )
 from src.models.segmentation import BehaviouralSegmenter, SegmentationModel
+from src.params.schema import GateParams, PromotionParams
 
 CUTOFF = pd.Timestamp("2025-12-31")
 GOOD = {"churn_concordance": 0.80, "clv_holdout_mae_per_customer": 0.50,

@@ -21,7 +21,6 @@ from src.models.clv import summary_at  # noqa: E402
 from src.models.scoring import (  # noqa: E402
     CustomerScorer,
     MissingColumnsError,
-    ScoringParams,
     build_scorer,
     log_scorer,
     model_input,
@@ -29,6 +28,7 @@ from src.models.scoring import (  # noqa: E402
     scoring_features,
 )
 from src.models.segmentation import BehaviouralSegmenter, SegmentationModel  # noqa: E402
+from src.params.schema import ScoringParams  # noqa: E402
 
 CUTOFF = pd.Timestamp("2025-12-31")
 

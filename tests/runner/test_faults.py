@@ -22,9 +22,9 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from src.params import ParamsError
 from src.paths import PARAMS_DIR
 from src.runner import report, run
-from src.runner.params import ParamsError
 from src.runner.run import (
     EXIT_BAD_INPUT,
     EXIT_NOTEBOOK_FAILED,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from src.params import ParamsError, flatten, load_params
 from src.paths import PARAMS_DIR
-from src.runner.params import ParamsError, flatten, load_params
 
 DEMO = yaml.safe_load((PARAMS_DIR / "demo.yaml").read_text(encoding="utf-8"))
 

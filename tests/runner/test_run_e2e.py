@@ -10,8 +10,8 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from src.params import ParamsError
 from src.paths import PARAMS_DIR
-from src.runner.params import ParamsError
 from src.runner.run import EXIT_BAD_INPUT, EXIT_NOTEBOOK_FAILED, EXIT_OK, run_job
 from tests.helpers import write_notebook
 

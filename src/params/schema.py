@@ -1,39 +1,23 @@
-"""Job parameters: one YAML file per job under ``params/``, validated once at the edge.
+"""The job-parameter schema: every section of a job file as a typed pydantic model.
 
-papermill only warns about unknown parameters; this module does not: every key of a job
-file is checked against a typed schema before any notebook starts. Unknown keys and wrong
-types are :class:`ParamsError`\\ s that name the file and the dotted key.
+One YAML file per job under ``params/`` is validated against :class:`JobParams` once, at the
+edge (:func:`src.params.files.load_params`); functions then receive the section they need
+(``params.churn``, ``params.loyalty``, ...). This module is the bottom of the stack: it
+imports the data contract and the source configuration, never models, features, the export
+or the runner, so loading params never pulls in the model stack. Units: days for every
+``*_days`` key, shares in [0, 1], money in the data's currency.
 """
 
 from __future__ import annotations
 
-import difflib
 from datetime import date
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-from src.export.marketing import ExportParams
-from src.models.scoring import ScoringParams
-from src.paths import NOTEBOOKS_DIR, PARAMS_DIR, PROJECT_ROOT
-
-
-class ParamsError(Exception):
-    """A job parameter file is missing, unreadable or invalid.
-
-    Attributes
-    ----------
-    file : the parameter file.
-    problems : one human-readable line per problem, each naming the dotted key.
-    """
-
-    def __init__(self, file: Path | str, problems: list[str]):
-        self.file = Path(file)
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"invalid job parameters in {self.file}:\n{lines}")
+from src.data.contract import CONTACT_CHANNELS
+from src.data.loading import DataSourceConfig
+from src.paths import NOTEBOOKS_DIR, notebook_path
 
 
 class StrictModel(BaseModel):
@@ -75,8 +59,6 @@ class DataParams(StrictModel):
         if (self.synthetic is None) == (self.source is None):
             raise ValueError("give exactly one of 'synthetic' or 'source'")
         if self.source is not None:
-            from src.data.loading import DataSourceConfig
-
             DataSourceConfig.model_validate(self.source)
         return self
 
@@ -212,6 +194,115 @@ class ChurnParams(StrictModel):
     member_col: str = "loyalty_member"
 
 
+class ActionRule(BaseModel):
+    """One next-best-action rule: first match wins; ``when`` is an expression over columns."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: str
+    when: str
+
+
+class GateParams(BaseModel):
+    """A promotion gate on one metric.
+
+    ``threshold``: absolute bound the candidate must meet (>= when ``greater_is_better``,
+    else <=); ``max_worsening``: how much worse than the current champion the candidate may
+    be (absolute units of the metric). ``required``: a candidate without the metric fails.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    greater_is_better: bool
+    threshold: float | None = None
+    max_worsening: float | None = Field(default=None, ge=0)
+    required: bool = True
+
+
+def _default_gates() -> dict[str, GateParams]:
+    return {
+        "churn_concordance": GateParams(greater_is_better=True, threshold=0.6, max_worsening=0.01),
+        "clv_holdout_mae_per_customer": GateParams(greater_is_better=False, max_worsening=0.02),
+        "clv_holdout_abs_aggregate_pct_error": GateParams(greater_is_better=False, threshold=25.0,
+                                                          max_worsening=2.0),
+    }
+
+
+class PromotionParams(BaseModel):
+    """Champion/challenger promotion of the registered scorer."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_name: str = "tourism_crm_scorer"
+    alias: str = "champion"
+    gates: dict[str, GateParams] = Field(default_factory=_default_gates)
+
+
+class ScoringParams(BaseModel):
+    """``05_score_export``: the scorer and its registration.
+
+    ``horizons_days``: churn-probability horizons (days); ``action_rules``: ordered
+    next-best-action rules (default :data:`src.models.actions.DEFAULT_ACTION_RULES`);
+    ``contact_channels``: channels with a ``consent_<channel>`` column, in order of preference
+    for ties; ``refit_missing``: fit a part the run did not produce (said in the notes);
+    ``batch_size``: rows per batch for ``crm score``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    horizons_days: list[PositiveInt] = Field(default=[90, 180, 365], min_length=1)
+    max_remaining_days: PositiveInt = 3650
+    action_rules: list[ActionRule] | None = None
+    contact_channels: list[Literal[CONTACT_CHANNELS]] = Field(  # type: ignore[valid-type]
+        default=["email", "sms", "phone"])
+    item_columns: dict[str, str] = Field(
+        default={"destination_type": "dest_", "product": "product_"})
+    refit_missing: bool = True
+    batch_size: PositiveInt = 100_000
+    promotion: PromotionParams = PromotionParams()
+
+
+
+DEFAULT_LIST_COLUMNS: list[str] = [
+    "customer_id", "channel", "recommended_action", "segment", "value_tier", "lifecycle_stage",
+    "churn_prob_365d", "p_alive", "clv", "expected_next_booking_date",
+    "suggested_destination_type", "suggested_product", "member_tier",
+]
+
+
+class ExportParams(BaseModel):
+    """``export:``: the marketing lists.
+
+    campaign_actions : actions that get a list (None: every action except ``do_not_contact``).
+    columns : list columns (scored columns, ``channel``; PII via ``pii_columns``).
+    sort_by / ascending : list order (e.g. highest CLV first).
+    max_rows : cap per action; default_max_rows : cap for the others (None: no cap).
+    pii_columns : customer PII allowed in the lists (``name``, ``email``, ``phone``).
+    pii_mode : ``hashed`` (``email_sha256``, ``phone_sha256``; ``name`` not allowed) or
+        ``plain``.
+    suppression_file : CSV with ``customer_id`` and/or ``email`` / ``email_sha256`` columns
+        (relative paths from the project root).
+    formats : ``csv`` (UTF-8 with BOM) and/or ``parquet``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    campaign_actions: list[str] | None = None
+    columns: list[str] = Field(default_factory=lambda: list(DEFAULT_LIST_COLUMNS))
+    sort_by: list[str] = Field(default=["clv"])
+    ascending: bool = False
+    max_rows: dict[str, PositiveInt] = Field(default_factory=dict)
+    default_max_rows: PositiveInt | None = None
+    pii_columns: list[Literal["name", "email", "phone"]] = Field(default_factory=list)
+    pii_mode: Literal["hashed", "plain"] = "hashed"
+    suppression_file: str | None = None
+    formats: list[Literal["csv", "parquet"]] = Field(default=["csv", "parquet"], min_length=1)
+    full_table: bool = True
+
+    @model_validator(mode="after")
+    def _no_hashed_names(self) -> ExportParams:
+        if self.pii_mode == "hashed" and "name" in self.pii_columns:
+            raise ValueError("pii_columns: 'name' cannot be hashed for matching; use "
+                             "pii_mode: plain or drop it")
+        return self
+
+
+
 class JobParams(StrictModel):
     """A job: which notebooks run in which order, on which data, with which settings."""
 
@@ -245,121 +336,3 @@ class JobParams(StrictModel):
             return self.data.synthetic.extraction_date
         as_of = (self.data.source or {}).get("as_of_date")
         return date.fromisoformat(str(as_of)) if as_of else date.today()
-
-
-def notebook_path(name: str) -> Path:
-    """``notebooks/<name>.ipynb``; a name with a folder (``path/to/x.ipynb``) is taken as a path,
-    relative to the project root."""
-    p = Path(name)
-    if p.suffix == ".ipynb" and (p.is_absolute() or len(p.parts) > 1):
-        return p if p.is_absolute() else PROJECT_ROOT / p
-    return NOTEBOOKS_DIR / f"{p.stem if p.suffix == '.ipynb' else name}.ipynb"
-
-
-def notebook_name(name: str) -> str:
-    """The step name of a notebook entry (file stem)."""
-    return Path(name).stem if name.endswith(".ipynb") else name
-
-
-def params_path(job: str | Path) -> Path:
-    """A job name (``demo`` -> ``params/demo.yaml``) or a path to a YAML file."""
-    p = Path(job)
-    if p.suffix in {".yaml", ".yml"}:
-        return p if p.is_absolute() else (Path.cwd() / p if (Path.cwd() / p).exists() else PROJECT_ROOT / p)
-    return PARAMS_DIR / f"{job}.yaml"
-
-
-def _suggest(key: str, model: type[BaseModel] | None) -> str:
-    if model is None:
-        return ""
-    close = difflib.get_close_matches(key, list(model.model_fields), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model that owns the parent of ``loc`` (for 'did you mean')."""
-    model: Any = JobParams
-    for part in loc[:-1]:
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return None
-        ann = field.annotation
-        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
-        model = args[0] if args else ann
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def format_validation_error(err: ValidationError) -> list[str]:
-    """One line per problem, naming the dotted key, what was wrong and what was given."""
-    lines = []
-    for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not str(p).startswith("function-after"))
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        if e["type"] == "extra_forbidden":
-            lines.append(f"unknown key '{key}'{_suggest(str(loc[-1]), _model_at(loc))}")
-        elif e["type"] == "missing":
-            lines.append(f"missing key '{key}'")
-        else:
-            given = e.get("input")
-            shown = "" if isinstance(given, dict) else f" (got {given!r})"
-            lines.append(f"key '{key}': {e['msg']}{shown}")
-    return lines
-
-
-def load_params(job: str | Path, overrides: dict[str, Any] | None = None) -> JobParams:
-    """Read and validate a job file.
-
-    Parameters
-    ----------
-    job : job name (``params/<job>.yaml``) or a path to a YAML file.
-    overrides : dotted keys to replace after reading, e.g. ``{"data.synthetic.n_customers": 500}``.
-
-    Raises
-    ------
-    ParamsError : file missing, not YAML, or not matching the schema (each problem names its key).
-    """
-    path = params_path(job)
-    if not path.exists():
-        have = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
-        raise ParamsError(path, [f"file not found; jobs in params/: {have}"])
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ParamsError(path, [f"not valid YAML: {exc}"]) from exc
-    if not isinstance(raw, dict):
-        raise ParamsError(path, ["the file must hold a mapping of keys (job:, notebooks:, data:, ...)"])
-    for dotted, value in (overrides or {}).items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    try:
-        return JobParams.model_validate(raw)
-    except ValidationError as exc:
-        raise ParamsError(path, format_validation_error(exc)) from exc
-
-
-def dump_params(params: JobParams, path: Path) -> Path:
-    """Write the validated parameters (defaults filled in) as YAML; returns ``path``."""
-    data = params.model_dump(mode="json")
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
-
-
-def flatten(params: JobParams, max_len: int = 500) -> dict[str, str]:
-    """Dotted ``key -> value`` strings for MLflow's ``log_params`` (values cut to ``max_len``)."""
-    out: dict[str, str] = {}
-
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        else:
-            out[prefix] = str(node)[:max_len]
-
-    walk("", params.model_dump(mode="json"))
-    return out
-
