@@ -102,13 +102,8 @@ def case_floor(d: dict) -> dict:
 
 def case_ours(d: dict) -> dict:
     sys.path.insert(0, str(PROJECT_ROOT))
-    from src.models.btyd import (
-        BGNBD,
-        GammaGamma,
-        _bgnbd_objective,
-        _Histories,
-        customer_lifetime_value,
-    )
+    from src.models.btyd import BGNBD, GammaGamma, customer_lifetime_value
+    from src.models.btyd.bgnbd import Histories, bgnbd_objective
 
     f, r, T, m = d["frequency"], d["recency"], d["T"], d["monetary_value"]
     t0 = time.perf_counter()
@@ -123,8 +118,8 @@ def case_ours(d: dict) -> dict:
                                   discount_rate_per_period=CLV_DISCOUNT)
     t3 = time.perf_counter()
     # cost of one compressed likelihood+gradient evaluation, for the record
-    h = _Histories.compress(f, r, T, None)
-    obj = _bgnbd_objective(h)
+    h = Histories.compress(f, r, T, None)
+    obj = bgnbd_objective(h)
     u = np.log(list(bg.params_.values()))
     evals = []
     for _ in range(5):

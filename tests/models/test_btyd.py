@@ -17,14 +17,13 @@ from src.features.rfm_summary import summary_from_transactions
 from src.models.btyd import (
     BGNBD,
     GammaGamma,
-    _bgnbd_objective,
-    _gg_objective,
-    _Histories,
     bgnbd_log_likelihood,
     customer_lifetime_value,
     simulate_bgnbd,
     simulate_gamma_gamma,
 )
+from src.models.btyd.bgnbd import Histories, bgnbd_objective
+from src.models.btyd.gamma_gamma import gamma_gamma_objective
 
 ROOT = Path(__file__).resolve().parents[2]
 CDNOW = ROOT.parent / "shared" / "data" / "cdnow"
@@ -135,7 +134,8 @@ def test_cdnow_gamma_gamma(cdnow_gg, cdnow_money):
     assert cdnow_gg.n_customers_ == int((cdnow_money["x"] > 0).sum()) == 946
     # at least as good an optimum as lifetimes 0.11.3 (6.2502, 3.7445, 15.4477 in its docs)
     rep = cdnow_money[cdnow_money["x"] > 0]
-    obj = _gg_objective(rep["x"].to_numpy(float), rep["zbar"].to_numpy(), np.ones(len(rep)))
+    obj = gamma_gamma_objective(rep["x"].to_numpy(float), rep["zbar"].to_numpy(),
+                                np.ones(len(rep)))
     nll_lifetimes = obj.fun(np.log([6.2502, 3.7445, 15.4477]))[0]
     assert -cdnow_gg.log_likelihood_ <= nll_lifetimes + 1e-9
     # Fader & Hardie (2013) report a correlation of 0.11 between x and zbar
@@ -291,7 +291,7 @@ def test_bgnbd_gradient_matches_finite_differences(cdnow, params):
     x = np.r_[cdnow["frequency"].to_numpy(float), 500.0, 0.0]
     tx = np.r_[cdnow["recency"].to_numpy(), 300.0, 0.0]
     T = np.r_[cdnow["T"].to_numpy(), 320.0, 5000.0]
-    obj = _bgnbd_objective(_Histories.compress(x, tx, T, None))
+    obj = bgnbd_objective(Histories.compress(x, tx, T, None))
     u = np.log(params)
     analytic = obj.fun(u)[1]
     numeric = _central_gradient(obj.fun, u)
@@ -300,7 +300,8 @@ def test_bgnbd_gradient_matches_finite_differences(cdnow, params):
 
 def test_gamma_gamma_gradient_matches_finite_differences(cdnow_money):
     rep = cdnow_money[cdnow_money["x"] > 0]
-    obj = _gg_objective(rep["x"].to_numpy(float), rep["zbar"].to_numpy(), np.ones(len(rep)))
+    obj = gamma_gamma_objective(rep["x"].to_numpy(float), rep["zbar"].to_numpy(),
+                                np.ones(len(rep)))
     for params in [(6.25, 3.74, 15.44), (1.5, 8.0, 300.0)]:
         u = np.log(params)
         np.testing.assert_allclose(obj.fun(u)[1], _central_gradient(obj.fun, u),
@@ -310,10 +311,10 @@ def test_gamma_gamma_gradient_matches_finite_differences(cdnow_money):
 def test_compressed_likelihood_equals_per_customer_sum(planted_data):
     d = planted_data
     x, tx, T = (d[c].to_numpy() for c in ("frequency", "recency", "T"))
-    h = _Histories.compress(x, tx, T, None)
+    h = Histories.compress(x, tx, T, None)
     for params in [(0.6, 45.0, 0.7, 2.5), (1.3, 9.0, 2.0, 0.9)]:
         full = bgnbd_log_likelihood(*params, x, tx, T).sum()
-        assert -_bgnbd_objective(h).fun(np.log(params))[0] == pytest.approx(full, rel=1e-11)
+        assert -bgnbd_objective(h).fun(np.log(params))[0] == pytest.approx(full, rel=1e-11)
 
 
 def test_weighted_compressed_fit_equals_uncompressed_fit(cdnow):

@@ -1,0 +1,356 @@
+"""Maximum-likelihood machinery shared by the BTYD models (:mod:`.bgnbd`, :mod:`.gamma_gamma`):
+validation of per-customer histories (frequency x, a whole number of repeat purchases; recency
+t_x and T in one time unit of the data, days, weeks, ...), grouping of identical rows into
+weighted ones, and :class:`LogParamMLE`, the base class that fits positive parameters on the
+log scale with an analytic gradient (L-BFGS-B, BLAS limited to one thread), takes standard
+errors from the inverse Hessian of the negative log-likelihood (central differences of the
+analytic gradient in log space, mapped to the natural parameters by the delta method) and
+provides ``summary`` and ``to_dict``/``from_dict``. Nothing here converts units: parameters
+and predictions are in the time unit and currency of the data a concrete model is fitted on.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy.optimize import minimize
+from sklearn.exceptions import NotFittedError
+from threadpoolctl import ThreadpoolController
+
+__all__ = [
+    "LOG_BOUNDS",
+    "LogParamMLE",
+    "Objective",
+    "as_1d",
+    "check_histories",
+    "check_weights",
+    "dot",
+    "factorize_rows",
+]
+
+_Z95 = 1.959963984540054
+LOG_BOUNDS = (-30.0, 30.0)
+"""Box on each log-parameter: keeps every exp() finite during line searches."""
+
+
+# ----------------------------------------------------------------------------------------
+# input handling
+# ----------------------------------------------------------------------------------------
+def as_1d(name: str, values: ArrayLike) -> np.ndarray:
+    """``values`` as a one-dimensional float64 array (a scalar becomes length 1).
+
+    Raises
+    ------
+    ValueError
+        If ``values`` has more than one dimension (the message names ``name``).
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    return arr
+
+
+def _examples(mask: np.ndarray, *arrays: np.ndarray, k: int = 3) -> str:
+    idx = np.flatnonzero(mask)[:k]
+    return "; ".join(
+        "row " + str(int(i)) + ": " + ", ".join(f"{a[i]:g}" for a in arrays) for i in idx
+    )
+
+
+def check_histories(
+    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate per-customer (x, t_x, T); return float64 arrays of equal length."""
+    x, tx, TT = as_1d("frequency", frequency), as_1d("recency", recency), as_1d("T", T)
+    x, tx, TT = np.broadcast_arrays(x, tx, TT)
+    bad = ~(np.isfinite(x) & np.isfinite(tx) & np.isfinite(TT))
+    if bad.any():
+        raise ValueError(
+            f"{int(bad.sum())} customers have a missing or infinite frequency/recency/T "
+            f"(frequency, recency, T: {_examples(bad, x, tx, TT)}); drop or fix them."
+        )
+    bad = (x < 0) | (x != np.floor(x))
+    if bad.any():
+        raise ValueError(
+            f"frequency must be a non-negative whole number of repeat purchases; "
+            f"{int(bad.sum())} rows are not ({_examples(bad, x)})."
+        )
+    bad = (tx < 0) | (TT < 0) | (tx > TT * (1 + 1e-12) + 1e-12)
+    if bad.any():
+        raise ValueError(
+            f"need 0 <= recency <= T; {int(bad.sum())} rows violate it "
+            f"(frequency, recency, T: {_examples(bad, x, tx, TT)})."
+        )
+    return x.copy(), np.minimum(tx, TT), TT.copy()
+
+
+def check_weights(weights: ArrayLike | None, n: int) -> np.ndarray | None:
+    """Validate optional per-row weights (customer counts).
+
+    Returns
+    -------
+    None if ``weights`` is None, else a float64 array of shape (n,) (a scalar is broadcast).
+
+    Raises
+    ------
+    ValueError
+        If a weight is negative or not finite, or all are zero.
+    """
+    if weights is None:
+        return None
+    w = np.broadcast_to(as_1d("weights", weights), (n,)).astype(np.float64)
+    if not np.all(np.isfinite(w) & (w >= 0)) or w.sum() <= 0:
+        raise ValueError("weights must be finite, non-negative and not all zero")
+    return w
+
+
+@lru_cache(maxsize=1)
+def _threadpools() -> ThreadpoolController:
+    """The process's native thread pools, inspected once (a fresh inspection costs ms)."""
+    return ThreadpoolController()
+
+
+def _single_threaded_blas():
+    """Context manager: BLAS limited to one thread.
+
+    L-BFGS-B's tiny vector operations stall on thread hand-offs when the cores are busy with
+    other work (10-50x slower fits on a loaded machine).
+    """
+    return _threadpools().limit(limits=1, user_api="blas")
+
+
+def dot(w: np.ndarray, v: np.ndarray) -> float:
+    """Inner product of two long vectors, single-threaded (np.einsum's own loop).
+
+    Multi-threaded BLAS ``ddot`` gains nothing at this size and stalls when the cores are
+    shared with other work.
+    """
+    return float(np.einsum("i,i->", w, v))
+
+
+def _column_codes(col: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer codes of a column's values and the number of codes (not all need occur).
+
+    Whole numbers in a modest range (counts, whole days) are their own codes; anything else
+    is hashed (``pandas.factorize``).
+    """
+    if len(col):
+        lo, hi = float(col.min()), float(col.max())
+        if hi - lo < 2**31 and np.array_equal(col, np.floor(col)):
+            return (col - lo).astype(np.int64), int(hi - lo) + 1
+    codes, uniques = pd.factorize(col, sort=False)
+    return codes.astype(np.int64, copy=False), max(len(uniques), 1)
+
+
+def factorize_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group identical rows of several equal-length columns (hash based, unsorted).
+
+    Returns
+    -------
+    codes : int64 array, shape (n,): the group of each row.
+    first : int64 array, shape (n_groups,): the index of one row of each group.
+    """
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    n_keys = 1
+    for col in columns:
+        c, n_levels = _column_codes(col)
+        if n_keys * n_levels >= 2**62:  # re-number the keys so far before they overflow
+            key, uniques = pd.factorize(key, sort=False)
+            n_keys = len(uniques)
+        key = key * n_levels + c
+        n_keys *= n_levels
+    codes, uniques = pd.factorize(key, sort=False)
+    first = np.empty(len(uniques), dtype=np.int64)
+    # the last write wins; any member represents the group
+    first[codes] = np.arange(len(codes), dtype=np.int64)
+    return codes.astype(np.int64, copy=False), first
+
+
+# ----------------------------------------------------------------------------------------
+# shared machinery: log-parameter maximum likelihood, standard errors, summary, dict I/O
+# ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Objective:
+    """Negative total log-likelihood and its gradient in the log-parameters."""
+
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]]
+    total_weight: float
+
+
+class LogParamMLE:
+    """Base class: maximum likelihood on log-parameters with an analytic gradient.
+
+    A concrete model declares ``_param_names`` and builds an :class:`Objective`;
+    optimisation, standard errors, ``summary`` and ``to_dict``/``from_dict`` live here.
+    """
+
+    _param_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, penalizer: float = 0.0, tol: float = 1e-10, max_iter: int = 500):
+        self.penalizer = penalizer
+        self.tol = tol
+        self.max_iter = max_iter
+
+    # -- fitting -------------------------------------------------------------------------
+    def _maximize(self, objective: Objective, log_start: np.ndarray) -> None:
+        W = objective.total_weight
+        pen = float(self.penalizer)
+        if pen < 0:
+            raise ValueError("penalizer must be >= 0")
+
+        def scaled(u: np.ndarray) -> tuple[float, np.ndarray]:
+            # mean negative log-likelihood plus an L2 penalty on the natural parameters
+            f, g = objective.fun(u)
+            theta2 = np.exp(2.0 * u)
+            return f / W + pen * theta2.sum(), g / W + 2.0 * pen * theta2
+
+        with _single_threaded_blas(), \
+                np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            res = minimize(
+                scaled, log_start, jac=True, method="L-BFGS-B",
+                bounds=[LOG_BOUNDS] * len(log_start),
+                options={"maxiter": int(self.max_iter), "ftol": float(self.tol),
+                         "gtol": max(float(self.tol), 1e-12), "maxcor": 10},
+            )
+        u = np.asarray(res.x, dtype=np.float64)
+        f, g = objective.fun(u)
+        if not np.isfinite(f):
+            raise RuntimeError(f"{type(self).__name__} fit failed: non-finite likelihood")
+        grad_norm = float(np.max(np.abs(g / W)))
+        if not res.success and grad_norm > 1e-4:
+            warnings.warn(
+                f"{type(self).__name__} fit did not converge ({res.message}); "
+                f"max |mean gradient| = {grad_norm:.2g}",
+                RuntimeWarning, stacklevel=3,
+            )
+        theta = np.exp(u)
+        self.params_ = dict(zip(self._param_names, map(float, theta), strict=True))
+        self.log_likelihood_ = float(-f)
+        self.n_iter_ = int(res.nit)
+        self.n_fun_evals_ = int(res.nfev)
+        self.converged_ = bool(res.success or grad_norm <= 1e-4)
+        with _single_threaded_blas():
+            self._set_standard_errors(objective, u)
+
+    def _set_standard_errors(self, objective: Objective, u: np.ndarray) -> None:
+        """Inverse Hessian of the negative log-likelihood; delta method to natural scale."""
+        k = len(u)
+        h = 1e-5
+        H = np.empty((k, k))
+        for i in range(k):
+            e = np.zeros(k)
+            e[i] = h
+            H[:, i] = (objective.fun(u + e)[1] - objective.fun(u - e)[1]) / (2 * h)
+        H = 0.5 * (H + H.T)
+        theta = np.exp(u)
+        try:
+            cov_log = np.linalg.inv(H)
+            ok = np.all(np.linalg.eigvalsh(H) > 0)
+        except np.linalg.LinAlgError:
+            cov_log, ok = np.full((k, k), np.nan), False
+        if not ok:
+            warnings.warn(
+                f"{type(self).__name__}: the Hessian is not positive definite at the "
+                "optimum; standard errors are not available",
+                RuntimeWarning, stacklevel=3,
+            )
+            cov_log = np.full((k, k), np.nan)
+        self._cov_log = cov_log
+        self.covariance_ = pd.DataFrame(
+            cov_log * np.outer(theta, theta),
+            index=list(self._param_names), columns=list(self._param_names),
+        )
+        se = theta * np.sqrt(np.diag(cov_log))
+        self.standard_errors_ = dict(zip(self._param_names, map(float, se), strict=True))
+
+    # -- results -------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet; call fit() or from_dict() first."
+            )
+
+    def _p(self) -> tuple[float, ...]:
+        self._check_fitted()
+        return tuple(self.params_[n] for n in self._param_names)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Estimates with standard errors and 95 % intervals.
+
+        Returns
+        -------
+        DataFrame indexed by parameter name, columns ``coef``, ``se`` (natural scale, delta
+        method) and ``lower 95%`` / ``upper 95%`` (Wald interval on the log scale, mapped back,
+        so it stays positive).
+        """
+        self._check_fitted()
+        coef = np.array([self.params_[n] for n in self._param_names])
+        se = np.array([self.standard_errors_[n] for n in self._param_names])
+        se_log = se / coef
+        return pd.DataFrame(
+            {"coef": coef, "se": se,
+             "lower 95%": coef * np.exp(-_Z95 * se_log),
+             "upper 95%": coef * np.exp(_Z95 * se_log)},
+            index=pd.Index(self._param_names, name="param"),
+        )
+
+    def _extra_dict(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra(self, d: dict[str, Any]) -> None:
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state (settings, estimates, standard errors, fit diagnostics)."""
+        self._check_fitted()
+        cov = self.covariance_.to_numpy()
+        return {
+            "model": type(self).__name__,
+            "format_version": 1,
+            "settings": {"penalizer": float(self.penalizer), "tol": float(self.tol),
+                         "max_iter": int(self.max_iter)},
+            "params": dict(self.params_),
+            "standard_errors": {k: (None if np.isnan(v) else float(v))
+                                for k, v in self.standard_errors_.items()},
+            "covariance": [[None if np.isnan(v) else float(v) for v in row] for row in cov],
+            "log_likelihood": float(self.log_likelihood_),
+            "n_iter": int(self.n_iter_),
+            "converged": bool(self.converged_),
+            **self._extra_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        """Rebuild a fitted model from :meth:`to_dict` output."""
+        if d.get("model") != cls.__name__:
+            raise ValueError(f"expected a {cls.__name__} dict, got model={d.get('model')!r}")
+        obj = cls(**d.get("settings", {}))
+        obj.params_ = {n: float(d["params"][n]) for n in cls._param_names}
+        obj.standard_errors_ = {n: (np.nan if d["standard_errors"].get(n) is None
+                                    else float(d["standard_errors"][n]))
+                                for n in cls._param_names}
+        cov = np.array([[np.nan if v is None else v for v in row] for row in d["covariance"]],
+                       dtype=np.float64)
+        obj.covariance_ = pd.DataFrame(cov, index=list(cls._param_names),
+                                       columns=list(cls._param_names))
+        obj.log_likelihood_ = float(d["log_likelihood"])
+        obj.n_iter_ = int(d["n_iter"])
+        obj.converged_ = bool(d.get("converged", True))
+        obj._load_extra(d)
+        return obj
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "params_"):
+            return f"{type(self).__name__}(penalizer={self.penalizer})"
+        p = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"<{type(self).__name__}: {p}>"
