@@ -1,4 +1,4 @@
-"""Planted-truth tests of the synthetic travel-data generator (src/data/synthetic.py)."""
+"""Planted-truth tests of the synthetic travel-data generator (src/data/synthetic/)."""
 
 from __future__ import annotations
 

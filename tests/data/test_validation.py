@@ -470,15 +470,15 @@ def test_text_of_categories_is_trimmed_per_level_and_clean_text_kept_as_is():
     clean object text comes back as the very same values."""
     import numpy as np
 
-    from src.data.validation import _as_text
+    from src.data.coercion import as_text
 
     raw = pd.Series(pd.Categorical([" a", "a", "", None, "b "], categories=["", " a", "a", "b "]))
-    cat = _as_text(raw, as_category=True)
+    cat = as_text(raw, as_category=True)
     assert list(cat.cat.categories) == ["a", "b"]
     assert cat.astype(object).where(cat.notna(), None).tolist() == ["a", "a", None, None, "b"]
-    text = _as_text(raw)
+    text = as_text(raw)
     assert text.dtype == object and text.isna().tolist() == [False, False, True, True, False]
     assert text.dropna().tolist() == ["a", "a", "b"]
     ids = pd.Series(np.array(["C1", "C2"], dtype=object))
-    assert _as_text(ids) is ids  # nothing to trim: no copy
-    assert _as_text(pd.Series(["C1 ", "C2"])).tolist() == ["C1", "C2"]
+    assert as_text(ids) is ids  # nothing to trim: no copy
+    assert as_text(pd.Series(["C1 ", "C2"])).tolist() == ["C1", "C2"]
