@@ -95,7 +95,7 @@ def stage(name: str, n: int, work: Path, seed: int, batch: int) -> dict:
     elif name == "score":
         import mlflow
 
-        from src.models.scoring import score_file
+        from src.models.batch import score_file
 
         mlflow.set_tracking_uri(_tracking(work))
         res = score_file(f"{MODEL}@champion", str(features), scored, batch_size=batch,
@@ -116,7 +116,7 @@ def _spark(work: Path, features: Path) -> dict:
     from pyspark.sql import functions as F
     from pyspark.sql.types import NumericType
 
-    from src.models.scoring import spark_score
+    from src.models.batch import spark_score
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     mlflow.set_tracking_uri(_tracking(work))

@@ -10,6 +10,10 @@
     crm show <run_id>                print a run's manifest
     crm ui                           open the MLflow UI on the project's tracking store
     crm schedule add demo --cron "0 3 * * 1"   run a job from cron (also: remove, list)
+
+Each subcommand imports its part of the stack when it runs, so ``crm --help`` and ``crm runs``
+start without loading pandas, MLflow and the models; this is the top of the stack (nothing
+imports it), so these lazy imports cannot hide an import cycle.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from src.layout import RunLayout
 from src.paths import runs_dir
 
 
@@ -62,7 +67,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_features(args: argparse.Namespace) -> int:
     from src.features.partitioned import partitioned_scoring_features
-    from src.models.scoring import FeatureSettings
+    from src.features.scoring import FeatureSettings
 
     sources = {name: getattr(args, name) for name in ("bookings", "customers", "interactions",
                                                       "feedback") if getattr(args, name)}
@@ -86,8 +91,9 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from src.models.batch import score_file
     from src.models.registry import UnknownModelError
-    from src.models.scoring import MissingColumnsError, score_file
+    from src.features.scoring import MissingColumnsError
     from src.runner.tracking import connect
 
     connect(args.tracking_uri, "tourism-crm")
@@ -111,15 +117,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not run_dir.is_dir():
         print(f"error: no run {args.run!r} in {runs_dir()}", file=sys.stderr)
         return 2
-    manifest_file = run_dir / "manifest.json"
+    layout = RunLayout(run_dir)
+    manifest_file = layout.manifest_file
     status = json.loads(manifest_file.read_text(encoding="utf-8")).get("status") if manifest_file.exists() else None
     if status != "succeeded":
         print(f"error: run {run_dir.name} has status {status!r}; only a succeeded run is exported "
               "(resume it first: crm run <job> --resume <run_id>)", file=sys.stderr)
         return 2
     params = ExportParams()
-    if (run_dir / "params.yaml").exists():
-        job = load_params(run_dir / "params.yaml")
+    if layout.params_file.exists():
+        job = load_params(layout.params_file)
         params = getattr(job, "export", None) or params
     try:
         manifest = export_run(run_dir, params)
@@ -160,7 +167,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    path = runs_dir() / args.run_id / "manifest.json"
+    path = RunLayout(runs_dir() / args.run_id).manifest_file
     if not path.exists():
         print(f"error: no run {args.run_id!r} in {runs_dir()}", file=sys.stderr)
         return 2
@@ -169,11 +176,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
-    from src.runner.tracking import _sqlite_artifact_root, resolve_tracking_uri
+    from src.runner.tracking import resolve_tracking_uri, sqlite_artifact_root
 
     uri = resolve_tracking_uri(None)
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--port", str(args.port)]
-    artifacts = _sqlite_artifact_root(uri)
+    artifacts = sqlite_artifact_root(uri)
     if artifacts:
         cmd += ["--default-artifact-root", artifacts]
     print(" ".join(cmd))

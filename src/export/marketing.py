@@ -32,7 +32,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,12 +40,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from src.fileio import atomic_write, file_sha256
+from src.layout import RunLayout
 from src.params.schema import ExportParams
+from src.paths import PROJECT_ROOT
 
 __all__ = [
     "ExportResult",
     "ReconciliationError",
-    "atomic_write",
     "export_marketing",
     "export_run",
     "hash_email",
@@ -116,33 +118,6 @@ def load_suppression(path: str | Path) -> tuple[set[str], set[str]]:
     return ids, hashes
 
 
-# --------------------------------------------------------------------------------------------
-# atomic writing
-# --------------------------------------------------------------------------------------------
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Write a file through ``write(tmp_path)`` then rename it over ``path`` (``os.replace``);
-    on any error the temporary file is removed and ``path`` is untouched."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """CSV for Excel: UTF-8 with a byte-order mark (Chinese names open correctly), a header,
     text quoted only where needed, booleans as ``True``/``False``, missing values empty.
@@ -176,7 +151,7 @@ def _write_table(df: pd.DataFrame, folder: Path, stem: str, formats: Sequence[st
         else:
             atomic_write(path, lambda p: df.to_parquet(p, index=False))
         files.append({"file": path.name, "format": fmt, "rows": len(df),
-                      "bytes": path.stat().st_size, "sha256": _sha256_file(path)})
+                      "bytes": path.stat().st_size, "sha256": file_sha256(path)})
     return files
 
 
@@ -231,7 +206,7 @@ def export_marketing(
 
     Parameters
     ----------
-    scored : :meth:`CustomerScorer.score_features` output, one row per customer.
+    scored : :meth:`CustomerScorer.predict` output, one row per customer.
     run_dir : the run folder.
     params : :class:`ExportParams`.
     customers : contract ``customers`` table (PII, e-mail for the suppression hashes).
@@ -251,8 +226,6 @@ def export_marketing(
     ------
     ReconciliationError : counts do not reconcile; nothing is published.
     """
-    from src.paths import PROJECT_ROOT
-
     p = params or ExportParams()
     run_dir = Path(run_dir)
     final = run_dir / folder_name
@@ -384,26 +357,24 @@ def export_marketing(
     return manifest
 
 
-def export_run(run_dir: str | Path, params: ExportParams | None = None) -> ExportResult:
+def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, *,
+               customers_from: RunLayout | None = None) -> ExportResult:
     """Export a run's scored customers (what ``crm export`` and notebook 05 call).
 
-    Reads ``<run_dir>/data/scored.parquet`` (the scorer's output), and when present
-    ``data/rejected_customers.parquet`` (customer_id, reason), ``data/customers.parquet``
-    (PII, suppression e-mails) and ``data/scorer_model.json`` (registered name/version, MLflow
-    run id); then :func:`export_marketing` into ``<run_dir>/exports``.
+    Reads the scorer's output (:attr:`RunLayout.scored_file`) and, when present, the
+    customers not scored (``customer_id``, ``reason``) and the registered scorer's record of
+    ``run``; the ``customers`` table (PII, suppression e-mails) of ``customers_from`` (default
+    ``run`` itself: an interactive notebook passes the run it read); then
+    :func:`export_marketing` into the run's ``exports/``.
     """
-    run_dir = Path(run_dir)
-    data = run_dir / "data"
-    scored_path = data / "scored.parquet"
-    if not scored_path.exists():
-        raise FileNotFoundError(f"{scored_path} not found: score the run first "
-                                "(notebook 05_score_export)")
-    scored = pd.read_parquet(scored_path)
-    rejected = (pd.read_parquet(data / "rejected_customers.parquet")
-                if (data / "rejected_customers.parquet").exists() else None)
-    customers = (pd.read_parquet(data / "customers.parquet")
-                 if (data / "customers.parquet").exists() else None)
-    model = (json.loads((data / "scorer_model.json").read_text(encoding="utf-8"))
-             if (data / "scorer_model.json").exists() else {})
-    return export_marketing(scored, run_dir, params, customers=customers, rejected=rejected,
-                            model=model, run_id=run_dir.name)
+    layout = run if isinstance(run, RunLayout) else RunLayout(Path(run))
+    source = customers_from or layout
+    scored = layout.read_frame(layout.scored_file, writer="the scoring step (05_score_export)")
+    rejected = (pd.read_parquet(layout.rejected_customers_file)
+                if layout.rejected_customers_file.exists() else None)
+    customers = (pd.read_parquet(source.table_file("customers"))
+                 if source.table_file("customers").exists() else None)
+    model = (layout.read_json(layout.scorer_record_file)
+             if layout.scorer_record_file.exists() else {})
+    return export_marketing(scored, layout.root, params, customers=customers, rejected=rejected,
+                            model=model, run_id=layout.root.name)

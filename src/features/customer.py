@@ -23,11 +23,7 @@ Decisions
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,8 +35,7 @@ from src.data.contract import (
     PRODUCTS,
 )
 
-__all__ = ["completed_bookings", "customer_features", "CUSTOMER_ATTRIBUTES", "FeatureCache",
-           "feature_cache", "activate_feature_cache", "data_fingerprint"]
+__all__ = ["booking_gaps", "completed_bookings", "customer_features", "CUSTOMER_ATTRIBUTES"]
 
 CUSTOMER_ATTRIBUTES: tuple[str, ...] = (
     "member_tier",
@@ -50,15 +45,17 @@ CUSTOMER_ATTRIBUTES: tuple[str, ...] = (
 )
 """Columns copied from the customers table when present (a snapshot: not dated)."""
 
-_MIX_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+MIX_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("product", "product", PRODUCTS),
     ("destination_type", "dest", DESTINATION_TYPES),
     ("channel", "channel", BOOKING_CHANNELS),
 )
+"""(bookings column, feature prefix, contract levels) of the share-of-bookings mixes."""
 _DAY = np.timedelta64(1, "D")
 
 
-def _timestamp(cutoff_date) -> pd.Timestamp:
+def cutoff_timestamp(cutoff_date) -> pd.Timestamp:
+    """A cut-off as a time-zone-naive ``pandas.Timestamp``."""
     ts = pd.Timestamp(cutoff_date)
     if ts.tzinfo is not None:
         ts = ts.tz_localize(None)
@@ -102,7 +99,7 @@ def completed_bookings(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
         as completed) and, when ``travel_start`` exists, whose trip ended
         (``travel_start + nights`` days) on/before the cut-off.
     """
-    return bookings.loc[_completed_mask(bookings, _timestamp(cutoff_date))]
+    return bookings.loc[_completed_mask(bookings, cutoff_timestamp(cutoff_date))]
 
 
 def _completed_mask(bookings: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray:
@@ -167,8 +164,8 @@ def customer_features(
 ) -> pd.DataFrame:
     """One row of features per customer known at ``cutoff_date``.
 
-    Inside :func:`feature_cache` and for exactly the tables the cache was opened on (the
-    same objects), the result is read from / written to the cache instead of recomputed.
+    Computed afresh on every call; :func:`src.features.cache.features_at` serves the same
+    frame from a run's feature cache.
 
     Parameters
     ----------
@@ -200,11 +197,7 @@ def customer_features(
         - ``member_tier``, ``customer_type``, ``acquisition_channel`` (category),
           ``loyalty_member`` (boolean), copied from ``customers``.
     """
-    cutoff = _timestamp(cutoff_date)
-    cache = _ACTIVE_CACHE
-    if cache is not None and cache.serves(bookings, customers, interactions, feedback):
-        return cache.get(cutoff, lambda: _customer_features(
-            bookings, cutoff, customers=customers, interactions=interactions, feedback=feedback))
+    cutoff = cutoff_timestamp(cutoff_date)
     return _customer_features(bookings, cutoff, customers=customers, interactions=interactions,
                               feedback=feedback)
 
@@ -324,7 +317,7 @@ def _customer_features(
             missing.append(f"bookings.{col}")
 
     # ---- mixes -------------------------------------------------------------------------------
-    for col, prefix, contract_levels in _MIX_COLUMNS:
+    for col, prefix, contract_levels in MIX_COLUMNS:
         if col not in b_cols:
             missing.append(f"bookings.{col}")
             continue
@@ -418,119 +411,34 @@ def _first_trip_csat(
     return res
 
 
-# --------------------------------------------------------------------------------------------
-# cache: one computation per cut-off and run, shared by the notebooks of the run
-# --------------------------------------------------------------------------------------------
-_ACTIVE_CACHE: FeatureCache | None = None  # module state: a notebook kernel is one thread
-
-
-class FeatureCache:
-    """Customer features of one set of tables, kept as Parquet files per cut-off.
-
-    A job computes the same features many times: segmentation at the cut-off, churn landmark
-    frames a year and two years back, lifecycle stages now and a year ago, the scorer at the
-    cut-off, each notebook in its own kernel. The cache computes each cut-off once per run.
-
-    It serves only the very table objects it was opened with (identity, not equality), so a
-    caller passing other tables (a filtered or edited copy) gets a fresh computation; a table
-    changed in place is not detected, so code treats the loaded tables as read-only. The files are
-    named by a fingerprint of the run's clean data files (names, sizes, modification times),
-    so new data written by the data step never meets old features.
+def booking_gaps(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
+    """Gaps between consecutive completed booking days per customer, as of ``cutoff_date``.
 
     Parameters
     ----------
-    directory : folder of the cache files (created when needed).
-    tables : the contract tables by name, as loaded (``bookings`` required).
-    fingerprint : text identifying the data version; part of each file name.
-    sources : table name -> the Parquet file the table was read from; with ``engine``
-        ``"duckdb"`` (or ``"auto"`` and at least ``duckdb_min_bookings`` bookings) a missing
-        cut-off is computed by DuckDB over these files
-        (:func:`src.features.duckdb_features.customer_features_duckdb`, equal to the pandas
-        result) instead of from the tables in memory.
+    bookings : contract ``bookings`` table (``customer_id``, ``booking_date``; ``status``,
+        ``travel_start``, ``nights`` optional), shape (n_bookings, ...).
+    cutoff_date : date-like; completed bookings as :func:`completed_bookings` defines them.
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` (customers with a completed booking), float64 days:
+    ``max_gap_days`` (longest gap between consecutive booking days) and ``last_gap_days``
+    (the gap just before the last booking day); NaN with a single booking day.
     """
-
-    def __init__(self, directory: str | Path, tables: Mapping[str, pd.DataFrame],
-                 fingerprint: str, *, sources: Mapping[str, str | Path] | None = None,
-                 engine: str = "pandas", duckdb_min_bookings: int = 20_000_000):
-        if engine not in ("pandas", "duckdb", "auto"):
-            raise ValueError(f"engine must be 'pandas', 'duckdb' or 'auto', not {engine!r}")
-        if engine != "pandas" and not sources:
-            raise ValueError("the duckdb engine needs the Parquet sources of the tables")
-        self.directory = Path(directory)
-        self.tables = dict(tables)
-        self.fingerprint = fingerprint
-        self.sources = dict(sources or {})
-        self.engine = engine
-        self.duckdb_min_bookings = duckdb_min_bookings
-        self.engine_used: dict[str, str] = {}  # cut-off -> engine that computed it
-        self.hits = 0
-        self.misses = 0
-
-    def _uses_duckdb(self) -> bool:
-        if self.engine == "auto":
-            return len(self.tables["bookings"]) >= self.duckdb_min_bookings
-        return self.engine == "duckdb"
-
-    def serves(self, bookings, customers, interactions, feedback) -> bool:
-        """True when the four tables are the cache's own objects (absent = ``None``)."""
-        given = {"bookings": bookings, "customers": customers, "interactions": interactions,
-                 "feedback": feedback}
-        return all(given[k] is self.tables.get(k) for k in given)
-
-    def path(self, cutoff: pd.Timestamp) -> Path:
-        """The cache file of a cut-off."""
-        return self.directory / f"customer_features_{cutoff:%Y%m%dT%H%M%S}_{self.fingerprint}.parquet"
-
-    def get(self, cutoff: pd.Timestamp, compute) -> pd.DataFrame:
-        """The cached frame of ``cutoff``, else ``compute()`` written to the cache first."""
-        path = self.path(cutoff)
-        if path.exists():
-            self.hits += 1
-            return pd.read_parquet(path)
-        self.misses += 1
-        if self._uses_duckdb():
-            from src.features.duckdb_features import customer_features_duckdb
-
-            src = {k: v for k, v in self.sources.items() if k in self.tables}
-            frame = customer_features_duckdb(
-                src["bookings"], cutoff, customers=src.get("customers"),
-                interactions=src.get("interactions"), feedback=src.get("feedback"),
-                temp_directory=self.directory)
-            self.engine_used[str(cutoff)] = "duckdb"
-        else:
-            frame = compute()
-            self.engine_used[str(cutoff)] = "pandas"
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            frame.to_parquet(tmp)
-            os.replace(tmp, path)  # atomic: a concurrent reader sees the whole file or none
-        except OSError:  # a cache that cannot be written is not an error: compute next time
-            tmp.unlink(missing_ok=True)
-        return frame
-
-
-def data_fingerprint(files: Sequence[str | Path]) -> str:
-    """Short hash of the names, sizes and modification times (ns) of ``files``."""
-    h = hashlib.sha256()
-    for f in sorted(map(Path, files)):
-        st = f.stat()
-        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return h.hexdigest()[:12]
-
-
-@contextmanager
-def feature_cache(cache: FeatureCache | None) -> Iterator[FeatureCache | None]:
-    """Within the block, :func:`customer_features` on the cache's tables uses ``cache``."""
-    global _ACTIVE_CACHE
-    before, _ACTIVE_CACHE = _ACTIVE_CACHE, cache
-    try:
-        yield cache
-    finally:
-        _ACTIVE_CACHE = before
-
-
-def activate_feature_cache(cache: FeatureCache | None) -> None:
-    """Use ``cache`` from now on in this process (a notebook kernel); ``None`` switches off."""
-    global _ACTIVE_CACHE
-    _ACTIVE_CACHE = cache
+    done = completed_bookings(bookings, cutoff_date)
+    code, ids = pd.factorize(done["customer_id"].to_numpy(), sort=True)
+    day = pd.to_datetime(done["booking_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    order = np.lexsort((day, code))
+    c, d = code[order], day[order]
+    distinct = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])] if len(c) else np.zeros(0, bool)
+    c, d = c[distinct], d[distinct].astype(np.float64)
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.zeros(0, np.int64)
+    gap = np.r_[np.nan, np.diff(d)] if len(d) else np.zeros(0)
+    gap[starts] = np.nan  # the first day of a customer has no gap before it
+    ends = np.r_[starts[1:] - 1, len(c) - 1] if len(c) else np.zeros(0, np.int64)
+    with np.errstate(invalid="ignore"):
+        max_gap = np.fmax.reduceat(gap, starts) if len(c) else np.zeros(0)
+    out = pd.DataFrame({"max_gap_days": max_gap, "last_gap_days": gap[ends]},
+                       index=pd.Index(np.asarray(ids)[c[starts]], name="customer_id"))
+    return out.astype(float)

@@ -1,5 +1,10 @@
 """Customer features computed out of core: DuckDB SQL over Parquet files.
 
+One coherent thing, kept whole past the 600-line guide: the SQL twin of
+:func:`src.features.customer.customer_features`, column for column, with the Parquet source
+resolution it needs; splitting it would separate each SQL block from the pandas definition
+it must equal.
+
 :func:`customer_features_duckdb` returns exactly what :func:`src.features.customer.customer_features`
 returns (same columns in the same order, dtypes, index, ``attrs``) but reads the tables as
 Parquet inside DuckDB and does every aggregation there, so the bookings never enter pandas:
@@ -61,10 +66,10 @@ import pyarrow.parquet as pq
 from src.data.contract import COMPLAINT_CATEGORIES
 from src.data.errors import DataSourceError, DataValidationError
 from src.features.customer import (
-    _MIX_COLUMNS,
     CUSTOMER_ATTRIBUTES,
-    _timestamp,
+    MIX_COLUMNS,
     customer_features,
+    cutoff_timestamp,
 )
 
 __all__ = [
@@ -334,7 +339,7 @@ def _features(
     interactions: ParquetSource | None,
     feedback: ParquetSource | None,
 ) -> pd.DataFrame:
-    cutoff = _timestamp(cutoff_date)
+    cutoff = cutoff_timestamp(cutoff_date)
     cut = int(cutoff.as_unit("ns").value)
     day_after = int((cutoff.normalize() + pd.Timedelta(days=1)).as_unit("ns").value)
     missing: list[str] = []
@@ -360,7 +365,7 @@ def _features(
     for col in ("party_size", "nights"):
         if b.has(col):
             sel.append(f"{_num(col)} AS __{col}")
-    for col, _, _ in _MIX_COLUMNS:
+    for col, _, _ in MIX_COLUMNS:
         if b.has(col):
             sel.append(f"{_text(col)} AS __{col}")
     if b.has("booking_id"):
@@ -378,7 +383,7 @@ def _features(
         f"(SELECT {', '.join(sel)} FROM {b.scan}) WHERE __bd <= {cut}")
 
     # ---- observed levels (contract levels first, extras sorted) and the number of done rows -
-    mix_cols = [(col, prefix, levels) for col, prefix, levels in _MIX_COLUMNS if b.has(col)]
+    mix_cols = [(col, prefix, levels) for col, prefix, levels in MIX_COLUMNS if b.has(col)]
     level_sql = ["count(*) FILTER (WHERE __done)"] + [
         f"list(DISTINCT __{col}) FILTER (WHERE __done AND __{col} IS NOT NULL)"
         for col, _, _ in mix_cols]
@@ -433,7 +438,7 @@ def _features(
             out.append((f"{col}_mean", f"b_{col}", "float32"))
         else:
             missing.append(f"bookings.{col}")
-    for col, prefix, _ in _MIX_COLUMNS:
+    for col, prefix, _ in MIX_COLUMNS:
         if col not in mix_levels:
             missing.append(f"bookings.{col}")
             continue

@@ -27,6 +27,8 @@ import pandas as pd
 
 from src.data.contract import TABLES
 from src.features.duckdb_features import parquet_files, sql_literal
+from src.features.scoring import scoring_features
+from src.fileio import atomic_write
 
 __all__ = ["contract_dtypes", "partition_by_customer", "partitioned_scoring_features"]
 
@@ -174,9 +176,6 @@ def partitioned_scoring_features(
     import pyarrow as pa
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
-
-    from src.export.marketing import atomic_write
-    from src.models.scoring import scoring_features
 
     out_path = Path(out_path)
     if out_path.suffix != ".parquet":

@@ -16,9 +16,12 @@ one hash/sort of (customer, day) keys and ``bincount``/``reduceat`` aggregations
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from src.features.first_trip import purchases
 
 __all__ = ["DateLike", "calibration_and_holdout", "summary_from_transactions"]
 
@@ -195,3 +198,12 @@ def calibration_and_holdout(
         observation_end=observation_end, time_unit_days=time_unit_days,
         calibration_end=calibration_end,
     )
+
+
+def summary_at(bookings: pd.DataFrame, cutoff_date: Any, *, time_unit_days: float = 1.0,
+               calibration_end: Any | None = None) -> pd.DataFrame:
+    """BTYD summary of the purchases (completed or confirmed bookings, not cancelled / no-show)
+    up to ``cutoff_date`` — the one place the loyalty step turns bookings into (x, t_x, T, m)."""
+    return summary_from_transactions(purchases(bookings, cutoff_date), observation_end=cutoff_date,
+                                     time_unit_days=time_unit_days,
+                                     calibration_end=calibration_end)

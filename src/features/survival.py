@@ -1,4 +1,5 @@
-"""Survival tables for churn, one row per customer, all times in days.
+"""Survival tables for churn, one row per customer, all times in days (features of the
+churn models: the model package :mod:`src.models.churn` builds on them).
 
 Holds the survival column names (``duration_days``, ``event``, ``entry_days``, ``age_days``)
 and the builders of ``(duration_days, event)`` rows: lapse churn (an inactivity gap of
@@ -18,7 +19,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from src.features.customer import completed_bookings, customer_features
+from src.features.cache import features_at
+from src.features.customer import completed_bookings
 
 DURATION_COL = "duration_days"
 EVENT_COL = "event"
@@ -352,13 +354,10 @@ def landmark_frame(
         raise ValueError(f"time_origin must be 'start' or 'landmark', not {time_origin!r}")
     frame[origin_col] = alive[origin_col]
     if with_features:
-        feats = customer_features(
-            _table(tables, "bookings"),
-            landmark,
-            customers=_table(tables, "customers"),
-            interactions=_table(tables, "interactions"),
-            feedback=_table(tables, "feedback"),
-        )
+        source = tables if isinstance(tables, Mapping) else {
+            name: _table(tables, name) for name in ("bookings", "customers", "interactions", "feedback")
+            if _table(tables, name) is not None}
+        feats = features_at(source, landmark)  # from the run's feature cache when it has one
         feats = feats.drop(columns=[c for c in frame.columns if c in feats.columns])
         frame = frame.join(feats, how="left")
     frame.attrs.update(

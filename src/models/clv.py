@@ -13,15 +13,22 @@ Units: ``time_unit_days`` is the length of the models' time unit in days (1 for 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from src.features.rfm_summary import summary_from_transactions
+from src.data.errors import InsufficientDataError
+from src.features.cache import features_at
+from src.features.rfm_summary import summary_at
+from src.models.base import ProjectModel
 from src.models.btyd import BGNBD, GammaGamma, customer_lifetime_value
-from src.models.repeat_booking import purchases
+
+if TYPE_CHECKING:
+    from src.params.schema import LoyaltyParams
+from src.models.lifecycle import DEFAULT_STAGE_RULES, assign_stages, stage_inputs
 
 
 @dataclass
@@ -47,7 +54,12 @@ class CLVSettings:
     next_booking_min_p_alive: float = 0.2
 
 
-class CLVModel:
+def settings_from_params(params: LoyaltyParams) -> CLVSettings:
+    """:class:`CLVSettings` from the job's ``loyalty:`` section (same names, same units)."""
+    return CLVSettings(**params.model_dump(include=set(CLVSettings.__dataclass_fields__)))
+
+
+class CLVModel(ProjectModel):
     """BG/NBD + Gamma-Gamma with the outputs marketing uses.
 
     Parameters
@@ -62,6 +74,8 @@ class CLVModel:
     n_customers_ : customers in the fit.
     """
 
+    _fitted_attribute = "bgnbd_"
+
     def __init__(self, settings: CLVSettings | None = None, **kwargs: Any):
         self.settings = settings or CLVSettings(**kwargs)
 
@@ -72,8 +86,6 @@ class CLVModel:
         s = self.settings
         repeaters = int((summary["frequency"] > 0).sum())
         if len(summary) < 2 or repeaters < 2:
-            from src.data.errors import InsufficientDataError
-
             raise InsufficientDataError(
                 f"BG/NBD needs customers with repeat purchases: {len(summary)} customers, "
                 f"{repeaters} with a repeat purchase in the fitting period; extend the history "
@@ -87,10 +99,6 @@ class CLVModel:
                     repeat["frequency"], repeat["monetary_value"])
         self.n_customers_ = len(summary)
         return self
-
-    def _check(self) -> None:
-        if not hasattr(self, "bgnbd_"):
-            raise RuntimeError("CLVModel is not fitted: call fit(summary) first")
 
     # -- scoring ------------------------------------------------------------------------
     def predict(self, summary: pd.DataFrame, *, cutoff_date: Any | None = None) -> pd.DataFrame:
@@ -109,7 +117,7 @@ class CLVModel:
         avg_days_between_bookings, expected_days_to_next_booking, expected_next_booking_date,
         insufficient_history (bool) and insufficient_history_reason.
         """
-        self._check()
+        self.check_fitted()
         s = self.settings
         x = summary["frequency"].to_numpy(dtype=float)
         tx = summary["recency"].to_numpy(dtype=float)
@@ -150,28 +158,73 @@ class CLVModel:
         out["insufficient_history_reason"] = reason
         return out
 
-    # -- persistence --------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        self._check()
-        return {"settings": self.settings.__dict__, "bgnbd": self.bgnbd_.to_dict(),
-                "gamma_gamma": None if self.gamma_gamma_ is None else self.gamma_gamma_.to_dict(),
-                "n_customers": self.n_customers_}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CLVModel:
-        m = cls(CLVSettings(**d["settings"]))
-        m.bgnbd_ = BGNBD.from_dict(d["bgnbd"])
-        m.gamma_gamma_ = None if d["gamma_gamma"] is None else GammaGamma.from_dict(d["gamma_gamma"])
-        m.n_customers_ = d["n_customers"]
-        return m
-
+    @property
     def summary(self) -> pd.DataFrame:
         """Both models' parameter tables stacked (model, parameter, coef, se, ci)."""
-        self._check()
+        self.check_fitted()
         parts = [self.bgnbd_.summary.assign(model="bg_nbd")]
         if self.gamma_gamma_ is not None:
             parts.append(self.gamma_gamma_.summary.assign(model="gamma_gamma"))
         return pd.concat(parts).reset_index(names="parameter").set_index(["model", "parameter"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the workflow: validate on a holdout period, then fit on the whole history
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class CLVValidation:
+    """What :func:`validate_and_fit` found.
+
+    Attributes
+    ----------
+    calibration_end : end of the calibration period of the holdout check.
+    calibration : BTYD summary with the holdout columns (``frequency_holdout``, ...), in
+        the model's time unit.
+    validation_model : :class:`CLVModel` fitted on the calibration period only.
+    holdout : :func:`holdout_metrics` of ``validation_model`` (repeat purchases, currency).
+    summary : BTYD summary of the whole history at the cut-off.
+    model : the final :class:`CLVModel`, fitted on ``summary``.
+    metrics : flat metrics for MLflow, including the promotion gates' names
+        ``clv_holdout_mae_per_customer`` and ``clv_holdout_abs_aggregate_pct_error``.
+    """
+
+    calibration_end: pd.Timestamp
+    calibration: pd.DataFrame
+    validation_model: CLVModel
+    holdout: dict[str, float]
+    summary: pd.DataFrame
+    model: CLVModel
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def validate_and_fit(bookings: pd.DataFrame, params: LoyaltyParams, cutoff_date: Any
+                     ) -> CLVValidation:
+    """Calibration/holdout validation, then the fit on the whole history: the one path from
+    the job's ``loyalty:`` params to a fitted CLV model (notebook 04, the scorer, the tests).
+
+    The calibration period ends at ``params.calibration_end`` (default: cut-off −
+    ``holdout_days``); the validation model is fitted on it alone and judged on the
+    holdout up to the cut-off; the final model is fitted on everything up to the cut-off.
+    """
+    cutoff = pd.Timestamp(cutoff_date).normalize()
+    settings = settings_from_params(params)
+    calibration_end = pd.Timestamp(params.calibration_end
+                                   or cutoff - timedelta(days=params.holdout_days))
+    calibration = summary_at(bookings, cutoff, time_unit_days=settings.time_unit_days,
+                             calibration_end=calibration_end)
+    validation_model = CLVModel(settings).fit(calibration)
+    holdout = holdout_metrics(validation_model, calibration)
+    summary = summary_at(bookings, cutoff, time_unit_days=settings.time_unit_days)
+    model = CLVModel(settings).fit(summary)
+    metrics = {f"calibration.{m}.{p}": float(v)
+               for (m, p), v in validation_model.summary["coef"].items()}
+    metrics["calibration.bg_nbd.log_likelihood"] = validation_model.bgnbd_.log_likelihood_
+    metrics.update(holdout)
+    metrics["clv_holdout_mae_per_customer"] = holdout["holdout_mae_per_customer"]
+    metrics["clv_holdout_abs_aggregate_pct_error"] = abs(holdout["holdout_aggregate_pct_error"])
+    return CLVValidation(calibration_end=calibration_end, calibration=calibration,
+                         validation_model=validation_model, holdout=holdout, summary=summary,
+                         model=model, metrics=metrics)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,15 +322,6 @@ def tracking_table(model: CLVModel, transactions: pd.DataFrame, *, calibration_e
     return out
 
 
-def summary_at(bookings: pd.DataFrame, cutoff_date: Any, *, time_unit_days: float = 1.0,
-               calibration_end: Any | None = None) -> pd.DataFrame:
-    """BTYD summary of the purchases (completed or confirmed bookings, not cancelled / no-show)
-    up to ``cutoff_date`` — the one place the loyalty step turns bookings into (x, t_x, T, m)."""
-    return summary_from_transactions(purchases(bookings, cutoff_date), observation_end=cutoff_date,
-                                     time_unit_days=time_unit_days,
-                                     calibration_end=calibration_end)
-
-
 def lifecycle_at(tables: dict[str, pd.DataFrame], model: CLVModel, cutoff_date: Any,
                  rules: list[dict[str, Any]] | None = None) -> pd.DataFrame:
     """Customer features, P(alive) from the fitted model and the lifecycle stage as of a cut-off.
@@ -287,15 +331,11 @@ def lifecycle_at(tables: dict[str, pd.DataFrame], model: CLVModel, cutoff_date: 
     cut-off (index customer_id) with the :func:`src.features.customer.customer_features`
     columns, ``p_alive``, the booking gaps and ``stage``.
     """
-    from src.features.customer import customer_features
-    from src.models.lifecycle import DEFAULT_STAGE_RULES, assign_stages, stage_inputs
-
     bookings = tables["bookings"]
     summary = summary_at(bookings, cutoff_date, time_unit_days=model.settings.time_unit_days)
     p_alive = pd.Series(model.bgnbd_.conditional_probability_alive(
         summary["frequency"], summary["recency"], summary["T"]), index=summary.index)
-    features = customer_features(bookings, cutoff_date, customers=tables.get("customers"),
-                                 interactions=tables.get("interactions"), feedback=tables.get("feedback"))
+    features = features_at(tables, cutoff_date)
     out = stage_inputs(features, bookings, cutoff_date, p_alive=p_alive)
     out["stage"] = assign_stages(out, rules or DEFAULT_STAGE_RULES)
     return out

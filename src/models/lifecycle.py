@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from src.features.customer import completed_bookings
+from src.features.customer import booking_gaps
 
 __all__ = [
     "DEFAULT_STAGE_RULES",
@@ -49,7 +49,6 @@ __all__ = [
     "StageRuleError",
     "RuleError",
     "assign_stages",
-    "booking_gaps",
     "first_match",
     "loyalty_indicators",
     "stage_inputs",
@@ -105,39 +104,6 @@ unknown columns."""
 # --------------------------------------------------------------------------------------------
 # inputs of the rules
 # --------------------------------------------------------------------------------------------
-def booking_gaps(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
-    """Gaps between consecutive completed booking days per customer, as of ``cutoff_date``.
-
-    Parameters
-    ----------
-    bookings : contract ``bookings`` table (``customer_id``, ``booking_date``; ``status``,
-        ``travel_start``, ``nights`` optional), shape (n_bookings, ...).
-    cutoff_date : date-like; completed bookings as :func:`completed_bookings` defines them.
-
-    Returns
-    -------
-    DataFrame indexed by ``customer_id`` (customers with a completed booking), float64 days:
-    ``max_gap_days`` (longest gap between consecutive booking days) and ``last_gap_days``
-    (the gap just before the last booking day); NaN with a single booking day.
-    """
-    done = completed_bookings(bookings, cutoff_date)
-    code, ids = pd.factorize(done["customer_id"].to_numpy(), sort=True)
-    day = pd.to_datetime(done["booking_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
-    order = np.lexsort((day, code))
-    c, d = code[order], day[order]
-    distinct = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])] if len(c) else np.zeros(0, bool)
-    c, d = c[distinct], d[distinct].astype(np.float64)
-    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.zeros(0, np.int64)
-    gap = np.r_[np.nan, np.diff(d)] if len(d) else np.zeros(0)
-    gap[starts] = np.nan  # the first day of a customer has no gap before it
-    ends = np.r_[starts[1:] - 1, len(c) - 1] if len(c) else np.zeros(0, np.int64)
-    with np.errstate(invalid="ignore"):
-        max_gap = np.fmax.reduceat(gap, starts) if len(c) else np.zeros(0)
-    out = pd.DataFrame({"max_gap_days": max_gap, "last_gap_days": gap[ends]},
-                       index=pd.Index(np.asarray(ids)[c[starts]], name="customer_id"))
-    return out.astype(float)
-
-
 def stage_inputs(features: pd.DataFrame, bookings: pd.DataFrame, cutoff_date, *,
                  p_alive: pd.Series | None = None) -> pd.DataFrame:
     """The customer features plus the columns the default stage rules need.

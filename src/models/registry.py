@@ -25,7 +25,8 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from src.models.scoring import CustomerScorer, log_scorer
+from src.models.mlflow_models import log_project_model
+from src.models.scoring import CustomerScorer
 from src.params.schema import GateParams, PromotionParams
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "UnknownModelError",
     "check_gates",
     "promote",
+    "publish_scorer",
     "register_scorer",
     "resolve_model_uri",
     "version_metrics",
@@ -88,7 +90,8 @@ def register_scorer(scorer: CustomerScorer, *, model_name: str = DEFAULT_MODEL_N
     if mlflow.active_run() is None:
         raise RuntimeError("register_scorer needs an active MLflow run (mlflow.start_run())")
     c = _client(client)
-    info = log_scorer(scorer, artifact_name, registered_model_name=model_name)
+    info = log_project_model(scorer, artifact_name, scorer.example_,
+                             registered_model_name=model_name)
     version = str(info.registered_model_version)
     for k, v in scorer.metrics_.items():
         c.set_model_version_tag(model_name, version, f"{_METRIC_TAG}{k}", repr(float(v)))
@@ -225,6 +228,35 @@ def promote(model_name: str, version: str | int, candidate_metrics: Mapping[str,
                             "; ".join(reasons) or "all gates passed")
     _log_decision(decision, run_id)
     return decision
+
+
+def publish_scorer(scorer: CustomerScorer, params: PromotionParams, *, run_id: str | None = None,
+                   judge: bool = True, tags: Mapping[str, str] | None = None,
+                   client: MlflowClient | None = None) -> dict[str, Any]:
+    """Register the scorer as a new version and, when ``promote``, move the champion alias
+    through the gates (:func:`promote`) when ``judge``; what notebook 05 records as the run's
+    scorer.
+
+    ``judge=False`` (an interactive session) registers the candidate without judging it:
+    exploring never moves the champion.
+
+    Returns
+    -------
+    dict : ``name``, ``version``, ``promoted``, ``champion_before``, ``mlflow_run_id``,
+    ``checks`` (one dict per gate; empty when not judged), ``reasons``.
+    """
+    version = register_scorer(scorer, model_name=params.model_name, tags=tags, client=client)
+    record: dict[str, Any] = {"name": params.model_name, "version": str(version.version),
+                              "promoted": False, "champion_before": None,
+                              "mlflow_run_id": run_id, "checks": [], "reasons": []}
+    if not judge:
+        record["reasons"] = ["interactive session: registered, not judged; the champion stays"]
+        return record
+    decision = promote(params.model_name, version.version, params=params, run_id=run_id,
+                               client=client)
+    record.update(promoted=decision.promoted, champion_before=decision.champion_version,
+                  checks=decision.checks, reasons=decision.reasons)
+    return record
 
 
 def _log_decision(decision: PromotionDecision, run_id: str | None) -> None:

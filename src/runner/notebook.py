@@ -1,17 +1,33 @@
-"""What a notebook needs from the runner: its params, its run folder, its MLflow run.
+"""What a notebook needs from the runner: its params, where it reads, where it writes, its
+MLflow run.
 
 A notebook's first code cell after the parameters cell is::
 
     ctx = open_run(params_file, run_dir, mlflow_run_id, notebook="02_segmentation")
 
-Executed by the job runner, ``run_dir`` and ``mlflow_run_id`` are injected by papermill and
-the notebook logs into the nested MLflow run the runner created for it. Opened by hand in
-JupyterLab (both empty), it gets a scratch folder under ``outputs/scratch/`` and a run of
-its own, so exploring never touches a scheduled run's records.
+Executed by the job runner, ``run_dir`` and ``mlflow_run_id`` are injected by papermill: the
+notebook reads the earlier steps' outputs from the run folder, writes its own there and logs
+into the nested MLflow run the runner created for it.
+
+Opened by hand in JupyterLab (both empty), the notebook runs on its own ("Run All" works
+with the defaults):
+
+- it **reads** the job's latest successful run (read only): the newest run folder of the
+  same job whose manifest says ``succeeded`` and whose data settings equal the job file's;
+- when there is none, it **prepares the data step once** (generate or load, validate) into
+  ``outputs/scratch/<job>/data-<hash of the data settings>/`` and reads that next time too;
+- it **writes** its own outputs (figures, tables, metrics, models, the feature cache) to a
+  fresh scratch folder ``outputs/scratch/<stamp>-<notebook>/`` and logs to an MLflow run of
+  its own tagged ``crm.interactive``, so exploring never touches a scheduled run's records;
+- it prints a one-line banner saying what it read and where it writes.
+
+The data step itself (``01_data_quality``, ``needs_data=False``) reads nothing: it writes
+the clean tables to its own folder.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -23,9 +39,15 @@ import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 
+from src.features.cache import FeatureTables, run_tables
+from src.layout import RunLayout
+from src.models.mlflow_models import log_project_model
 from src.params import JobParams, load_params
-from src.paths import outputs_dir, resolve
+from src.paths import outputs_dir, resolve, runs_dir
+from src.runner.data_step import prepare_inputs
 from src.runner.tracking import connect
+
+__all__ = ["NotebookRun", "data_settings_key", "latest_successful_run", "open_run"]
 
 # MLflow metric names allow alphanumerics, _ - . space : /
 _METRIC_NAME = re.compile(r"[^0-9A-Za-z_\-. :/]")
@@ -38,34 +60,42 @@ class NotebookRun:
     Attributes
     ----------
     params : the validated job parameters.
-    run_dir : the run folder (``outputs/runs/<run_id>``).
+    layout : the run folder this notebook writes to (:class:`~src.layout.RunLayout`).
+    source : the run folder the earlier steps' outputs are read from; the same folder as
+        ``layout`` under the runner, the latest successful run (or the prepared data) in an
+        interactive session.
     notebook : notebook name, e.g. ``01_data_quality``.
-    mlflow_run_id : the nested MLflow run this notebook logs into.
+    mlflow_run_id : the MLflow run this notebook logs into.
+    interactive : True when opened by hand (no runner).
+    banner : one line: what was read, where outputs go.
     """
 
     params: JobParams
-    run_dir: Path
+    layout: RunLayout
+    source: RunLayout
     notebook: str
     mlflow_run_id: str
+    interactive: bool = False
+    banner: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
 
     @property
-    def figures_dir(self) -> Path:
-        d = self.run_dir / "figures" / self.notebook
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+    def run_dir(self) -> Path:
+        """The folder this notebook writes to."""
+        return self.layout.root
 
-    @property
-    def data_dir(self) -> Path:
-        """Tables shared between the job's notebooks (``<run_dir>/data``)."""
-        d = self.run_dir / "data"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+    def tables(self, *, with_pii: bool = False) -> FeatureTables:
+        """The clean contract tables of the source run, with the run's feature cache (kept
+        in this notebook's own folder when the source is another run)."""
+        cache_dir = None if self.source == self.layout else self.layout.feature_cache_dir
+        return run_tables(self.source, cache_dir=cache_dir, with_pii=with_pii)
 
     def log_figure(self, fig: plt.Figure, name: str) -> None:
         """Save ``fig`` as ``figures/<notebook>/<name>.png`` in the run folder and log it
         (the figure stays open, so the notebook still shows it)."""
-        path = self.figures_dir / (name if name.endswith(".png") else f"{name}.png")
+        folder = self.layout.figures_dir(self.notebook)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (name if name.endswith(".png") else f"{name}.png")
         fig.savefig(path, dpi=110, bbox_inches="tight")
         mlflow.log_artifact(str(path), artifact_path="figures", run_id=self.mlflow_run_id)
 
@@ -82,22 +112,73 @@ class NotebookRun:
         if clean:
             mlflow.log_metrics(clean, run_id=self.mlflow_run_id)
             self.metrics.update(clean)
-            out = self.run_dir / "metrics" / f"{self.notebook}.json"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(self.metrics, indent=2), encoding="utf-8")
+            self.layout.write_json(self.layout.metrics_file(self.notebook), self.metrics)
 
     def log_table(self, df: pd.DataFrame, name: str) -> None:
         """Write ``df`` as ``tables/<notebook>/<name>.csv`` and log it (never pass PII columns)."""
-        d = self.run_dir / "tables" / self.notebook
-        d.mkdir(parents=True, exist_ok=True)
-        path = d / f"{name}.csv"
+        folder = self.layout.tables_dir(self.notebook)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.csv"
         df.to_csv(path, index=not isinstance(df.index, pd.RangeIndex), encoding="utf-8")
         mlflow.log_artifact(str(path), artifact_path="tables", run_id=self.mlflow_run_id)
+
+    def log_model(self, model: Any, name: str, input_example: pd.DataFrame, *,
+                  register_as: str | None = None) -> Any:
+        """Log a fitted model to this notebook's MLflow run as the project's pyfunc
+        (:func:`src.models.mlflow_models.log_project_model`); registered as ``register_as``
+        under the runner, never from an interactive session (exploring adds no versions)."""
+        name_to_register = None if self.interactive else register_as
+        info = log_project_model(model, name, input_example,
+                                 registered_model_name=name_to_register)
+        if register_as and self.interactive:
+            print(f"interactive session: {name} logged, not registered as {register_as!r}")
+        return info
 
     def close(self) -> None:
         """End the notebook's MLflow run (the runner sets the final status of runner-made runs)."""
         if mlflow.active_run() is not None:
             mlflow.end_run()
+
+
+def data_settings_key(params: JobParams) -> str:
+    """Short hash of the job's data settings (source or synthetic, cut-off): runs with the
+    same key read the same data."""
+    text = json.dumps(params.data.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def latest_successful_run(params: JobParams, folder: Path | None = None) -> Path | None:
+    """The newest run folder of ``params.job`` that succeeded and read the same data
+    (same data settings), or None."""
+    key = data_settings_key(params)
+    for manifest in sorted((folder or runs_dir()).glob("*/manifest.json"), reverse=True):
+        try:
+            m = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if m.get("job") != params.job or m.get("status") != "succeeded":
+            continue
+        try:
+            same_data = data_settings_key(JobParams.model_validate(m.get("params", {}))) == key
+        except ValueError:  # params of an older schema
+            continue
+        if same_data and RunLayout(manifest.parent).has_data():
+            return manifest.parent
+    return None
+
+
+def _interactive_source(params: JobParams) -> tuple[RunLayout, str]:
+    """Where an interactive notebook reads: the latest successful run, else data prepared
+    once into the job's scratch folder. Returns the layout and the banner's first half."""
+    latest = latest_successful_run(params)
+    if latest is not None:
+        return RunLayout(latest), f"reading run {latest.name} (read only)"
+    prepared = RunLayout(outputs_dir() / "scratch" / params.job / f"data-{data_settings_key(params)}")
+    if prepared.has_data():
+        return prepared, f"no successful run of {params.job!r}: reading the data prepared in {prepared.root}"
+    print(f"no successful run of job {params.job!r}: preparing its data step once into {prepared.root} ...")
+    prepare_inputs(params, prepared)
+    return prepared, f"no successful run of {params.job!r}: prepared its data in {prepared.root}"
 
 
 def open_run(
@@ -106,8 +187,10 @@ def open_run(
     mlflow_run_id: str = "",
     *,
     notebook: str,
+    needs_data: bool = True,
 ) -> NotebookRun:
-    """Validate params, settle the run folder and attach to (or create) the MLflow run.
+    """Validate params, settle where the notebook reads and writes, attach to (or create)
+    the MLflow run.
 
     Parameters
     ----------
@@ -115,15 +198,25 @@ def open_run(
     run_dir : run folder set by the runner; empty for an interactive session.
     mlflow_run_id : nested run created by the runner; empty for an interactive session.
     notebook : this notebook's name.
+    needs_data : False for the data step itself (it reads no earlier step).
     """
-    params = load_params(resolve(params_file) if str(params_file).endswith((".yaml", ".yml")) else params_file)
-    client, experiment_id = connect(params.mlflow.tracking_uri, params.mlflow.experiment)
-    if run_dir:
-        folder = Path(run_dir)
-    else:
+    params = load_params(resolve(params_file) if str(params_file).endswith((".yaml", ".yml"))
+                         else params_file)
+    _, experiment_id = connect(params.mlflow.tracking_uri, params.mlflow.experiment)
+    interactive = not run_dir
+    if interactive:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        folder = outputs_dir() / "scratch" / f"{stamp}-{notebook}"
-    folder.mkdir(parents=True, exist_ok=True)
+        layout = RunLayout(outputs_dir() / "scratch" / f"{stamp}-{notebook}")
+    else:
+        layout = RunLayout(Path(run_dir))
+    layout.root.mkdir(parents=True, exist_ok=True)
+    source, banner = layout, f"run folder {layout.root.name}"
+    if interactive:
+        if needs_data:
+            source, read = _interactive_source(params)
+        else:
+            read = "data step: reading the job's sources"
+        banner = f"interactive · job {params.job!r} · {read} · writing to {layout.root}"
     if mlflow.active_run() is not None:
         mlflow.end_run()
     if mlflow_run_id:
@@ -131,4 +224,7 @@ def open_run(
     else:
         run = mlflow.start_run(experiment_id=experiment_id, run_name=f"{notebook} (interactive)",
                                tags={"crm.notebook": notebook, "crm.interactive": "true"})
-    return NotebookRun(params=params, run_dir=folder, notebook=notebook, mlflow_run_id=run.info.run_id)
+    ctx = NotebookRun(params=params, layout=layout, source=source, notebook=notebook,
+                      mlflow_run_id=run.info.run_id, interactive=interactive, banner=banner)
+    print(f"{banner} · cut-off {params.cutoff()}")
+    return ctx

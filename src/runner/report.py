@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
-import os
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from nbconvert import HTMLExporter
 
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temp file in the same folder and a rename.
-
-    A reader sees the old file or the new one, never half of one; when the write fails (disk
-    full, permissions) the temp file is removed and the ``OSError`` propagates, the old file
-    untouched.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return path
+from src.fileio import write_text_atomic
+from src.layout import RunLayout
 
 
 def render_notebook_html(notebook: Path, *, show_code: bool = False) -> Path:
@@ -46,7 +26,7 @@ def render_reports(run_dir: Path, manifest: dict[str, Any]) -> Path:
     the exports and the manifest."""
     rows = []
     for entry in manifest["notebooks"]:
-        nb = run_dir / f"{entry['name']}.ipynb"
+        nb = RunLayout(run_dir).notebook_file(entry['name'])
         link = html.escape(entry["name"])
         if nb.exists():
             render_notebook_html(nb)
@@ -55,8 +35,9 @@ def render_reports(run_dir: Path, manifest: dict[str, Any]) -> Path:
         rows.append(f"<tr><td>{link}</td><td>{html.escape(entry['status'])}</td>"
                     f"<td>{'' if secs is None else f'{secs:.1f}'}</td>"
                     f"<td>{'' if peak is None else f'{peak:.0f}'}</td></tr>")
-    exports = (sorted(p for p in (run_dir / "exports").glob("*") if not p.name.startswith("."))
-               if (run_dir / "exports").exists() else [])
+    folder = RunLayout(run_dir).exports_dir
+    exports = (sorted(p for p in folder.glob("*") if not p.name.startswith("."))
+               if folder.exists() else [])
     export_items = "".join(f'<li><a href="exports/{html.escape(p.name)}">{html.escape(p.name)}</a></li>'
                            for p in exports) or "<li>none</li>"
     if manifest.get("exports_withdrawn"):
@@ -78,4 +59,4 @@ started {html.escape(str(manifest.get('started_at')))}</p>{err_html}
 <h2>Exports</h2><ul>{export_items}</ul>
 <p><a href="manifest.json">manifest.json</a> · <a href="params.yaml">params.yaml</a></p>
 </body></html>"""
-    return write_text_atomic(run_dir / "index.html", page)
+    return write_text_atomic(RunLayout(run_dir).index_file, page)

@@ -21,14 +21,11 @@ import os
 import platform
 import secrets
 import shutil
-import subprocess
 import sys
-import threading
 import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +36,20 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
+from src.fileio import write_json_atomic
+from src.layout import RunLayout
 from src.params import JobParams, ParamsError, dump_params, flatten, load_params
 from src.paths import PROJECT_ROOT, notebook_name, notebook_path, runs_dir
 from src.runner.lock import job_lock
-from src.runner.report import render_reports, write_text_atomic
-from src.runner.tracking import TrackingUnavailableError, connect, default_tracking_uri
+from src.runner.memory import PeakMemory
+from src.runner.provenance import git_commit, package_versions
+from src.runner.report import render_reports
+from src.runner.tracking import (
+    TrackingUnavailableError,
+    connect,
+    default_tracking_uri,
+    resolve_tracking_uri,
+)
 
 #: exit codes of ``crm run``
 EXIT_OK = 0
@@ -68,10 +74,6 @@ BAD_INPUT_EXCEPTIONS = {"DataValidationError", "DataSourceError", "DataError", "
 #: the parameters every notebook receives; each notebook's parameters cell must declare them
 NOTEBOOK_PARAMETERS = ("params_file", "run_dir", "mlflow_run_id")
 
-PACKAGES = ("pandas", "numpy", "scipy", "scikit-learn", "lifelines", "scikit-survival",
-            "mlflow", "papermill", "pandera", "pyarrow", "matplotlib")
-
-
 @dataclass
 class RunResult:
     """Outcome of ``run_job``: ``exit_code`` 0 on success, see the ``EXIT_*`` constants."""
@@ -91,39 +93,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def git_commit() -> dict[str, Any]:
-    """Commit of the project checkout and whether the work tree had uncommitted changes."""
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
-
-
-def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
 def new_run_id(job: str) -> str:
     """``YYYYmmdd-HHMMSS-<job>-<4 hex>``: sortable, unique, readable."""
     return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{job}-{secrets.token_hex(2)}"
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON through a temp file and a rename: readers never see half a file, and a write
-    that fails (disk full) leaves the previous version in place and no temp file behind."""
-    write_text_atomic(path, json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
 def check_notebook_parameters(path: Path) -> None:
@@ -224,7 +196,7 @@ def _say(msg: str, quiet: bool, run_dir: Path | None = None) -> None:
         print(msg, file=sys.stderr, flush=True)
     if run_dir is not None:
         try:
-            with open(run_dir / "run.log", "a", encoding="utf-8") as fh:
+            with open(RunLayout(run_dir).log_file, "a", encoding="utf-8") as fh:
                 fh.write("".join(f"{_now()} {line}\n" for line in msg.splitlines()))
         except OSError:  # a full disk must not hide the message on the terminal
             pass
@@ -257,11 +229,11 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
     started = time.perf_counter()
     if resume:
         run_dir = runs_dir() / resume
-        if not (run_dir / "manifest.json").exists():
+        if not (RunLayout(run_dir).manifest_file).exists():
             raise ParamsError(run_dir, [f"no run {resume!r} to resume in {runs_dir()}"])
-        params = load_params(run_dir / "params.yaml")
+        params = load_params(RunLayout(run_dir).params_file)
         if Path(job).suffix not in {".yaml", ".yml"} and str(job) != params.job:
-            raise ParamsError(run_dir / "params.yaml", [
+            raise ParamsError(RunLayout(run_dir).params_file, [
                 f"run {resume!r} is a run of job {params.job!r}, not {str(job)!r}"])
     else:
         params = load_params(job, overrides)
@@ -270,9 +242,9 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
 
     with job_lock(params.job):
         if resume:
-            manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+            manifest = json.loads((RunLayout(run_dir).manifest_file).read_text(encoding="utf-8"))
             if manifest.get("status") == "succeeded":
-                raise ParamsError(run_dir / "manifest.json", [
+                raise ParamsError(RunLayout(run_dir).manifest_file, [
                     f"run {resume!r} succeeded; there is nothing to resume (start a new run)"])
             _archive_attempt(manifest, run_dir)
             manifest.setdefault("resumed", []).append(_now())
@@ -283,7 +255,7 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
             run_dir.mkdir(parents=True, exist_ok=False)
             manifest = _new_manifest(params, run_id, run_dir, job)
             try:
-                dump_params(params, run_dir / "params.yaml")
+                dump_params(params, RunLayout(run_dir).params_file)
             except OSError as exc:
                 return _storage_failure(manifest, run_dir, started, exc, None, quiet)
         return _execute(params, manifest, run_dir, started, quiet)
@@ -308,7 +280,7 @@ def _archive_attempt(manifest: dict[str, Any], run_dir: Path) -> None:
         if entry.get("status") not in (None, "pending", "skipped"):
             previous = {k: v for k, v in entry.items() if k not in ("name", "previous_attempts")}
             previous["attempt"] = number
-            nb = run_dir / f"{entry['name']}.ipynb"
+            nb = RunLayout(run_dir).notebook_file(entry['name'])
             if nb.exists():
                 kept = nb.with_name(f"{entry['name']}.attempt{number}.ipynb")
                 os.replace(nb, kept)
@@ -318,62 +290,6 @@ def _archive_attempt(manifest: dict[str, Any], run_dir: Path) -> None:
         for key in ("error", "seconds", "attempts", "started_at", "finished_at", "peak_rss_mb"):
             entry.pop(key, None)
         entry["status"] = "pending"
-
-
-class _PeakMemory:
-    """Peak resident memory (MB) of the runner's child processes (the kernel) while a
-    notebook runs: the kernels' high-water mark (Linux ``VmHWM``), else sampled RSS."""
-
-    def __init__(self, interval_seconds: float = 0.25):
-        self.interval = interval_seconds
-        self.peak_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> _PeakMemory:
-        try:
-            import psutil  # noqa: F401 - an ipykernel dependency; without it, no measurement
-        except ImportError:
-            return self
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
-
-    @property
-    def peak_mb(self) -> float | None:
-        return round(self.peak_bytes / 2**20, 1) if self.peak_bytes else None
-
-    def _loop(self) -> None:
-        import psutil
-
-        me = psutil.Process()
-        while True:
-            try:
-                children = me.children(recursive=True)
-            except psutil.Error:
-                children = []
-            for child in children:
-                self.peak_bytes = max(self.peak_bytes, _high_water_mark(child))
-            if self._stop.wait(self.interval):
-                return
-
-
-def _high_water_mark(proc: Any) -> int:
-    try:
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(proc.memory_info().rss)
-    except Exception:  # noqa: BLE001 - the process may be gone
-        return 0
 
 
 def _new_manifest(params: JobParams, run_id: str, run_dir: Path, job: str | Path) -> dict[str, Any]:
@@ -401,8 +317,8 @@ def _new_manifest(params: JobParams, run_id: str, run_dir: Path, job: str | Path
 def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started: float,
              quiet: bool) -> RunResult:
     run_id = manifest["run_id"]
-    manifest_path = run_dir / "manifest.json"
-    params_file = run_dir / "params.yaml"
+    manifest_path = RunLayout(run_dir).manifest_file
+    params_file = RunLayout(run_dir).params_file
     try:
         write_json_atomic(manifest_path, manifest)
     except OSError as exc:
@@ -480,8 +396,8 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
     Returns (exit code, status, error of the failed notebook or None).
     """
     run_id = manifest["run_id"]
-    manifest_path = run_dir / "manifest.json"
-    params_file = run_dir / "params.yaml"
+    manifest_path = RunLayout(run_dir).manifest_file
+    params_file = RunLayout(run_dir).params_file
     for i, nb_entry in enumerate(params.notebooks, start=1):
         name = notebook_name(nb_entry)
         entry = manifest["notebooks"][i - 1]
@@ -493,14 +409,14 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
             "crm.run_id": run_id})
         child_id = child.info.run_id
         manifest["mlflow"]["notebook_run_ids"][name] = child_id
-        out_nb = run_dir / f"{name}.ipynb"
+        out_nb = RunLayout(run_dir).notebook_file(name)
         entry.pop("error", None)
         entry.update(status="running", started_at=_now(), output=out_nb.name, mlflow_run_id=child_id)
         write_json_atomic(manifest_path, manifest)
         _say(f"[{i}/{len(params.notebooks)}] {name} ...", quiet, run_dir)
         t0 = time.perf_counter()
         attempts, nb_error = 0, None
-        with _PeakMemory() as memory:
+        with PeakMemory() as memory:
             while True:
                 attempts += 1
                 try:
@@ -548,7 +464,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
 
 
 def _export_files(run_dir: Path) -> list[str]:
-    folder = run_dir / "exports"
+    folder = RunLayout(run_dir).exports_dir
     if not folder.is_dir():
         return []
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
@@ -559,14 +475,14 @@ def _withdraw_exports(run_dir: Path, manifest: dict[str, Any]) -> None:
     """A failed run publishes nothing: move whatever its notebooks wrote to ``exports/``
     (complete lists of earlier steps, temp files of an interrupted write) aside to
     ``exports.withdrawn/``; the manifest names what was withdrawn."""
-    folder = run_dir / "exports"
+    folder = RunLayout(run_dir).exports_dir
     if not folder.exists():
         return
     names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     if not names:
         shutil.rmtree(folder, ignore_errors=True)
         return
-    target = run_dir / "exports.withdrawn"
+    target = RunLayout(run_dir).withdrawn_exports_dir
     if target.exists():
         shutil.rmtree(target)
     os.replace(folder, target)
@@ -596,7 +512,7 @@ def _storage_failure(manifest: dict[str, Any], run_dir: Path, started: float, ex
     manifest.update(status="failed", exit_code=EXIT_STORAGE, error=error, finished_at=_now(),
                     duration_seconds=round(time.perf_counter() - started, 2))
     try:
-        write_json_atomic(run_dir / "manifest.json", manifest)
+        write_json_atomic(RunLayout(run_dir).manifest_file, manifest)
     except OSError as again:
         manifest["manifest_not_written"] = f"{type(again).__name__}: {again}"
     if client is not None:
@@ -612,8 +528,6 @@ def _storage_failure(manifest: dict[str, Any], run_dir: Path, started: float, ex
 
 
 def _connect(params: JobParams, quiet: bool, run_dir: Path) -> tuple[Any, str, str]:
-    from src.runner.tracking import resolve_tracking_uri
-
     uri = resolve_tracking_uri(params.mlflow.tracking_uri)
     try:
         client, exp = connect(uri, params.mlflow.experiment)
@@ -630,12 +544,12 @@ def _connect(params: JobParams, quiet: bool, run_dir: Path) -> tuple[Any, str, s
 
 def _collect_run_outputs(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Fold what the notebooks recorded (inputs, row counts, metrics) into the manifest."""
-    inputs = run_dir / "data" / "inputs.json"
+    inputs = RunLayout(run_dir).inputs_file
     if inputs.exists():
         data = json.loads(inputs.read_text(encoding="utf-8"))
         manifest["inputs"] = data.get("sources", {})
         manifest["rows"] = data.get("rows", {})
-    metrics_dir = run_dir / "metrics"
+    metrics_dir = RunLayout(run_dir).metrics_dir
     if metrics_dir.exists():
         manifest["metrics"] = {p.stem: json.loads(p.read_text(encoding="utf-8"))
                                for p in sorted(metrics_dir.glob("*.json"))}
@@ -656,7 +570,7 @@ def _finish(manifest: dict[str, Any], path: Path, run_dir: Path, started: float,
     write_json_atomic(path, manifest)
     if status == "succeeded":
         _say(f"run {manifest['run_id']} succeeded in {manifest['duration_seconds']:.1f} s; "
-             f"report: {run_dir / 'index.html'}", quiet, run_dir)
+             f"report: {RunLayout(run_dir).index_file}", quiet, run_dir)
     else:
         _say(failure_summary(manifest), quiet, run_dir)
     return RunResult(manifest["run_id"], run_dir, status, exit_code, manifest)

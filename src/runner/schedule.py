@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from src.params import load_params, params_path
 from src.paths import PROJECT_ROOT, outputs_dir
 
 TAG = "# crm-schedule:"
@@ -192,8 +193,6 @@ def add_schedule(job: str, cron: str, *, log: str | Path | None = None,
     ScheduleError : bad cron expression or job name, or the crontab command failed.
     src.params.ParamsError : the job's params are invalid.
     """
-    from src.params import load_params, params_path
-
     cron = validate_cron(cron)
     params = load_params(job)
     name = params.job

@@ -30,7 +30,7 @@ def resolve_tracking_uri(configured: str | None = None) -> str:
     return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
-def _sqlite_artifact_root(uri: str) -> str | None:
+def sqlite_artifact_root(uri: str) -> str | None:
     """Artifact folder beside a SQLite store (``<db folder>/mlartifacts``), else ``None``."""
     if not uri.startswith("sqlite:///"):
         return None
@@ -59,7 +59,7 @@ def connect(tracking_uri: str | None, experiment: str) -> tuple[MlflowClient, st
         exp = client.get_experiment_by_name(experiment)
         if exp is not None:
             return client, exp.experiment_id
-        return client, client.create_experiment(experiment, artifact_location=_sqlite_artifact_root(uri))
+        return client, client.create_experiment(experiment, artifact_location=sqlite_artifact_root(uri))
     except Exception as exc:  # any store failure: connection refused, locked file, bad URI
         raise TrackingUnavailableError(
             f"MLflow tracking store {uri!r} is unreachable: {type(exc).__name__}: {exc}. "

@@ -5,7 +5,8 @@ weighted ones, and :class:`LogParamMLE`, the base class that fits positive param
 log scale with an analytic gradient (L-BFGS-B, BLAS limited to one thread), takes standard
 errors from the inverse Hessian of the negative log-likelihood (central differences of the
 analytic gradient in log space, mapped to the natural parameters by the delta method) and
-provides ``summary`` and ``to_dict``/``from_dict``. Nothing here converts units: parameters
+provides ``summary``; persistence is the project's one format (joblib,
+:class:`src.models.base.ProjectModel`). Nothing here converts units: parameters
 and predictions are in the time unit and currency of the data a concrete model is fitted on.
 """
 
@@ -15,14 +16,15 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize
-from sklearn.exceptions import NotFittedError
 from threadpoolctl import ThreadpoolController
+
+from src.models.base import ProjectModel
 
 __all__ = [
     "LOG_BOUNDS",
@@ -186,14 +188,16 @@ class Objective:
     total_weight: float
 
 
-class LogParamMLE:
+class LogParamMLE(ProjectModel):
     """Base class: maximum likelihood on log-parameters with an analytic gradient.
 
     A concrete model declares ``_param_names`` and builds an :class:`Objective`;
-    optimisation, standard errors, ``summary`` and ``to_dict``/``from_dict`` live here.
+    optimisation, standard errors and ``summary`` live here; ``save``/``load`` and the
+    not-fitted check come from :class:`~src.models.base.ProjectModel`.
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ()
+    _fitted_attribute = "params_"
 
     def __init__(self, penalizer: float = 0.0, tol: float = 1e-10, max_iter: int = 500):
         self.penalizer = penalizer
@@ -273,14 +277,8 @@ class LogParamMLE:
         self.standard_errors_ = dict(zip(self._param_names, map(float, se), strict=True))
 
     # -- results -------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} is not fitted yet; call fit() or from_dict() first."
-            )
-
     def _p(self) -> tuple[float, ...]:
-        self._check_fitted()
+        self.check_fitted()
         return tuple(self.params_[n] for n in self._param_names)
 
     @property
@@ -293,7 +291,7 @@ class LogParamMLE:
         method) and ``lower 95%`` / ``upper 95%`` (Wald interval on the log scale, mapped back,
         so it stays positive).
         """
-        self._check_fitted()
+        self.check_fitted()
         coef = np.array([self.params_[n] for n in self._param_names])
         se = np.array([self.standard_errors_[n] for n in self._param_names])
         se_log = se / coef
@@ -303,51 +301,6 @@ class LogParamMLE:
              "upper 95%": coef * np.exp(_Z95 * se_log)},
             index=pd.Index(self._param_names, name="param"),
         )
-
-    def _extra_dict(self) -> dict[str, Any]:
-        return {}
-
-    def _load_extra(self, d: dict[str, Any]) -> None:
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable state (settings, estimates, standard errors, fit diagnostics)."""
-        self._check_fitted()
-        cov = self.covariance_.to_numpy()
-        return {
-            "model": type(self).__name__,
-            "format_version": 1,
-            "settings": {"penalizer": float(self.penalizer), "tol": float(self.tol),
-                         "max_iter": int(self.max_iter)},
-            "params": dict(self.params_),
-            "standard_errors": {k: (None if np.isnan(v) else float(v))
-                                for k, v in self.standard_errors_.items()},
-            "covariance": [[None if np.isnan(v) else float(v) for v in row] for row in cov],
-            "log_likelihood": float(self.log_likelihood_),
-            "n_iter": int(self.n_iter_),
-            "converged": bool(self.converged_),
-            **self._extra_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]):
-        """Rebuild a fitted model from :meth:`to_dict` output."""
-        if d.get("model") != cls.__name__:
-            raise ValueError(f"expected a {cls.__name__} dict, got model={d.get('model')!r}")
-        obj = cls(**d.get("settings", {}))
-        obj.params_ = {n: float(d["params"][n]) for n in cls._param_names}
-        obj.standard_errors_ = {n: (np.nan if d["standard_errors"].get(n) is None
-                                    else float(d["standard_errors"][n]))
-                                for n in cls._param_names}
-        cov = np.array([[np.nan if v is None else v for v in row] for row in d["covariance"]],
-                       dtype=np.float64)
-        obj.covariance_ = pd.DataFrame(cov, index=list(cls._param_names),
-                                       columns=list(cls._param_names))
-        obj.log_likelihood_ = float(d["log_likelihood"])
-        obj.n_iter_ = int(d["n_iter"])
-        obj.converged_ = bool(d.get("converged", True))
-        obj._load_extra(d)
-        return obj
 
     def __repr__(self) -> str:
         if not hasattr(self, "params_"):

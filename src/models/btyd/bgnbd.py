@@ -14,7 +14,6 @@ moderate x, the Gauss series, summed directly, where it converges fast).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -252,15 +251,6 @@ class BGNBD(LogParamMLE):
         """:meth:`fit` on the columns of a BTYD summary table; returns self."""
         return self.fit(df[frequency_col], df[recency_col], df[T_col],
                         None if weights_col is None else df[weights_col])
-
-    def _extra_dict(self) -> dict[str, Any]:
-        return {"n_customers": float(getattr(self, "n_customers_", np.nan)),
-                "n_unique_histories": int(getattr(self, "n_unique_histories_", -1))}
-
-    def _load_extra(self, d: dict[str, Any]) -> None:
-        if "n_customers" in d:
-            self.n_customers_ = float(d["n_customers"])
-            self.n_unique_histories_ = int(d["n_unique_histories"])
 
     # -- predictions ---------------------------------------------------------------------
     def _log_dropout_odds(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ fit. The model assumes spend is independent of purchase frequency (see
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -141,17 +140,6 @@ class GammaGamma(LogParamMLE):
         """:meth:`fit` on the columns of a BTYD summary table; returns self."""
         return self.fit(df[frequency_col], df[monetary_value_col],
                         None if weights_col is None else df[weights_col])
-
-    def _extra_dict(self) -> dict[str, Any]:
-        return {"n_customers": float(getattr(self, "n_customers_", np.nan)),
-                "frequency_spend_correlation": float(
-                    getattr(self, "frequency_spend_correlation_", np.nan))}
-
-    def _load_extra(self, d: dict[str, Any]) -> None:
-        if "n_customers" in d:
-            self.n_customers_ = float(d["n_customers"])
-        if d.get("frequency_spend_correlation") is not None:
-            self.frequency_spend_correlation_ = float(d["frequency_spend_correlation"])
 
     def population_mean_spend(self) -> float:
         """Mean spend per purchase across customers, ``p v / (q - 1)`` (currency units)."""

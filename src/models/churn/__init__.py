@@ -6,7 +6,7 @@ fixed horizons and their remaining lifetime, conditional on having survived so f
 time-based holdout compares the models with a Kaplan-Meier-only baseline (scikit-survival
 metrics). All durations, ages, horizons and lifetimes are in days.
 
-Modules, each depending only on those above it: :mod:`~src.models.churn.tables`
+Modules, each depending only on those above it: :mod:`~src.features.survival`
 (survival tables, landmark frames, time split), :mod:`~src.models.churn.km`
 (Kaplan-Meier summaries), :mod:`~src.models.churn.encoding` (covariate encoding),
 :mod:`~src.models.churn.cox` (the Cox engine), :mod:`~src.models.churn.drivers`
@@ -50,11 +50,7 @@ Decisions
   immortal).
 """
 
-from src.models.churn.encoding import CovariateEncoder
-from src.models.churn.evaluation import best_model, evaluate_holdout
-from src.models.churn.km import kaplan_meier_curves, km_by_group
-from src.models.churn.model import ChurnModel, Kind
-from src.models.churn.tables import (
+from src.features.survival import (
     AGE_COL,
     DURATION_COL,
     ENTRY_COL,
@@ -66,6 +62,16 @@ from src.models.churn.tables import (
     survival_frame,
     time_split,
 )
+from src.models.churn.encoding import CovariateEncoder
+from src.models.churn.evaluation import best_model, evaluate_holdout
+from src.models.churn.km import kaplan_meier_curves, km_by_group
+from src.models.churn.model import ChurnModel, Kind
+from src.models.churn.workflow import (
+    ChurnSelection,
+    at_risk_frame,
+    select_and_fit,
+    survival_columns,
+)
 
 __all__ = [
     "AGE_COL",
@@ -73,6 +79,8 @@ __all__ = [
     "ENTRY_COL",
     "EVENT_COL",
     "ChurnModel",
+    "ChurnSelection",
+    "at_risk_frame",
     "CovariateEncoder",
     "Kind",
     "best_model",
@@ -83,6 +91,8 @@ __all__ = [
     "lapse_survival_table",
     "lifetime_table",
     "membership_survival_table",
+    "select_and_fit",
+    "survival_columns",
     "survival_frame",
     "time_split",
 ]

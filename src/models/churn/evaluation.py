@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from src.features.survival import AGE_COL, DURATION_COL, ENTRY_COL, EVENT_COL
 from src.models.churn.cox import concordance
 from src.models.churn.model import ChurnModel
-from src.models.churn.tables import AGE_COL, DURATION_COL, ENTRY_COL, EVENT_COL
 
 
 def _relative(df: pd.DataFrame) -> np.ndarray:

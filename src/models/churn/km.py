@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from src.models.churn.tables import DURATION_COL, ENTRY_COL, EVENT_COL
+from src.features.survival import DURATION_COL, ENTRY_COL, EVENT_COL
 
 
 def _km_fit(df: pd.DataFrame, label: str = "KM"):

@@ -15,17 +15,17 @@ fitting, the PH remedy, scoring and persistence all read and write the same fitt
 
 from __future__ import annotations
 
-import pickle
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
+from src.features.survival import AGE_COL, DURATION_COL, ENTRY_COL, EVENT_COL, RESERVED
+from src.models.base import ProjectModel
 from src.models.churn.cox import (
     ALL,
     CoxPH,
@@ -38,12 +38,11 @@ from src.models.churn.cox import (
 )
 from src.models.churn.drivers import hazard_ratio_table
 from src.models.churn.encoding import CovariateEncoder
-from src.models.churn.tables import AGE_COL, DURATION_COL, ENTRY_COL, EVENT_COL, RESERVED
 
 Kind = Literal["coxph", "weibull_aft", "km"]
 
 
-class ChurnModel:
+class ChurnModel(ProjectModel):
     """Survival churn model: Kaplan-Meier, Cox PH or Weibull AFT.
 
     DataFrame in, DataFrame out: ``fit`` takes a survival frame (``duration_days``,
@@ -85,6 +84,8 @@ class ChurnModel:
     cv_sample_size : the penalizer search runs on a random subsample of at most this many
         rows (stratified by event); the final fit uses all (sampled) rows.
     chunk_size : rows scored per chunk.
+    horizons_days : horizons (days) of the churn probabilities :meth:`predict` returns.
+    max_remaining_days : cap (days) of the expected remaining lifetime in :meth:`predict`.
 
     Attributes
     ----------
@@ -99,6 +100,8 @@ class ChurnModel:
     concordance_index_ : float (training data); n_fit_, n_events_, n_input_ : ints;
     fit_seconds_ : float; fit_warnings_ : list[str]; max_follow_up_days_ : float.
     """
+
+    _fitted_attribute = "fitter_"
 
     def __init__(
         self,
@@ -118,6 +121,8 @@ class ChurnModel:
         cv_tolerance: float = 0.001,
         cv_sample_size: int | None = 20_000,
         chunk_size: int = 250_000,
+        horizons_days: Sequence[int] = (180, 365),
+        max_remaining_days: int = 3650,
     ):
         self.kind = kind
         self.covariates = covariates
@@ -135,12 +140,10 @@ class ChurnModel:
         self.cv_tolerance = cv_tolerance
         self.cv_sample_size = cv_sample_size
         self.chunk_size = chunk_size
+        self.horizons_days = horizons_days
+        self.max_remaining_days = max_remaining_days
 
     # ---- helpers -------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "fitter_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted; call fit first")
-
     def _columns(self, df: pd.DataFrame) -> tuple[list[str], list[str]]:
         strata = list(self.strata or [])
         if self.covariates is None:
@@ -476,19 +479,25 @@ class ChurnModel:
             in fitting (``max_follow_up_days_``) Cox/KM continue with a constant hazard (the
             average over the last year of follow-up).
         """
-        self._check_fitted()
+        self.check_fitted()
         hs = [int(h) for h in horizons_days]
         out = self._conditional_churn(df, np.asarray(hs, dtype=np.float64))
         return pd.DataFrame(out, index=df.index, columns=[f"churn_prob_{h}d" for h in hs])
 
-    def score(self, df: pd.DataFrame, horizons_days: Sequence[int] | None = None) -> pd.DataFrame:
-        """Everything per customer in one frame: churn probability at each horizon and the
-        expected / median remaining lifetime (days), conditional on survival to ``age_days``.
+    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Everything per customer in one frame: churn probability at each of
+        ``horizons_days`` and the expected / median remaining lifetime (days, capped at
+        ``max_remaining_days``), conditional on survival to ``age_days``. This is the method
+        the MLflow pyfunc calls.
 
-        ``horizons_days`` default: ``scoring_horizons_days`` (set it before saving; 180 and
-        365 days otherwise). This is the method the MLflow pyfunc calls."""
-        hs = horizons_days or getattr(self, "scoring_horizons_days", None) or [180, 365]
-        return self.predict_churn_probability(df, hs).join(self.predict_remaining_lifetime(df))
+        Returns
+        -------
+        pandas.DataFrame
+            Index of ``df``; columns ``churn_prob_<h>d`` (probabilities) and
+            ``expected_remaining_days`` / ``median_remaining_days`` (days).
+        """
+        return self.predict_churn_probability(df, self.horizons_days).join(
+            self.predict_remaining_lifetime(df, max_days=self.max_remaining_days))
 
     def predict_remaining_lifetime(
         self, df: pd.DataFrame, max_days: int = 3650, step_days: int = 7
@@ -510,7 +519,7 @@ class ChurnModel:
             and capped at ``max_days``. Cox/KM extrapolate beyond the longest follow-up with a
             constant hazard (the average of its last year).
         """
-        self._check_fitted()
+        self.check_fitted()
         exp_out = np.empty(len(df))
         med_out = np.empty(len(df))
         ln2 = np.log(2.0)
@@ -567,7 +576,7 @@ class ChurnModel:
 
         For evaluation on modest frames; scoring uses :meth:`predict_churn_probability`.
         """
-        self._check_fitted()
+        self.check_fitted()
         return 1.0 - self._conditional_churn(df, np.asarray(times_days, dtype=np.float64))
 
     # ---- drivers -----------------------------------------------------------------------------
@@ -589,31 +598,14 @@ class ChurnModel:
             ``upper_95``, ``p``, ``time_ratio`` (AFT only), ``description``; sorted by the
             strength of the effect.
         """
-        self._check_fitted()
+        self.check_fitted()
         return hazard_ratio_table(self)
 
+    @property
     def summary(self) -> pd.DataFrame:
-        """The lifelines summary table (coefficients, standard errors, p-values)."""
-        self._check_fitted()
+        """The lifelines summary table (coefficients, standard errors, p-values); for
+        ``kind="km"`` the Kaplan-Meier event table."""
+        self.check_fitted()
         if self.kind == "km":
             return self.fitter_.event_table
         return self.fitter_.summary
-
-    # ---- persistence -------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Pickle the fitted model (with its lifelines fitter) to ``path``."""
-        self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> ChurnModel:
-        """Load a model written by :meth:`save`."""
-        with open(path, "rb") as fh:
-            model = pickle.load(fh)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} does not hold a {cls.__name__}")
-        return model

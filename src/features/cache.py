@@ -1,0 +1,175 @@
+"""The per-run customer-feature cache, carried by the tables it serves.
+
+A job computes the same customer features many times (segmentation at the cut-off, churn
+landmark frames a year and two years back, lifecycle stages now and a year ago, the scorer),
+each notebook in its own kernel. :class:`FeatureTables` are the run's contract tables with
+their :class:`FeatureCache`; :func:`features_at` is what model code calls for the features at
+a cut-off: from the cache when the tables carry one, computed otherwise. There is no
+module-level state: the cache travels with the tables object that was loaded, and a caller
+passing other tables (a filtered copy, a plain dict) gets a fresh computation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from src.features.customer import customer_features
+from src.features.duckdb_features import customer_features_duckdb
+from src.fileio import atomic_write
+from src.layout import RunLayout
+
+__all__ = ["FeatureCache", "FeatureTables", "data_fingerprint", "features_at", "run_tables"]
+
+
+class FeatureCache:
+    """Customer features of one set of tables, kept as Parquet files per cut-off.
+
+    A job computes the same features many times: segmentation at the cut-off, churn landmark
+    frames a year and two years back, lifecycle stages now and a year ago, the scorer at the
+    cut-off, each notebook in its own kernel. The cache computes each cut-off once per run.
+
+    It serves only the very table objects it was opened with (identity, not equality), so a
+    caller passing other tables (a filtered or edited copy) gets a fresh computation; a table
+    changed in place is not detected, so code treats the loaded tables as read-only. The files are
+    named by a fingerprint of the run's clean data files (names, sizes, modification times),
+    so new data written by the data step never meets old features.
+
+    Parameters
+    ----------
+    directory : folder of the cache files (created when needed).
+    tables : the contract tables by name, as loaded (``bookings`` required).
+    fingerprint : text identifying the data version; part of each file name.
+    sources : table name -> the Parquet file the table was read from; with ``engine``
+        ``"duckdb"`` (or ``"auto"`` and at least ``duckdb_min_bookings`` bookings) a missing
+        cut-off is computed by DuckDB over these files
+        (:func:`src.features.duckdb_features.customer_features_duckdb`, equal to the pandas
+        result) instead of from the tables in memory.
+    """
+
+    def __init__(self, directory: str | Path, tables: Mapping[str, pd.DataFrame],
+                 fingerprint: str, *, sources: Mapping[str, str | Path] | None = None,
+                 engine: str = "pandas", duckdb_min_bookings: int = 20_000_000):
+        if engine not in ("pandas", "duckdb", "auto"):
+            raise ValueError(f"engine must be 'pandas', 'duckdb' or 'auto', not {engine!r}")
+        if engine != "pandas" and not sources:
+            raise ValueError("the duckdb engine needs the Parquet sources of the tables")
+        self.directory = Path(directory)
+        self.tables = dict(tables)
+        self.fingerprint = fingerprint
+        self.sources = dict(sources or {})
+        self.engine = engine
+        self.duckdb_min_bookings = duckdb_min_bookings
+        self.engine_used: dict[str, str] = {}  # cut-off -> engine that computed it
+        self.hits = 0
+        self.misses = 0
+
+    def _uses_duckdb(self) -> bool:
+        if self.engine == "auto":
+            return len(self.tables["bookings"]) >= self.duckdb_min_bookings
+        return self.engine == "duckdb"
+
+    def serves(self, bookings, customers, interactions, feedback) -> bool:
+        """True when the four tables are the cache's own objects (absent = ``None``)."""
+        given = {"bookings": bookings, "customers": customers, "interactions": interactions,
+                 "feedback": feedback}
+        return all(given[k] is self.tables.get(k) for k in given)
+
+    def path(self, cutoff: pd.Timestamp) -> Path:
+        """The cache file of a cut-off."""
+        return self.directory / f"customer_features_{cutoff:%Y%m%dT%H%M%S}_{self.fingerprint}.parquet"
+
+    def get(self, cutoff: pd.Timestamp, compute) -> pd.DataFrame:
+        """The cached frame of ``cutoff``, else ``compute()`` written to the cache first."""
+        path = self.path(cutoff)
+        if path.exists():
+            self.hits += 1
+            return pd.read_parquet(path)
+        self.misses += 1
+        if self._uses_duckdb():
+            src = {k: v for k, v in self.sources.items() if k in self.tables}
+            frame = customer_features_duckdb(
+                src["bookings"], cutoff, customers=src.get("customers"),
+                interactions=src.get("interactions"), feedback=src.get("feedback"),
+                temp_directory=self.directory)
+            self.engine_used[str(cutoff)] = "duckdb"
+        else:
+            frame = compute()
+            self.engine_used[str(cutoff)] = "pandas"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, frame.to_parquet)  # a concurrent reader sees all or nothing
+        except OSError:  # a cache that cannot be written is not an error: compute next time
+            pass
+        return frame
+
+
+def data_fingerprint(files: Sequence[str | Path]) -> str:
+    """Short hash of the names, sizes and modification times (ns) of ``files``."""
+    h = hashlib.sha256()
+    for f in sorted(map(Path, files)):
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:12]
+
+
+class FeatureTables(dict):
+    """Contract tables by name (a ``dict``) that carry the feature cache of the run they
+    were loaded from (``cache``: :class:`FeatureCache` or ``None``)."""
+
+    def __init__(self, tables: Mapping[str, pd.DataFrame], cache: FeatureCache | None = None):
+        super().__init__(tables)
+        self.cache = cache
+
+
+def features_at(tables: Mapping[str, pd.DataFrame], cutoff_date: Any) -> pd.DataFrame:
+    """:func:`~src.features.customer.customer_features` of contract tables at a cut-off.
+
+    From the tables' own cache when they are :class:`FeatureTables` with a cache serving
+    exactly these table objects; computed otherwise. Same frame either way (index
+    ``customer_id``; see ``customer_features`` for columns and units).
+    """
+    cutoff = pd.Timestamp(cutoff_date)
+
+    def compute() -> pd.DataFrame:
+        return customer_features(tables["bookings"], cutoff, customers=tables.get("customers"),
+                                 interactions=tables.get("interactions"),
+                                 feedback=tables.get("feedback"))
+
+    cache = getattr(tables, "cache", None)
+    if cache is not None and cache.serves(tables["bookings"], tables.get("customers"),
+                                          tables.get("interactions"), tables.get("feedback")):
+        return cache.get(cutoff, compute)
+    return compute()
+
+
+def run_tables(source: RunLayout, *, cache_dir: Path | None = None, cache_features: bool = True,
+               with_pii: bool = False) -> FeatureTables:
+    """The clean contract tables of a run (:meth:`RunLayout.read_tables`) with its feature cache.
+
+    Parameters
+    ----------
+    source : the run folder whose data step wrote the tables.
+    cache_dir : where the feature cache files go; default the source run's own
+        ``data/feature_cache/`` (an interactive notebook reading another run's tables passes
+        its scratch folder, so the source run stays untouched).
+    cache_features : False: no cache (every :func:`features_at` computes).
+    with_pii : keep the personal-data columns (only the export needs them).
+
+    The engine (pandas, or DuckDB over the run's Parquet files for many bookings) is the
+    job's ``data.features_engine``, recorded by the data step in ``data/inputs.json``.
+    """
+    tables = source.read_tables(with_pii=with_pii)
+    if not cache_features:
+        return FeatureTables(tables)
+    files = source.table_files()
+    engine = source.read_inputs_record().get("features", {})
+    cache = FeatureCache(
+        cache_dir or source.feature_cache_dir, tables, data_fingerprint(list(files.values())),
+        sources=files, engine=engine.get("engine", "pandas"),
+        duckdb_min_bookings=engine.get("duckdb_min_bookings", 20_000_000))
+    return FeatureTables(tables, cache)
