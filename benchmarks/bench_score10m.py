@@ -83,13 +83,14 @@ def stage(name: str, n: int, work: Path, seed: int, batch: int) -> dict:
         sys.path.insert(0, str(HERE))
         from bench_scoring import fitted_scorer
 
-        from src.models.scoring import log_scorer
+        from src.models.mlflow_models import log_project_model
 
         scorer = fitted_scorer()
         mlflow.set_tracking_uri(_tracking(work))
         mlflow.set_experiment("bench-10m")
         with mlflow.start_run():
-            info = log_scorer(scorer, "scorer", registered_model_name=MODEL)
+            info = log_project_model(scorer, "scorer", scorer.example_,
+                                     registered_model_name=MODEL)
         MlflowClient().set_registered_model_alias(MODEL, "champion", info.registered_model_version)
         out.update(rows=20_000, what="customers fitted")
     elif name == "score":

@@ -5,7 +5,7 @@
 Each size runs in its own process. The scorer's parts (segmentation, churn, CLV) are fitted
 once on a 20k-customer synthetic company (fitting is measured by the other benchmarks); then a
 synthetic company of N customers is generated, its scoring features are built
-(`scoring_features`, one flat row per customer) and scored by `CustomerScorer.score_features`
+(`scoring_features`, one flat row per customer) and scored by `CustomerScorer.predict`
 in batches of 100k rows, as `crm score` does; then the marketing export (every campaign list
 plus the full scored table, CSV with BOM and Parquet, consent enforced, e-mail and phone as
 SHA-256 hashes). Prints a markdown table: seconds per step, customers per second, and the
@@ -29,8 +29,9 @@ CUTOFF = "2025-12-31"
 def fitted_scorer():
     from src.data.synthetic import generate
     from src.features.customer import customer_features
+    from src.features.rfm_summary import summary_at
     from src.models.churn import ChurnModel, landmark_frame
-    from src.models.clv import CLVModel, summary_at
+    from src.models.clv import CLVModel
     from src.models.scoring import CustomerScorer
     from src.models.segmentation import SegmentationModel
 
@@ -52,7 +53,7 @@ def child(n: int, seed: int, batch: int) -> dict:
 
     from src.data.synthetic import generate
     from src.export.marketing import export_marketing
-    from src.models.scoring import scoring_features
+    from src.features.scoring import scoring_features
     from src.params.schema import ExportParams
 
     out: dict = {"customers": n}
@@ -68,7 +69,7 @@ def child(n: int, seed: int, batch: int) -> dict:
     customers = tables["customers"]
     del tables
     t = time.perf_counter()
-    parts = [scorer.score_features(features.iloc[start:start + batch])
+    parts = [scorer.predict(features.iloc[start:start + batch])
              for start in range(0, len(features), batch)]
     scored = pd.concat(parts, ignore_index=True)
     out["score_s"] = time.perf_counter() - t

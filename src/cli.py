@@ -91,9 +91,9 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from src.features.scoring import MissingColumnsError
     from src.models.batch import score_file
     from src.models.registry import UnknownModelError
-    from src.features.scoring import MissingColumnsError
     from src.runner.tracking import connect
 
     connect(args.tracking_uri, "tourism-crm")

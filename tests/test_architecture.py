@@ -144,7 +144,7 @@ def test_no_private_names_across_modules():
 
 def test_no_module_level_state_switched_by_functions():
     found = []
-    for mod, path in MODULES.items():
+    for path in MODULES.values():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Global):
                 found.append(f"{path.relative_to(SRC.parent)}:{node.lineno} global {node.names}")

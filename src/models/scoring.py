@@ -1,14 +1,14 @@
 """One scorer: the fitted segmentation, churn and CLV models turned into one row per customer.
 
 :class:`CustomerScorer` is what the notebook, ``crm score`` and Spark call (through the MLflow
-pyfunc :class:`ScorerPyfunc`). Scoring has two steps, so that every entry point shares them:
+pyfunc :class:`~src.models.mlflow_models.ProjectModelPyfunc`). Scoring has two steps, so that every entry point shares them:
 
-1. :func:`scoring_features` (``tables -> features``) builds ONE flat feature table per
+1. :func:`src.features.scoring.scoring_features` (``tables -> features``) builds ONE flat feature table per
    customer as of a cut-off: the customer features, booking gaps, the BTYD summary
    (``btyd_*``, in the CLV model's time unit), the churn state (``churn_at_risk``,
    ``age_days``), consent and engagement per contact channel and the days since the last
    complaint, plus ``customer_id`` and ``cutoff_date`` (ISO string) columns.
-2. :meth:`CustomerScorer.score_features` (``features -> scored``) applies the fitted models,
+2. :meth:`CustomerScorer.predict` (``features -> scored``) applies the fitted models,
    the lifecycle-stage rules, the next-best-action rules (one first-match evaluator,
    :func:`src.models.lifecycle.first_match`), the preferred channel and the
    destination/product suggestion. The pyfunc, the CLI and Spark call only this step.
@@ -131,7 +131,7 @@ class CustomerScorer(ProjectModel):
     ----------
     associations_ : fitted :class:`~src.models.actions.ItemAssociation` (None if no item
         columns in the bookings).
-    input_columns_ : list[str] -- the feature columns :meth:`score_features` needs.
+    input_columns_ : list[str] -- the feature columns :meth:`predict` needs.
     cutoff_date_ : str -- cut-off of the fit (ISO).
     notes_ : list[str]; metrics_ : dict[str, float].
     """

@@ -17,7 +17,7 @@ with the defaults):
 - when there is none, it **prepares the data step once** (generate or load, validate) into
   ``outputs/scratch/<job>/data-<hash of the data settings>/`` and reads that next time too;
 - it **writes** its own outputs (figures, tables, metrics, models, the feature cache) to a
-  fresh scratch folder ``outputs/scratch/<stamp>-<notebook>/`` and logs to an MLflow run of
+  fresh scratch folder ``outputs/scratch/<stamp>-<notebook>-<4 hex>/`` and logs to an MLflow run of
   its own tagged ``crm.interactive``, so exploring never touches a scheduled run's records;
 - it prints a one-line banner saying what it read and where it writes.
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -206,7 +207,7 @@ def open_run(
     interactive = not run_dir
     if interactive:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        layout = RunLayout(outputs_dir() / "scratch" / f"{stamp}-{notebook}")
+        layout = RunLayout(outputs_dir() / "scratch" / f"{stamp}-{notebook}-{secrets.token_hex(2)}")
     else:
         layout = RunLayout(Path(run_dir))
     layout.root.mkdir(parents=True, exist_ok=True)

@@ -1,22 +1,24 @@
-"""The per-run customer-feature cache: same answers, computed once, never for other tables."""
+"""The per-run customer-feature cache: same answers, computed once, never for other tables,
+carried by the tables it serves (no module state)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
 import pytest
 
-from src.data.inputs import FEATURE_CACHE_DIR, load_clean_tables
 from src.data.synthetic import generate
-from src.features import customer as cf
-from src.features.customer import (
+from src.features.cache import (
     FeatureCache,
-    activate_feature_cache,
-    customer_features,
+    FeatureTables,
     data_fingerprint,
-    feature_cache,
+    features_at,
+    run_tables,
 )
+from src.features.customer import customer_features
+from src.layout import RunLayout
 
 CUT = pd.Timestamp("2024-06-30")
 
@@ -26,44 +28,48 @@ def tables():
     return generate(1_500, seed=5).tables()
 
 
-def _write_run(tables, run_dir):
-    """The clean tables of a run folder, as the data step writes them; returns data/."""
-    data = run_dir / "data"
-    data.mkdir()
-    for name, df in tables.items():
-        df.to_parquet(data / f"{name}.parquet", index=False)
-    return data
+def _write_run(tables, run_dir) -> RunLayout:
+    """The clean tables of a run folder, as the data step writes them."""
+    layout = RunLayout(run_dir)
+    layout.write_tables(tables)
+    return layout
 
 
-def _features(t, cutoff=CUT):
+def _fresh(t, cutoff=CUT):
     return customer_features(t["bookings"], cutoff, customers=t.get("customers"),
                              interactions=t.get("interactions"), feedback=t.get("feedback"))
 
 
 def test_cached_features_equal_fresh_ones_and_are_computed_once(tables, tmp_path):
-    fresh = _features(tables)
+    fresh = _fresh(tables)
     cache = FeatureCache(tmp_path, tables, "abc")
-    with feature_cache(cache):
-        first = _features(tables)
-        second = _features(tables)
-        _features(tables, CUT - pd.Timedelta(days=365))
+    carried = FeatureTables(tables, cache)
+    first = features_at(carried, CUT)
+    second = features_at(carried, CUT)
+    features_at(carried, CUT - pd.Timedelta(days=365))
     assert (cache.misses, cache.hits) == (2, 1)
     assert len(list(tmp_path.glob("customer_features_*_abc.parquet"))) == 2
     for got in (first, second):
         pd.testing.assert_frame_equal(got, fresh)
         assert got.attrs == fresh.attrs
-    assert cf._ACTIVE_CACHE is None  # the block restored the previous state
+
+
+def test_plain_tables_never_touch_a_cache(tables, tmp_path):
+    """A plain dict computes; the same frames in FeatureTables without a cache compute too."""
+    pd.testing.assert_frame_equal(features_at(dict(tables), CUT), _fresh(tables))
+    pd.testing.assert_frame_equal(features_at(FeatureTables(tables), CUT), _fresh(tables))
+    assert not list(tmp_path.iterdir())
 
 
 def test_other_tables_are_never_served_from_the_cache(tables, tmp_path):
     cache = FeatureCache(tmp_path, tables, "abc")
+    features_at(FeatureTables(tables, cache), CUT)
     changed = dict(tables, bookings=tables["bookings"].iloc[: len(tables["bookings"]) // 2])
-    with feature_cache(cache):
-        _features(tables)
-        half = _features(changed)  # same cut-off, other bookings: computed, not read
-        no_feedback = _features({k: v for k, v in tables.items() if k != "feedback"})
+    half = features_at(FeatureTables(changed, cache), CUT)  # same cut-off, other bookings
+    no_feedback = features_at(FeatureTables(
+        {k: v for k, v in tables.items() if k != "feedback"}, cache), CUT)
     assert (cache.misses, cache.hits) == (1, 0)
-    pd.testing.assert_frame_equal(half, _features(changed))
+    pd.testing.assert_frame_equal(half, _fresh(changed))
     assert "csat_mean" not in no_feedback.columns
 
 
@@ -76,36 +82,50 @@ def test_fingerprint_changes_with_the_data(tmp_path):
     assert data_fingerprint([f]) != before
 
 
-def test_load_clean_tables_shares_features_across_loads(tables, tmp_path):
+def test_run_tables_share_features_across_loads(tables, tmp_path):
     """Two notebooks of one run (two loads of the same files) compute a cut-off once."""
-    data = _write_run(tables, tmp_path)
-    try:
-        first = load_clean_tables(tmp_path)
-        a = _features(first)
-        assert cf._ACTIVE_CACHE.misses == 1
-        second = load_clean_tables(tmp_path)  # e.g. the next notebook's kernel
-        b = _features(second)
-        assert cf._ACTIVE_CACHE.hits == 1
-        pd.testing.assert_frame_equal(a, b)
-        assert len(list((data / FEATURE_CACHE_DIR).glob("*.parquet"))) == 1
-        plain = load_clean_tables(tmp_path, cache_features=False)
-        assert cf._ACTIVE_CACHE is None
-        pd.testing.assert_frame_equal(_features(plain), a)
-    finally:
-        activate_feature_cache(None)
+    layout = _write_run(tables, tmp_path)
+    first = run_tables(layout)
+    a = features_at(first, CUT)
+    assert first.cache.misses == 1
+    second = run_tables(layout)  # e.g. the next notebook's kernel
+    b = features_at(second, CUT)
+    assert (second.cache.hits, second.cache.misses) == (1, 0)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(list(layout.feature_cache_dir.glob("*.parquet"))) == 1
+    plain = run_tables(layout, cache_features=False)
+    assert plain.cache is None
+    pd.testing.assert_frame_equal(features_at(plain, CUT), a)
 
 
-def test_load_clean_tables_leaves_personal_data_out_unless_asked(tables, tmp_path):
-    _write_run(tables, tmp_path)
-    try:
-        plain = load_clean_tables(tmp_path)
-        assert not {"name", "email", "phone"} & set(plain["customers"].columns)
-        assert "comment" not in plain["feedback"].columns
-        assert "consent_email" in plain["customers"].columns and "csat" in plain["feedback"].columns
-        full = load_clean_tables(tmp_path, with_pii=True)
-        assert {"name", "email", "phone"} <= set(full["customers"].columns)
-    finally:
-        activate_feature_cache(None)
+def test_run_tables_can_keep_the_cache_elsewhere(tables, tmp_path):
+    """An interactive notebook reads another run's tables and keeps the cache in its own
+    scratch folder: the source run is not written to."""
+    layout = _write_run(tables, tmp_path / "run")
+    before = sorted(p.name for p in layout.data_dir.iterdir())
+    loaded = run_tables(layout, cache_dir=tmp_path / "scratch" / "cache")
+    features_at(loaded, CUT)
+    assert sorted(p.name for p in layout.data_dir.iterdir()) == before
+    assert len(list((tmp_path / "scratch" / "cache").glob("*.parquet"))) == 1
+
+
+def test_new_data_never_meets_old_features(tables, tmp_path):
+    layout = _write_run(tables, tmp_path)
+    features_at(run_tables(layout), CUT)
+    smaller = dict(tables, bookings=tables["bookings"].iloc[:500])
+    layout.write_tables(smaller)  # the data step again: the cache of the old data is dropped
+    got = features_at(run_tables(layout), CUT)
+    pd.testing.assert_frame_equal(got, _fresh(layout.read_tables()))
+
+
+def test_run_tables_leave_personal_data_out_unless_asked(tables, tmp_path):
+    layout = _write_run(tables, tmp_path)
+    plain = run_tables(layout)
+    assert not {"name", "email", "phone"} & set(plain["customers"].columns)
+    assert "comment" not in plain["feedback"].columns
+    assert "consent_email" in plain["customers"].columns and "csat" in plain["feedback"].columns
+    full = run_tables(layout, with_pii=True)
+    assert {"name", "email", "phone"} <= set(full["customers"].columns)
 
 
 @pytest.mark.parametrize("engine,threshold,used", [("duckdb", 20_000_000, "duckdb"),
@@ -115,18 +135,13 @@ def test_the_job_engine_choice_computes_features_out_of_core(tables, tmp_path, e
                                                              used):
     """With data.features_engine the cache computes a cut-off with DuckDB over the run's
     Parquet files; the features equal the pandas ones."""
-    import json
-
-    data = _write_run(tables, tmp_path)
-    (data / "inputs.json").write_text(json.dumps(
+    layout = _write_run(tables, tmp_path)
+    layout.inputs_file.write_text(json.dumps(
         {"features": {"engine": engine, "duckdb_min_bookings": threshold}}), encoding="utf-8")
-    try:
-        loaded = load_clean_tables(tmp_path)
-        got = _features(loaded)
-        assert set(cf._ACTIVE_CACHE.engine_used.values()) == {used}
-    finally:
-        activate_feature_cache(None)
-    pd.testing.assert_frame_equal(got, _features(tables), rtol=1e-9)
+    loaded = run_tables(layout)
+    got = features_at(loaded, CUT)
+    assert set(loaded.cache.engine_used.values()) == {used}
+    pd.testing.assert_frame_equal(got, _fresh(tables), rtol=1e-9)
 
 
 def test_duckdb_engine_needs_sources(tables, tmp_path):

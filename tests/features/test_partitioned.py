@@ -13,7 +13,7 @@ from src.features.partitioned import (
     partition_by_customer,
     partitioned_scoring_features,
 )
-from src.models.scoring import scoring_features
+from src.features.scoring import scoring_features
 
 CUT = "2025-06-30"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from decimal import Decimal, getcontext
 from pathlib import Path
@@ -163,12 +162,7 @@ LIFETIMES_CLV = [36.278495763628, 4.637466328571, 8.34409312181, 283.52359259037
 
 
 def _with_params(cls, params):
-    k = len(params)
-    return cls.from_dict({
-        "model": cls.__name__, "params": params,
-        "standard_errors": dict.fromkeys(params), "covariance": [[None] * k] * k,
-        "log_likelihood": 0.0, "n_iter": 0,
-    })
+    return cls.from_estimates(params)
 
 
 def test_predictions_match_lifetimes_at_the_same_parameters(cdnow_money):
@@ -511,28 +505,37 @@ def test_not_fitted_raises(cls):
     with pytest.raises(NotFittedError):
         _ = m.summary
     with pytest.raises(NotFittedError):
-        m.to_dict()
+        m.save("never-written.joblib")
 
 
-def test_to_dict_from_dict_round_trip(cdnow_fit, cdnow_gg, cdnow_money):
+def test_save_load_round_trip(cdnow_fit, cdnow_gg, cdnow_money, tmp_path):
     d = cdnow_money
     for model in (cdnow_fit, cdnow_gg):
-        state = json.loads(json.dumps(model.to_dict()))
-        again = type(model).from_dict(state)
+        again = type(model).load(model.save(tmp_path / f"{type(model).__name__}.joblib"))
         assert again.params_ == model.params_
         assert again.standard_errors_ == model.standard_errors_
         pd.testing.assert_frame_equal(again.summary, model.summary)
         assert again.log_likelihood_ == model.log_likelihood_
-    bg = BGNBD.from_dict(json.loads(json.dumps(cdnow_fit.to_dict())))
-    gg = GammaGamma.from_dict(json.loads(json.dumps(cdnow_gg.to_dict())))
+    bg = BGNBD.load(tmp_path / "BGNBD.joblib")
+    gg = GammaGamma.load(tmp_path / "GammaGamma.joblib")
     assert gg.frequency_spend_correlation_ == cdnow_gg.frequency_spend_correlation_
     assert bg.n_unique_histories_ == cdnow_fit.n_unique_histories_
     kw = {"horizon_periods": 12, "period_length": 4.345, "discount_rate_per_period": 0.01}
     np.testing.assert_array_equal(
         customer_lifetime_value(bg, gg, d["x"], d["t_x"], d["T"], d["zbar"], **kw),
         customer_lifetime_value(cdnow_fit, cdnow_gg, d["x"], d["t_x"], d["T"], d["zbar"], **kw))
-    with pytest.raises(ValueError, match="expected a GammaGamma"):
-        GammaGamma.from_dict(cdnow_fit.to_dict())
+    with pytest.raises(TypeError, match="not a GammaGamma"):
+        GammaGamma.load(tmp_path / "BGNBD.joblib")
+
+
+def test_from_estimates_predicts_like_the_fit(cdnow_fit, cdnow_money):
+    d = cdnow_money
+    again = BGNBD.from_estimates(cdnow_fit.params_)
+    np.testing.assert_array_equal(
+        again.conditional_probability_alive(d["x"], d["t_x"], d["T"]),
+        cdnow_fit.conditional_probability_alive(d["x"], d["t_x"], d["T"]))
+    with pytest.raises(ValueError, match="needs"):
+        BGNBD.from_estimates({"r": 1.0})
 
 
 @pytest.mark.parametrize(

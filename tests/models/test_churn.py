@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate
+from sklearn.exceptions import NotFittedError
 
 from src.data.synthetic import PLANTED_HAZARD_RATIOS, generate
 from src.models.churn import (
@@ -378,7 +379,7 @@ def test_save_load_round_trip(tmp_path, weibull_model, cox_members, membership_d
         pd.testing.assert_frame_equal(back.predict_churn_probability(frame, [90, 365]),
                                       model.predict_churn_probability(frame, [90, 365]))
         pd.testing.assert_frame_equal(back.hazard_ratios(), model.hazard_ratios())
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ChurnModel().predict_churn_probability(df, [30])
 
 

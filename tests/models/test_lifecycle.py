@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from src.features.customer import booking_gaps
 from src.models.lifecycle import (
     DEFAULT_STAGE_RULES,
     StageRuleError,
     assign_stages,
-    booking_gaps,
     loyalty_indicators,
     stage_inputs,
     stage_transitions,

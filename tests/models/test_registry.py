@@ -12,6 +12,8 @@ from mlflow.tracking import MlflowClient
 
 from src.data.synthetic import generate
 from src.features.customer import customer_features
+from src.features.scoring import scoring_features
+from src.layout import RunLayout
 from src.models.registry import (
     UnknownModelError,
     check_gates,
@@ -20,12 +22,9 @@ from src.models.registry import (
     resolve_model_uri,
     version_metrics,
 )
-from src.models.scoring import (
-    build_scorer,
-    model_input,
-    scoring_features,
-)
+from src.models.scoring import build_scorer
 from src.models.segmentation import BehaviouralSegmenter, SegmentationModel
+from src.params import load_params
 from src.params.schema import GateParams, PromotionParams
 
 CUTOFF = pd.Timestamp("2025-12-31")
@@ -36,12 +35,13 @@ GOOD = {"churn_concordance": 0.80, "clv_holdout_mae_per_customer": 0.50,
 @pytest.fixture(scope="module")
 def scorer(tmp_path_factory):
     tables = generate(600, seed=5).tables()
-    run = tmp_path_factory.mktemp("run")
+    run = RunLayout(tmp_path_factory.mktemp("run"))
     f = customer_features(tables["bookings"], CUTOFF, customers=tables["customers"],
                           interactions=tables["interactions"], feedback=tables["feedback"])
-    SegmentationModel(clusters=BehaviouralSegmenter(k_range=(3, 3), sample_size=1000)).fit(
-        f).save(run / "models" / "segmentation.joblib")
-    s = build_scorer(run, tables, CUTOFF)
+    run.save_model("segmentation", SegmentationModel(
+        clusters=BehaviouralSegmenter(k_range=(3, 3), sample_size=1000)).fit(f))
+    params = load_params("demo", {"churn.models": ["coxph"], "churn.penalizers": [0.01]})
+    s = build_scorer(run, tables, params)
     s.tables_for_test = tables
     return s
 
@@ -146,8 +146,8 @@ def test_resolve_model_uri_and_clear_errors(scorer, client):
     # the champion scores like the in-process scorer
     uri, _ = resolve_model_uri(name, client)
     feats = scoring_features(scorer.tables_for_test, CUTOFF).head(50)
-    got = mlflow.pyfunc.load_model(uri).predict(model_input(feats, scorer))
-    pd.testing.assert_frame_equal(got, scorer.score_features(feats), check_dtype=False)
+    got = mlflow.pyfunc.load_model(uri).predict(scorer.model_input(feats))
+    pd.testing.assert_frame_equal(got, scorer.predict(feats), check_dtype=False)
 
 
 def test_crm_score_files_and_sql_in_batches(scorer, client, tmp_path, capsys):
@@ -159,11 +159,11 @@ def test_crm_score_files_and_sql_in_batches(scorer, client, tmp_path, capsys):
     _register(scorer, GOOD, name)
     uri = client.tracking_uri
     feats = scoring_features(scorer.tables_for_test, CUTOFF)
-    want = scorer.score_features(feats)
+    want = scorer.predict(feats)
     feats.to_parquet(tmp_path / "f.parquet", index=False)
     feats.to_csv(tmp_path / "f.csv", index=False)
     db = f"sqlite:///{tmp_path}/crm.db"
-    to_sql = model_input(feats, scorer)
+    to_sql = scorer.model_input(feats)
     to_sql.to_sql("features", sa.create_engine(db), index=False)
     for source, extra, out in ((tmp_path / "f.parquet", [], "a.parquet"),
                                (tmp_path / "f.csv", [], "b.csv"),

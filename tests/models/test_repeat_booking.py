@@ -14,14 +14,18 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from src.data.synthetic import PERSONAS, generate
-from src.models.repeat_booking import (
+from src.features.first_trip import (
     CATEGORICAL_FEATURES,
     LABEL,
     NUMERIC_FEATURES,
+    booking_order,
+    first_trip_table,
+    purchases,
+)
+from src.models.repeat_booking import (
     RepeatBookingModel,
     calibration_table,
     evaluate_time_split,
-    first_trip_table,
     stratified_sample,
 )
 
@@ -278,7 +282,7 @@ def test_model_contract_and_round_trip(evaluation, tmp_path):
     loaded = RepeatBookingModel.load(model.save(tmp_path / "repeat.joblib"))
     np.testing.assert_array_equal(loaded.predict_proba(test), p)
     assert model.predict_proba(test.iloc[:0]).shape == (0,)
-    assert set(model.summary().index) == set(FEATURES)
+    assert set(model.summary.index) == set(FEATURES)
     with pytest.raises(KeyError, match="first_trip_csat"):
         model.predict_proba(test.drop(columns="first_trip_csat"))
     with pytest.raises(ValueError, match="horizon_days=365"):
@@ -351,8 +355,6 @@ def test_sampled_fit_matches_the_full_fit(synthetic, evaluation):
 
 def test_booking_order_equals_sort_values(synthetic):
     """The factorised ordering is exactly sort_values on the four columns, ties included."""
-    from src.models.repeat_booking import _booking_order, purchases
-
     rows = purchases(synthetic.bookings, TEST_CUTOFF)
     # plant exact ties (same customer, day and trip start) with ids out of row order
     dup = rows.iloc[:50].copy()
@@ -361,5 +363,5 @@ def test_booking_order_equals_sort_values(synthetic):
     rows.loc[rows.index[:5], "travel_start"] = pd.NaT
     want = rows.sort_values(["customer_id", "booking_date", "travel_start", "booking_id"],
                             kind="stable")
-    got = rows.iloc[_booking_order(rows)]
+    got = rows.iloc[booking_order(rows)]
     assert got["booking_id"].tolist() == want["booking_id"].tolist()

@@ -3,8 +3,6 @@ scoring path, and the MLflow pyfunc round trip."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -16,19 +14,15 @@ import pytest  # noqa: E402
 
 from src.data.synthetic import generate  # noqa: E402
 from src.features.customer import customer_features  # noqa: E402
+from src.features.rfm_summary import summary_at  # noqa: E402
+from src.features.scoring import FeatureSettings, MissingColumnsError, scoring_features  # noqa: E402
+from src.layout import RunLayout  # noqa: E402
+from src.models import churn, clv  # noqa: E402
 from src.models.churn import landmark_frame  # noqa: E402
-from src.models.clv import summary_at  # noqa: E402
-from src.models.scoring import (  # noqa: E402
-    CustomerScorer,
-    MissingColumnsError,
-    build_scorer,
-    log_scorer,
-    model_input,
-    output_schema,
-    scoring_features,
-)
+from src.models.mlflow_models import log_project_model  # noqa: E402
+from src.models.scoring import CustomerScorer, build_scorer, output_schema  # noqa: E402
 from src.models.segmentation import BehaviouralSegmenter, SegmentationModel  # noqa: E402
-from src.params.schema import ScoringParams  # noqa: E402
+from src.params import load_params  # noqa: E402
 
 CUTOFF = pd.Timestamp("2025-12-31")
 
@@ -39,37 +33,71 @@ def tables():
 
 
 @pytest.fixture(scope="module")
-def run_dir(tables, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("run")
+def params():
+    """The demo job (cut-off 2025-12-31), churn refit kept small: one kind, one penalizer."""
+    return load_params("demo", {"churn.models": ["coxph"], "churn.penalizers": [0.01]})
+
+
+@pytest.fixture(scope="module")
+def run_dir(tables, tmp_path_factory) -> RunLayout:
+    """A run that produced only the segmentation model."""
+    run = RunLayout(tmp_path_factory.mktemp("run"))
     f = customer_features(tables["bookings"], CUTOFF, customers=tables["customers"],
                           interactions=tables["interactions"], feedback=tables["feedback"])
     seg = SegmentationModel(clusters=BehaviouralSegmenter(k_range=(3, 4), sample_size=2000))
-    seg.fit(f).save(run / "models" / "segmentation.joblib")
+    run.save_model("segmentation", seg.fit(f))
     return run
 
 
 @pytest.fixture(scope="module")
-def scorer(run_dir, tables) -> CustomerScorer:
-    return build_scorer(run_dir, tables, CUTOFF, params=ScoringParams(), seed=0)
+def scorer(run_dir, tables, params) -> CustomerScorer:
+    return build_scorer(run_dir, tables, params)
 
 
 @pytest.fixture(scope="module")
-def features(tables) -> pd.DataFrame:
-    return scoring_features(tables, CUTOFF)
+def features(tables, params) -> pd.DataFrame:
+    return scoring_features(tables, CUTOFF, FeatureSettings.from_params(params))
 
 
 @pytest.fixture(scope="module")
 def scored(scorer, features) -> pd.DataFrame:
-    return scorer.score_features(features)
+    return scorer.predict(features)
 
 
 def test_parts_loaded_from_run_or_refitted_and_said(scorer):
     notes = " | ".join(scorer.notes_)
-    assert "segmentation: models/segmentation.joblib" in notes
-    assert "churn: Cox model refitted" in notes and "clv: BG/NBD" in notes
+    assert "segmentation: segmentation.joblib of the run" in notes
+    assert "churn: coxph selected and fitted here with the job's churn params" in notes
+    assert "clv: validated and fitted here with the job's loyalty params" in notes
     # the refits bring their own holdout metrics for the promotion gates
-    assert 0.5 < scorer.metrics_["churn_concordance"] <= 1.0
+    assert 0.6 < scorer.metrics_["churn_concordance"] <= 1.0
     assert scorer.metrics_["clv_holdout_mae_per_customer"] > 0
+
+
+def test_missing_parts_are_fitted_by_the_notebooks_workflows_with_the_jobs_params(
+        scorer, tables, params, features):
+    """No second recipe: the churn part is what select_and_fit gives for the job's churn
+    params (its covariates, its kind), the CLV part what validate_and_fit gives."""
+    selection = churn.select_and_fit(tables, params.churn, CUTOFF, seed=params.seed)
+    assert scorer.churn.kind == selection.best == "coxph"
+    assert list(scorer.churn.covariates) == selection.covariates
+    assert len(selection.covariates) > 10  # the job's covariate list, not a short private one
+    at_risk = features[features["churn_at_risk"] == 1].head(200)
+    pd.testing.assert_frame_equal(scorer.churn.predict(at_risk), selection.model.predict(at_risk))
+    assert scorer.metrics_["churn_concordance"] == selection.metrics["churn_concordance"]
+    validation = clv.validate_and_fit(tables["bookings"], params.loyalty, CUTOFF)
+    assert scorer.clv.bgnbd_.params_ == validation.model.bgnbd_.params_
+    assert (scorer.metrics_["clv_holdout_mae_per_customer"]
+            == validation.metrics["clv_holdout_mae_per_customer"])
+
+
+def test_segmentation_refit_uses_the_jobs_segmentation_params(tables, tmp_path):
+    custom = load_params("demo", {"segmentation.clusters.k_range": [3, 3],
+                                  "churn.models": ["coxph"], "churn.penalizers": [0.01]})
+    scorer = build_scorer(RunLayout(tmp_path), tables, custom)
+    assert scorer.segmentation.clusters_.k_ == 3
+    assert any("segmentation: fitted here with the job's segmentation params" in n
+               for n in scorer.notes_)
 
 
 def test_one_row_per_known_customer_with_the_issue_fields(scored, features, tables):
@@ -139,14 +167,14 @@ def test_every_customer_gets_exactly_one_action(scored):
     assert (dnc == (scored["preferred_channel"] == "none")).all()
 
 
-def test_score_tables_equals_features_then_score(scorer, tables, scored):
-    pd.testing.assert_frame_equal(scorer.score_tables(tables, CUTOFF), scored)
+def test_predict_tables_equals_features_then_predict(scorer, tables, scored):
+    pd.testing.assert_frame_equal(scorer.predict_tables(tables, CUTOFF), scored)
 
 
 def test_missing_columns_are_named(scorer, features):
     bad = features.drop(columns=["recency_days", "btyd_T"])
     with pytest.raises(MissingColumnsError) as err:
-        scorer.score_features(bad)
+        scorer.predict(bad)
     assert "recency_days" in str(err.value) and "btyd_T" in str(err.value)
     assert set(err.value.missing) == {"recency_days", "btyd_T"}
 
@@ -154,7 +182,7 @@ def test_missing_columns_are_named(scorer, features):
 def test_a_missing_part_leaves_its_columns_empty(run_dir, tables, scorer, features):
     partial = CustomerScorer(scorer.segmentation, None, scorer.clv,
                              notes=["churn left out"]).fit(tables, CUTOFF)
-    out = partial.score_features(features)
+    out = partial.predict(features)
     assert out["churn_prob_365d"].isna().all()
     assert out["clv"].notna().any()
     assert any("no churn model" in n for n in partial.notes_)
@@ -163,17 +191,17 @@ def test_a_missing_part_leaves_its_columns_empty(run_dir, tables, scorer, featur
 
 def test_save_load_round_trip(scorer, features, scored, tmp_path):
     again = CustomerScorer.load(scorer.save(tmp_path / "scorer.joblib"))
-    pd.testing.assert_frame_equal(again.score_features(features), scored)
+    pd.testing.assert_frame_equal(again.predict(features), scored)
 
 
 def test_pyfunc_round_trip(scorer, features, scored, tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     mlflow.set_experiment("scoring-test")
     with mlflow.start_run():
-        info = log_scorer(scorer, "scorer")
+        info = log_project_model(scorer, "scorer", scorer.example_)
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     sample = features.sample(300, random_state=1)
-    got = loaded.predict(model_input(sample, scorer))
+    got = loaded.predict(scorer.model_input(sample))
     want = scored.set_index("customer_id").loc[sample["customer_id"]].reset_index()
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
     # the signature names every output column

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -353,15 +355,63 @@ def test_model_predict_save_load_round_trip(synthetic, model, tmp_path):
         loaded.predict(features.drop(columns=["recency_days"]))
 
 
+class _Rule(SimpleNamespace):
+    """An RFM segment rule as the params give it (pydantic-like ``model_dump``)."""
+
+    def model_dump(self, *, exclude_none: bool = False) -> dict:
+        return {k: v for k, v in vars(self).items() if not (exclude_none and v is None)}
+
+
+def _segmentation_params(*, n_bins=5, segment_rules=None, cutoffs=(0.5, 0.8, 0.95),
+                         value_col="monetary_total", method="kmeans", k_range=(3, 8),
+                         criterion=None, sample_size=50_000, weights=None) -> SimpleNamespace:
+    """The shape of the job's ``segmentation:`` params section (lists, as parsed from YAML)."""
+    return SimpleNamespace(
+        rfm=SimpleNamespace(n_bins=n_bins, segment_rules=segment_rules),
+        tiers=SimpleNamespace(cutoffs=list(cutoffs), value_col=value_col),
+        clusters=SimpleNamespace(method=method, k_range=list(k_range), criterion=criterion,
+                                 sample_size=sample_size, weights=weights, stability_pairs=2),
+    )
+
+
+def test_model_from_params_carries_every_setting():
+    rules = [_Rule(name="best", r=[4], f=None, m=None, fm=[3, 4]),
+             _Rule(name="rest", r=[1, 2, 3, 4], f=None, m=None, fm=None)]
+    params = _segmentation_params(n_bins=4, segment_rules=rules, cutoffs=(0.4, 0.7, 0.9),
+                                  value_col="clv", method="gmm", k_range=(3, 6),
+                                  criterion="bic", sample_size=1234, weights={"spend": 2.0})
+    model = SegmentationModel.from_params(params, seed=7)
+    assert not hasattr(model, "clusters_")  # built, not fitted
+    assert isinstance(model.rfm, RFMScorer) and model.rfm.n_bins == 4
+    assert model.rfm.segment_rules == [{"name": "best", "r": [4], "fm": [3, 4]},
+                                       {"name": "rest", "r": [1, 2, 3, 4]}]
+    assert isinstance(model.tiers, ValueTiers)
+    assert model.tiers.cutoffs == (0.4, 0.7, 0.9) and model.tiers.value_col == "clv"
+    c = model.clusters
+    assert isinstance(c, BehaviouralSegmenter)
+    assert (c.method, c.k_range, c.criterion, c.sample_size, c.weights, c.seed) == (
+        "gmm", (3, 6), "bic", 1234, {"spend": 2.0}, 7)
+    for no_rules in (None, []):  # no rules: the default rule set
+        built = SegmentationModel.from_params(_segmentation_params(segment_rules=no_rules), 0)
+        assert built.rfm.segment_rules is None
+
+
+def test_model_from_params_fits_like_the_hand_built_model(synthetic, model):
+    features, _ = synthetic
+    built = SegmentationModel.from_params(_segmentation_params(k_range=(4, 5)), seed=0)
+    pd.testing.assert_frame_equal(built.fit(features).predict(features), model.predict(features))
+
+
 def test_mlflow_pyfunc_round_trip(synthetic, model, tmp_path):
     mlflow = pytest.importorskip("mlflow")
-    from src.models.segmentation import log_segmentation_model, to_plain_dtypes
+    from src.models.frames import to_plain_dtypes
+    from src.models.mlflow_models import log_project_model
 
     features, _ = synthetic
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     mlflow.set_experiment("segmentation-test")
     with mlflow.start_run():
-        info = log_segmentation_model(model, "segmentation", features.head(20))
+        info = log_project_model(model, "segmentation", features.head(20))
     assert info.signature is not None
     assert "customer_id" in info.signature.inputs.input_names()
     loaded = mlflow.pyfunc.load_model(info.model_uri)

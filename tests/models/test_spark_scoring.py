@@ -26,14 +26,13 @@ import pandas as pd  # noqa: E402
 
 from src.data.synthetic import generate  # noqa: E402
 from src.features.customer import customer_features  # noqa: E402
-from src.models.scoring import (  # noqa: E402
-    build_scorer,
-    log_scorer,
-    model_input,
-    scoring_features,
-    spark_score,
-)
+from src.features.scoring import scoring_features  # noqa: E402
+from src.layout import RunLayout  # noqa: E402
+from src.models.batch import spark_score  # noqa: E402
+from src.models.mlflow_models import log_project_model  # noqa: E402
+from src.models.scoring import build_scorer  # noqa: E402
 from src.models.segmentation import BehaviouralSegmenter, SegmentationModel  # noqa: E402
+from src.params import load_params  # noqa: E402
 
 CUTOFF = pd.Timestamp("2025-12-31")
 
@@ -54,19 +53,20 @@ def spark():
 
 def test_spark_udf_scores_equal_pandas_scores(spark, tmp_path):
     tables = generate(500, seed=11).tables()
-    run = tmp_path / "run"
+    run = RunLayout(tmp_path / "run")
     f = customer_features(tables["bookings"], CUTOFF, customers=tables["customers"],
                           interactions=tables["interactions"], feedback=tables["feedback"])
-    SegmentationModel(clusters=BehaviouralSegmenter(k_range=(3, 3), sample_size=1000)).fit(
-        f).save(run / "models" / "segmentation.joblib")
-    scorer = build_scorer(run, tables, CUTOFF)
+    run.save_model("segmentation", SegmentationModel(
+        clusters=BehaviouralSegmenter(k_range=(3, 3), sample_size=1000)).fit(f))
+    params = load_params("demo", {"churn.models": ["coxph"], "churn.penalizers": [0.01]})
+    scorer = build_scorer(run, tables, params)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     mlflow.set_experiment("spark-test")
     with mlflow.start_run():
-        info = log_scorer(scorer, "scorer")
+        info = log_project_model(scorer, "scorer", scorer.example_)
 
-    features = model_input(scoring_features(tables, CUTOFF), scorer)
-    want = scorer.score_features(features)
+    features = scorer.model_input(scoring_features(tables, CUTOFF, scorer.feature_settings_))
+    want = scorer.predict(features)
 
     sdf = spark.createDataFrame(features.astype(object).where(features.notna(), None))
     got = spark_score(spark, info.model_uri, sdf).toPandas()

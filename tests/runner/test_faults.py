@@ -22,9 +22,10 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from src import fileio
 from src.params import ParamsError
 from src.paths import PARAMS_DIR
-from src.runner import report, run
+from src.runner import run
 from src.runner.run import (
     EXIT_BAD_INPUT,
     EXIT_NOTEBOOK_FAILED,
@@ -307,9 +308,9 @@ def test_atomic_write_under_enospc_keeps_the_old_file(tmp_path: Path,
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(report.os, "fsync", no_space)
+    monkeypatch.setattr(fileio.os, "fsync", no_space)
     with pytest.raises(OSError, match="No space left"):
-        report.write_text_atomic(target, "new report " * 1000)
+        fileio.write_text_atomic(target, "new report " * 1000)
     assert target.read_text(encoding="utf-8") == "old report"
     assert [p.name for p in tmp_path.iterdir()] == ["index.html"]
 

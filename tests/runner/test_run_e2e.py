@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from src.layout import RunLayout
 from src.params import ParamsError
 from src.paths import PARAMS_DIR
 from src.runner.run import EXIT_BAD_INPUT, EXIT_NOTEBOOK_FAILED, EXIT_OK, run_job
@@ -82,6 +85,32 @@ def test_demo_job_runs_end_to_end(isolated: dict) -> None:
     figures = {Path(a.path).name for a in client.list_artifacts(child.info.run_id, "figures")}
     assert "bookings_per_month.png" in figures
     assert parent.data.params["data.synthetic.n_customers"] == "600"
+    assert_scorer_equals_the_notebooks(RunLayout(run_dir))
+
+
+def assert_scorer_equals_the_notebooks(layout: RunLayout) -> None:
+    """One code path: the scorer's segment, churn and CLV columns (05) equal what notebooks
+    02, 03 and 04 wrote for the same run, customer by customer; and every model part the
+    scorer used was the run's own (nothing refitted)."""
+    scored = pd.read_parquet(layout.scored_file).set_index("customer_id")
+    segments = pd.read_parquet(layout.segments_file)
+    ids = segments.index
+    assert len(ids) and set(ids) <= set(scored.index)
+    np.testing.assert_array_equal(scored.loc[ids, "cluster"], segments["cluster"])
+    for col in ("rfm_segment", "value_tier"):
+        assert (scored.loc[ids, col].astype(str) == segments[col].astype(str)).all(), col
+    assert (scored.loc[ids, "segment"] == segments["cluster_label"].astype(str)).all()
+    churn = pd.read_parquet(layout.churn_scores_file)
+    assert len(churn) > 50
+    for col in churn.columns:
+        np.testing.assert_allclose(scored.loc[churn.index, col], churn[col], rtol=1e-10, err_msg=col)
+    clv = pd.read_parquet(layout.clv_scores_file)
+    for col in ("p_alive", "expected_bookings", "clv", "expected_avg_booking_value"):
+        np.testing.assert_allclose(scored.loc[clv.index, col], clv[col], rtol=1e-10, err_msg=col)
+    record = json.loads(layout.scorer_record_file.read_text(encoding="utf-8"))
+    assert record["version"] and record["mlflow_run_id"]
+    notes = json.loads((layout.metrics_dir / "05_score_export.json").read_text(encoding="utf-8"))
+    assert notes["customers_scored"] == len(scored)
 
 
 def test_bad_input_fails_with_exit_2_naming_notebook_cell_and_column(isolated: dict) -> None:

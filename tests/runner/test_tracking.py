@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from src.runner.tracking import TrackingUnavailableError, _sqlite_artifact_root, connect
+from src.runner.tracking import TrackingUnavailableError, connect, sqlite_artifact_root
 
 
 def test_artifact_root_beside_absolute_and_relative_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _sqlite_artifact_root(f"sqlite:///{tmp_path}/m.db") == (tmp_path / "mlartifacts").as_uri()
+    assert sqlite_artifact_root(f"sqlite:///{tmp_path}/m.db") == (tmp_path / "mlartifacts").as_uri()
     monkeypatch.chdir(tmp_path)
-    assert _sqlite_artifact_root("sqlite:///sub/m.db") == (tmp_path / "sub" / "mlartifacts").as_uri()
-    assert _sqlite_artifact_root("http://127.0.0.1:5000") is None
+    assert sqlite_artifact_root("sqlite:///sub/m.db") == (tmp_path / "sub" / "mlartifacts").as_uri()
+    assert sqlite_artifact_root("http://127.0.0.1:5000") is None
 
 
 def test_connect_creates_experiment_with_local_artifacts(tmp_path: Path) -> None:

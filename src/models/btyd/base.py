@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -301,6 +301,30 @@ class LogParamMLE(ProjectModel):
              "upper 95%": coef * np.exp(_Z95 * se_log)},
             index=pd.Index(self._param_names, name="param"),
         )
+
+    @classmethod
+    def from_estimates(cls, params: dict[str, float], **settings: Any):
+        """A model at given parameter values (no fit; standard errors unknown): for
+        simulation, what-if predictions and checks against another library's estimates.
+
+        Parameters
+        ----------
+        params : a value for each of the model's parameters (natural scale, the data's time
+            unit and currency).
+        **settings : constructor arguments (``penalizer``, ``tol``, ``max_iter``).
+        """
+        missing = [n for n in cls._param_names if n not in params]
+        if missing:
+            raise ValueError(f"{cls.__name__}.from_estimates needs {missing}")
+        obj = cls(**settings)
+        names = list(cls._param_names)
+        obj.params_ = {n: float(params[n]) for n in names}
+        obj.standard_errors_ = dict.fromkeys(names, np.nan)
+        obj.covariance_ = pd.DataFrame(np.nan, index=names, columns=names)
+        obj.log_likelihood_ = float("nan")
+        obj.n_iter_ = 0
+        obj.converged_ = True
+        return obj
 
     def __repr__(self) -> str:
         if not hasattr(self, "params_"):
