@@ -461,44 +461,41 @@ def fit_missing_parts(source: RunLayout, tables: Mapping[str, pd.DataFrame],
     the part out and says why in the notes.
     """
     cutoff = pd.Timestamp(params.cutoff()).normalize()
-    refit = params.scoring.refit_missing
+
+    def fit_segmentation() -> tuple[SegmentationModel, dict[str, float], str]:
+        model = SegmentationModel.from_params(params.segmentation, seed=params.seed)
+        return (model.fit(features_at(tables, cutoff)), {},
+                "fitted here with the job's segmentation params")
+
+    def fit_churn() -> tuple[ChurnModel, dict[str, float], str]:
+        selection = select_and_fit(tables, params.churn, cutoff, seed=params.seed)
+        return (selection.model, selection.metrics,
+                f"{selection.best} selected and fitted here with the job's churn params")
+
+    def fit_clv() -> tuple[CLVModel, dict[str, float], str]:
+        validation = validate_and_fit(tables["bookings"], params.loyalty, cutoff)
+        return (validation.model, validation.metrics,
+                "validated and fitted here with the job's loyalty params")
+
+    workflows = {"segmentation": (SegmentationModel, fit_segmentation),
+                 "churn": (ChurnModel, fit_churn), "clv": (CLVModel, fit_clv)}
     parts = ScorerParts()
-    if source.has_model("segmentation"):
-        parts.segmentation = source.load_model("segmentation", SegmentationModel)
-        parts.notes.append(f"segmentation: {source.model_file('segmentation').name} of the run")
-    elif refit:
-        parts.segmentation = SegmentationModel.from_params(
-            params.segmentation, seed=params.seed).fit(features_at(tables, cutoff))
-        parts.notes.append("segmentation: fitted here with the job's segmentation params "
-                           "(not in the run)")
-    if source.has_model("churn"):
-        parts.churn = source.load_model("churn", ChurnModel)
-        parts.notes.append(f"churn: {source.model_file('churn').name} of the run")
-    elif refit:
+    for part, (cls, fit) in workflows.items():
+        if source.has_model(part):
+            setattr(parts, part, source.load_model(part, cls))
+            parts.notes.append(f"{part}: {source.model_file(part).name} of the run")
+            continue
+        if not params.scoring.refit_missing:
+            parts.notes.append(f"{part}: not in the run (scoring.refit_missing is false)")
+            continue
         try:
-            selection = select_and_fit(tables, params.churn, cutoff, seed=params.seed)
-        except (ValueError, KeyError) as exc:
-            parts.notes.append(f"churn: not available ({exc})")
-        else:
-            parts.churn = selection.model
-            parts.metrics.update({k: v for k, v in selection.metrics.items()
-                                  if k.startswith("churn_")})
-            parts.notes.append(f"churn: {selection.best} selected and fitted here with the "
-                               "job's churn params (not in the run)")
-    if source.has_model("clv"):
-        parts.clv = source.load_model("clv", CLVModel)
-        parts.notes.append(f"clv: {source.model_file('clv').name} of the run")
-    elif refit:
-        try:
-            validation = validate_and_fit(tables["bookings"], params.loyalty, cutoff)
-        except ValueError as exc:
-            parts.notes.append(f"clv: not available ({exc})")
-        else:
-            parts.clv = validation.model
-            parts.metrics.update({k: v for k, v in validation.metrics.items()
-                                  if k.startswith("clv_")})
-            parts.notes.append("clv: validated and fitted here with the job's loyalty params "
-                               "(not in the run)")
+            model, metrics, how = fit()
+        except (ValueError, KeyError) as exc:  # the data cannot support the workflow
+            parts.notes.append(f"{part}: not available ({exc})")
+            continue
+        setattr(parts, part, model)
+        parts.metrics.update({k: v for k, v in metrics.items() if k.startswith(f"{part}_")})
+        parts.notes.append(f"{part}: {how} (not in the run)")
     loaded = collect_run_metrics(source, None if parts.churn is None else parts.churn.kind)
     parts.metrics = {**loaded, **parts.metrics}
     return parts
