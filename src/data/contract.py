@@ -38,6 +38,9 @@ class Column:
     allowed : allowed values for ``category`` columns (``None``: any value).
     pii : personal data: never logged to MLflow nor printed in notebooks.
     nullable : whether missing values are acceptable.
+    snapshot : the value as of the extraction day, with no history: it may have been
+        different at an earlier date, so nothing computed as of an earlier date reads it
+        (the data-quality report lists these columns and how each is handled).
     """
 
     name: str
@@ -47,6 +50,7 @@ class Column:
     pii: bool = False
     nullable: bool = True
     description: str = ""
+    snapshot: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,13 +103,18 @@ CUSTOMERS = Table(
         Column("signup_date", "date"),
         Column("birth_year", "int"),
         Column("gender", "category"),
-        Column("home_region", "category"),
-        Column("member_tier", "category", allowed=MEMBER_TIERS),
+        Column("home_region", "category", snapshot=True),
+        Column("member_tier", "category", allowed=MEMBER_TIERS, snapshot=True,
+               description="loyalty tier on the extraction day (rebuilt as of each date by "
+                           "data.tier_rule; without one, left out before the extraction day)"),
         Column("customer_type", "category", allowed=CUSTOMER_KINDS),
         Column("acquisition_channel", "category"),
-        Column("consent_email", "bool"),
-        Column("consent_sms", "bool"),
-        Column("consent_phone", "bool"),
+        Column("consent_email", "bool", snapshot=True,
+               description="consent on the extraction day: decides who is contacted now"),
+        Column("consent_sms", "bool", snapshot=True,
+               description="consent on the extraction day: decides who is contacted now"),
+        Column("consent_phone", "bool", snapshot=True,
+               description="consent on the extraction day: decides who is contacted now"),
         Column("loyalty_member", "bool",
                description="enrolled in the loyalty programme (contractual churn applies)"),
         Column("membership_cancel_date", "date",
@@ -134,7 +143,13 @@ BOOKINGS = Table(
         Column("party_size", "int"),
         Column("amount", "float", required=True, nullable=False),
         Column("currency", "category"),
-        Column("status", "category", allowed=BOOKING_STATUSES),
+        Column("status", "category", allowed=BOOKING_STATUSES,
+               description="status on the extraction day; as of an earlier date it counts "
+                           "only once status_date (or the latest date it can have been set) "
+                           "has passed"),
+        Column("status_date", "date",
+               description="the day the status was set (completion, cancellation, no-show): "
+                           "the dated history that makes the status point-in-time"),
     ),
 )
 
@@ -169,3 +184,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, BOOKINGS, INTERACTION
 def pii_columns() -> dict[str, list[str]]:
     """Personal-data columns per table (never logged, never printed)."""
     return {name: t.pii_columns for name, t in TABLES.items()}
+
+
+def snapshot_columns() -> dict[str, list[str]]:
+    """Columns per table that are snapshots of the extraction day (:attr:`Column.snapshot`)."""
+    return {name: [c.name for c in t.columns if c.snapshot] for name, t in TABLES.items()}

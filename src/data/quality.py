@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from src.data.contract import TABLES
+from src.data.contract import TABLES, snapshot_columns
 
 
 def table_overview(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -65,3 +65,60 @@ def quality_metrics(tables: dict[str, pd.DataFrame], report: pd.DataFrame) -> di
     m["revenue_completed"] = float(completed["amount"].sum())
     m["one_time_customer_share"] = float((completed.groupby("customer_id").size() == 1).mean()) if len(completed) else 0.0
     return m
+
+
+def snapshot_report(tables: dict[str, pd.DataFrame], *, tier_rule: bool = False) -> pd.DataFrame:
+    """The columns that describe only the extraction day, and how the models treat each.
+
+    A customers-table column without history (:attr:`src.data.contract.Column.snapshot`) may
+    have held another value at an earlier date; nothing computed as of an earlier date (a
+    churn landmark, a holdout's training date, last year's lifecycle stage) reads it.
+
+    Parameters
+    ----------
+    tables : the clean contract tables.
+    tier_rule : whether the job rebuilds ``member_tier`` from trips (``data.tier_rule``).
+
+    Returns
+    -------
+    DataFrame with table, column, kind (``snapshot`` / ``dated``) and handling (one line).
+    """
+    rows = []
+    customers = tables.get("customers")
+    bookings = tables.get("bookings")
+    for name, cols in snapshot_columns().items():
+        df = tables.get(name)
+        for col in cols:
+            if df is None or col not in df.columns:
+                continue
+            if col == "member_tier" and tier_rule:
+                how = "rebuilt as of every date from completed trips (data.tier_rule)"
+                kind = "dated"
+            elif col == "member_tier":
+                how = ("snapshot: used at the extraction day only, left out of models at "
+                       "earlier dates (set data.tier_rule to rebuild it)")
+                kind = "snapshot"
+            elif col.startswith("consent_"):
+                how = "snapshot: decides who is contacted now; never a model input"
+                kind = "snapshot"
+            else:
+                how = "snapshot: not used by the models"
+                kind = "snapshot"
+            rows.append({"table": name, "column": col, "kind": kind, "handling": how})
+    if customers is not None and "loyalty_member" in customers.columns:
+        dated = "membership_cancel_date" in customers.columns
+        rows.append({"table": "customers", "column": "loyalty_member",
+                     "kind": "dated" if dated else "snapshot",
+                     "handling": ("membership as of every date from signup_date and "
+                                  "membership_cancel_date" if dated else
+                                  "snapshot: no cancellation dates; used at the extraction "
+                                  "day only")})
+    if bookings is not None and "status" in bookings.columns:
+        dated = "status_date" in bookings.columns
+        rows.append({"table": "bookings", "column": "status", "kind": "dated" if dated
+                     else "snapshot",
+                     "handling": ("as of every date from status_date" if dated else
+                                  "no status_date: a status counts from the latest date it "
+                                  "can have been set (trip end for completed, trip start for "
+                                  "cancelled / no-show)")})
+    return pd.DataFrame(rows, columns=["table", "column", "kind", "handling"])

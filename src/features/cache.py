@@ -12,12 +12,14 @@ passing other tables (a filtered copy, a plain dict) gets a fresh computation.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from src.features.attributes import TierRule
 from src.features.customer import customer_features
 from src.features.duckdb_features import customer_features_duckdb
 from src.fileio import atomic_write
@@ -53,7 +55,8 @@ class FeatureCache:
 
     def __init__(self, directory: str | Path, tables: Mapping[str, pd.DataFrame],
                  fingerprint: str, *, sources: Mapping[str, str | Path] | None = None,
-                 engine: str = "pandas", duckdb_min_bookings: int = 20_000_000):
+                 engine: str = "pandas", duckdb_min_bookings: int = 20_000_000,
+                 snapshot_date: Any = None, tier_rule: TierRule | None = None):
         if engine not in ("pandas", "duckdb", "auto"):
             raise ValueError(f"engine must be 'pandas', 'duckdb' or 'auto', not {engine!r}")
         if engine != "pandas" and not sources:
@@ -64,6 +67,8 @@ class FeatureCache:
         self.sources = dict(sources or {})
         self.engine = engine
         self.duckdb_min_bookings = duckdb_min_bookings
+        self.snapshot_date = snapshot_date
+        self.tier_rule = tier_rule
         self.engine_used: dict[str, str] = {}  # cut-off -> engine that computed it
         self.hits = 0
         self.misses = 0
@@ -95,7 +100,8 @@ class FeatureCache:
             frame = customer_features_duckdb(
                 src["bookings"], cutoff, customers=src.get("customers"),
                 interactions=src.get("interactions"), feedback=src.get("feedback"),
-                temp_directory=self.directory)
+                temp_directory=self.directory, snapshot_date=self.snapshot_date,
+                tier_rule=self.tier_rule)
             self.engine_used[str(cutoff)] = "duckdb"
         else:
             frame = compute()
@@ -108,9 +114,10 @@ class FeatureCache:
         return frame
 
 
-def data_fingerprint(files: Sequence[str | Path]) -> str:
-    """Short hash of the names, sizes and modification times (ns) of ``files``."""
-    h = hashlib.sha256()
+def data_fingerprint(files: Sequence[str | Path], extra: str = "") -> str:
+    """Short hash of the names, sizes and modification times (ns) of ``files`` (and of
+    ``extra``: settings that change the features, e.g. the snapshot date and tier rule)."""
+    h = hashlib.sha256(extra.encode())
     for f in sorted(map(Path, files)):
         st = f.stat()
         h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
@@ -118,12 +125,18 @@ def data_fingerprint(files: Sequence[str | Path]) -> str:
 
 
 class FeatureTables(dict):
-    """Contract tables by name (a ``dict``) that carry the feature cache of the run they
-    were loaded from (``cache``: :class:`FeatureCache` or ``None``)."""
+    """Contract tables by name (a ``dict``) that carry what features at a cut-off need
+    besides the rows: the feature cache of the run they were loaded from (``cache``:
+    :class:`FeatureCache` or ``None``), the date the customers table describes
+    (``snapshot_date``, the data's as-of date; None: unknown) and the job's tier rule
+    (``tier_rule``: :class:`~src.features.attributes.TierRule` or None)."""
 
-    def __init__(self, tables: Mapping[str, pd.DataFrame], cache: FeatureCache | None = None):
+    def __init__(self, tables: Mapping[str, pd.DataFrame], cache: FeatureCache | None = None, *,
+                 snapshot_date: Any = None, tier_rule: TierRule | None = None):
         super().__init__(tables)
         self.cache = cache
+        self.snapshot_date = None if snapshot_date is None else pd.Timestamp(snapshot_date)
+        self.tier_rule = tier_rule
 
 
 def features_at(tables: Mapping[str, pd.DataFrame], cutoff_date: Any) -> pd.DataFrame:
@@ -134,11 +147,14 @@ def features_at(tables: Mapping[str, pd.DataFrame], cutoff_date: Any) -> pd.Data
     ``customer_id``; see ``customer_features`` for columns and units).
     """
     cutoff = pd.Timestamp(cutoff_date)
+    snapshot_date = getattr(tables, "snapshot_date", None)
+    tier_rule = getattr(tables, "tier_rule", None)
 
     def compute() -> pd.DataFrame:
         return customer_features(tables["bookings"], cutoff, customers=tables.get("customers"),
                                  interactions=tables.get("interactions"),
-                                 feedback=tables.get("feedback"))
+                                 feedback=tables.get("feedback"), snapshot_date=snapshot_date,
+                                 tier_rule=tier_rule)
 
     cache = getattr(tables, "cache", None)
     if cache is not None and cache.serves(tables["bookings"], tables.get("customers"),
@@ -148,7 +164,7 @@ def features_at(tables: Mapping[str, pd.DataFrame], cutoff_date: Any) -> pd.Data
 
 
 def run_tables(source: RunLayout, *, cache_dir: Path | None = None, cache_features: bool = True,
-               with_pii: bool = False) -> FeatureTables:
+               with_pii: bool = False, tier_rule: TierRule | None = None) -> FeatureTables:
     """The clean contract tables of a run (:meth:`RunLayout.read_tables`) with its feature cache.
 
     Parameters
@@ -159,17 +175,26 @@ def run_tables(source: RunLayout, *, cache_dir: Path | None = None, cache_featur
         its scratch folder, so the source run stays untouched).
     cache_features : False: no cache (every :func:`features_at` computes).
     with_pii : keep the personal-data columns (only the export needs them).
+    tier_rule : the job's tier rule (``data.tier_rule``), to rebuild tiers as of each cut-off.
+
+    The customers table describes the data's as-of date recorded by the data step
+    (``as_of_date`` in ``data/inputs.json``): its snapshot columns are used at that date only.
 
     The engine (pandas, or DuckDB over the run's Parquet files for many bookings) is the
     job's ``data.features_engine``, recorded by the data step in ``data/inputs.json``.
     """
     tables = source.read_tables(with_pii=with_pii)
+    record = source.read_inputs_record()
+    context = {"snapshot_date": record.get("as_of_date"), "tier_rule": tier_rule}
     if not cache_features:
-        return FeatureTables(tables)
+        return FeatureTables(tables, **context)
     files = source.table_files()
-    engine = source.read_inputs_record().get("features", {})
+    engine = record.get("features", {})
+    settings = json.dumps([str(context["snapshot_date"]), repr(tier_rule)])
     cache = FeatureCache(
-        cache_dir or source.feature_cache_dir, tables, data_fingerprint(list(files.values())),
+        cache_dir or source.feature_cache_dir, tables,
+        data_fingerprint(list(files.values()), extra=settings),
         sources=files, engine=engine.get("engine", "pandas"),
-        duckdb_min_bookings=engine.get("duckdb_min_bookings", 20_000_000))
-    return FeatureTables(tables, cache)
+        duckdb_min_bookings=engine.get("duckdb_min_bookings", 20_000_000),
+        snapshot_date=context["snapshot_date"], tier_rule=tier_rule)
+    return FeatureTables(tables, cache, **context)

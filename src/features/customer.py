@@ -6,8 +6,11 @@ Every feature is computed from rows dated on or before ``cutoff_date`` only (boo
 
 Decisions
 ---------
+- A booking's status at a cut-off is the status known then (:func:`status_at`: the recorded
+  status once its ``status_date`` - or, without one, the latest date it can have been set -
+  has passed, else ``confirmed``), never the final status of a later extraction.
 - A booking is *completed* at the cut-off when it was booked on/before the cut-off, its status
-  is ``completed`` (or ``confirmed``, or missing, or there is no status column) and - when the
+  there is ``completed`` (or ``confirmed``, or missing, or there is no status column) and - when the
   travel dates are known - the trip has ended (``travel_start + nights`` days) on/before the
   cut-off. Without travel dates a ``confirmed`` booking does not count (its trip may not have
   ended).
@@ -34,16 +37,22 @@ from src.data.contract import (
     DESTINATION_TYPES,
     PRODUCTS,
 )
+from src.features.attributes import (
+    TierRule,
+    point_in_time_attributes,
+    recent_trip_counts,
+)
 
-__all__ = ["booking_gaps", "completed_bookings", "customer_features", "CUSTOMER_ATTRIBUTES"]
+__all__ = ["booking_gaps", "completed_bookings", "customer_features", "CUSTOMER_ATTRIBUTES",
+           "status_at", "status_known_at"]
 
 CUSTOMER_ATTRIBUTES: tuple[str, ...] = (
-    "member_tier",
     "customer_type",
     "acquisition_channel",
-    "loyalty_member",
 )
-"""Columns copied from the customers table when present (a snapshot: not dated)."""
+"""Columns copied from the customers table as they are: fixed at sign-up. Attributes that
+change (membership, tier) are rebuilt as of the cut-off by
+:func:`src.features.attributes.point_in_time_attributes`."""
 
 MIX_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("product", "product", PRODUCTS),
@@ -102,12 +111,62 @@ def completed_bookings(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
     return bookings.loc[_completed_mask(bookings, cutoff_timestamp(cutoff_date))]
 
 
+def status_known_at(bookings: pd.DataFrame) -> pd.Series:
+    """The date from which each booking's recorded (final) ``status`` was known.
+
+    ``status_date`` when the bookings carry it (the dated history of the contract); without
+    it, the latest date the status can have been set, so a past cut-off never sees a status
+    that was set later: ``completed`` at the end of the trip (``travel_start + nights``; the
+    booking date without travel dates), ``cancelled`` / ``no_show`` at the trip start (the
+    booking date without travel dates), anything else at the booking date.
+
+    Returns
+    -------
+    pandas.Series of datetime64[ns], index of ``bookings``.
+    """
+    booked = _dates(bookings["booking_date"])
+    if "status" not in bookings.columns:
+        return booked
+    status = bookings["status"].astype(object)
+    end = _trip_end(bookings)
+    start = (_dates(bookings["travel_start"]).fillna(booked)
+             if "travel_start" in bookings.columns else booked)
+    known = booked.copy()
+    completed = (status == "completed").to_numpy()
+    ended = (status.isin(["cancelled", "no_show"])).to_numpy()
+    if end is not None:
+        known[completed] = end[completed]
+    known[ended] = start[ended]
+    if "status_date" in bookings.columns:
+        dated = _dates(bookings["status_date"])
+        known = dated.where(dated.notna(), known)
+    return known
+
+
+def status_at(bookings: pd.DataFrame, cutoff_date) -> pd.Series:
+    """Each booking's status as it was known at ``cutoff_date``.
+
+    The recorded status once it was known (:func:`status_known_at` on/before the cut-off),
+    else ``confirmed`` (booked, not yet completed, cancelled or a no-show); missing stays
+    missing. A cancellation recorded after the cut-off is therefore an upcoming trip at the
+    cut-off, never a cancellation the cut-off could not have seen.
+
+    Returns
+    -------
+    pandas.Series (object: status text or None), index of ``bookings``.
+    """
+    cutoff = cutoff_timestamp(cutoff_date)
+    status = bookings["status"].astype(object)
+    known = (status_known_at(bookings) <= cutoff).to_numpy()
+    return status.where(known | status.isna().to_numpy(), "confirmed")
+
+
 def _completed_mask(bookings: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray:
     """Boolean mask of :func:`completed_bookings` rows, shape (n_bookings,)."""
     mask = (_dates(bookings["booking_date"]) <= cutoff).to_numpy()
     end = _trip_end(bookings)
     if "status" in bookings.columns:
-        status = bookings["status"]
+        status = status_at(bookings, cutoff)
         ok_status = status.isna() | (status == "completed")
         if end is not None:
             ok_status |= status == "confirmed"
@@ -161,6 +220,8 @@ def customer_features(
     customers: pd.DataFrame | None = None,
     interactions: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
+    snapshot_date=None,
+    tier_rule: TierRule | None = None,
 ) -> pd.DataFrame:
     """One row of features per customer known at ``cutoff_date``.
 
@@ -174,6 +235,10 @@ def customer_features(
         ``destination_type``, ``channel`` optional).
     cutoff_date : date-like; only rows dated on/before it are used.
     customers, interactions, feedback : optional contract tables.
+    snapshot_date : the date the customers table describes (the data's as-of date); None:
+        unknown, snapshot columns are left out at every cut-off.
+    tier_rule : :class:`~src.features.attributes.TierRule` to rebuild ``member_tier`` as of
+        the cut-off.
 
     Returns
     -------
@@ -194,12 +259,15 @@ def customer_features(
           bookings with a known value (NaN when none)
         - ``complaints_<category>``, ``complaints_total``: float32 counts
         - ``csat_mean``, ``nps_mean``, ``first_trip_csat``: float32
-        - ``member_tier``, ``customer_type``, ``acquisition_channel`` (category),
-          ``loyalty_member`` (boolean), copied from ``customers``.
+        - ``customer_type``, ``acquisition_channel`` (category), copied from ``customers``;
+          ``loyalty_member`` (boolean), ``membership_cancelled`` (1/0) and ``member_tier``
+          as of the cut-off (:func:`src.features.attributes.point_in_time_attributes`:
+          rebuilt from dates / the tier rule, a snapshot only at cut-offs on/after
+          ``snapshot_date``; ``attrs["snapshot_excluded"]`` names what was left out).
     """
     cutoff = cutoff_timestamp(cutoff_date)
     return _customer_features(bookings, cutoff, customers=customers, interactions=interactions,
-                              feedback=feedback)
+                              feedback=feedback, snapshot_date=snapshot_date, tier_rule=tier_rule)
 
 
 def _customer_features(
@@ -209,6 +277,8 @@ def _customer_features(
     customers: pd.DataFrame | None,
     interactions: pd.DataFrame | None,
     feedback: pd.DataFrame | None,
+    snapshot_date=None,
+    tier_rule: TierRule | None = None,
 ) -> pd.DataFrame:
     missing: list[str] = []
     b_cols = set(bookings.columns)
@@ -249,8 +319,8 @@ def _customer_features(
     code = bcode[done_mask]
     n_book = np.bincount(code, minlength=n)
     out["n_bookings"] = n_book.astype(np.int32)
-    if "status" in b_cols:
-        status = booked["status"]
+    status = status_at(booked, cutoff) if "status" in b_cols else None
+    if status is not None:
         for name, value in (("n_cancelled", "cancelled"), ("n_no_show", "no_show")):
             out[name] = np.bincount(bcode[(status == value).to_numpy()], minlength=n).astype(
                 np.int32
@@ -259,9 +329,7 @@ def _customer_features(
         missing.append("bookings.status")
     if "travel_start" in b_cols:
         end = _trip_end(booked)
-        not_cancelled = (
-            ~booked["status"].isin(["cancelled", "no_show"]) if "status" in b_cols else True
-        )
+        not_cancelled = ~status.isin(["cancelled", "no_show"]) if status is not None else True
         upcoming = ((end > cutoff) & not_cancelled).to_numpy()
         out["n_upcoming_trips"] = np.bincount(bcode[upcoming], minlength=n).astype(np.int32)
 
@@ -365,12 +433,18 @@ def _customer_features(
                 missing.append(f"customers.{col}")
                 continue
             s = attrs[col].reindex(ids)
-            if col == "loyalty_member":
-                s = s.astype("boolean")
-            elif not isinstance(s.dtype, pd.CategoricalDtype):
+            if not isinstance(s.dtype, pd.CategoricalDtype):
                 s = s.astype("category")
             frame[col] = s.values
-
+    recent = None
+    if tier_rule is not None:
+        end = _trip_end(done)
+        end = _dates(done["booking_date"]) if end is None else end
+        recent = recent_trip_counts(end, code, n, cutoff, tier_rule.window_days)
+    point_in_time_attributes(frame, cutoff, customers=customers, trips_ever=n_book,
+                             trips_recent=recent, tier_rule=tier_rule,
+                             snapshot_date=None if snapshot_date is None
+                             else cutoff_timestamp(snapshot_date))
     frame.attrs["missing_inputs"] = missing
     frame.attrs["cutoff_date"] = str(cutoff.date())
     return frame
@@ -391,6 +465,8 @@ def _first_trip_csat(
     fb_ids = fb["booking_id"].to_numpy(dtype=object) if "booking_id" in fb.columns else None
 
     def earliest(rows: np.ndarray) -> None:
+        if rows.size == 0:  # e.g. no survey links to a booking of the table
+            return
         rows = rows[np.lexsort((date[rows], fcode[rows]))]
         c = fcode[rows]
         start = np.r_[True, c[1:] != c[:-1]]

@@ -65,6 +65,7 @@ import pyarrow.parquet as pq
 
 from src.data.contract import COMPLAINT_CATEGORIES
 from src.data.errors import DataSourceError, DataValidationError
+from src.features.attributes import TierRule, point_in_time_attributes
 from src.features.customer import (
     CUSTOMER_ATTRIBUTES,
     MIX_COLUMNS,
@@ -90,8 +91,10 @@ TABLE_NAMES: tuple[str, ...] = ("bookings", "customers", "interactions", "feedba
 
 USED_COLUMNS: dict[str, tuple[str, ...]] = {
     "bookings": ("booking_id", "customer_id", "booking_date", "travel_start", "nights",
-                 "product", "destination_type", "channel", "party_size", "amount", "status"),
-    "customers": ("customer_id", "signup_date", *CUSTOMER_ATTRIBUTES),
+                 "product", "destination_type", "channel", "party_size", "amount", "status",
+                 "status_date"),
+    "customers": ("customer_id", "signup_date", *CUSTOMER_ATTRIBUTES, "loyalty_member",
+                  "membership_cancel_date", "member_tier"),
     "interactions": ("customer_id", "timestamp", "kind", "complaint_category"),
     "feedback": ("customer_id", "booking_id", "date", "csat", "nps"),
 }
@@ -276,6 +279,8 @@ def customer_features_duckdb(
     memory_limit: str = "4GB",
     threads: int | None = None,
     temp_directory: str | Path | None = None,
+    snapshot_date=None,
+    tier_rule: TierRule | None = None,
 ) -> pd.DataFrame:
     """One row of features per customer known at ``cutoff_date``, computed by DuckDB.
 
@@ -294,6 +299,8 @@ def customer_features_duckdb(
     threads : DuckDB worker threads; ``None``: one per core.
     temp_directory : folder for DuckDB's scratch database and spill files (in a subfolder
         removed afterwards); ``None``: the system's temporary folder.
+    snapshot_date, tier_rule : as in :func:`~src.features.customer.customer_features` (the
+        point-in-time attributes are added by the same function as there).
 
     Returns
     -------
@@ -324,10 +331,38 @@ def customer_features_duckdb(
         con = duckdb.connect(str(Path(work) / "features.duckdb"), config=config)
         try:
             con.execute("SET enable_progress_bar = false")  # no widget in notebooks
-            return _features(con, bookings, cutoff_date, customers=customers,
-                             interactions=interactions, feedback=feedback)
+            frame = _features(con, bookings, cutoff_date, customers=customers,
+                              interactions=interactions, feedback=feedback,
+                              recent_window_days=None if tier_rule is None
+                              else tier_rule.window_days)
         finally:
             con.close()
+    cutoff = cutoff_timestamp(cutoff_date)
+    recent = frame.pop("__recent_trips").to_numpy() if "__recent_trips" in frame.columns else None
+    table = (read_parquet_pandas(customers, [c for c in USED_COLUMNS["customers"]
+                                             if c not in CUSTOMER_ATTRIBUTES])
+             if customers is not None else None)
+    return point_in_time_attributes(
+        frame, cutoff, customers=table, trips_ever=frame["n_bookings"].to_numpy(),
+        trips_recent=recent, tier_rule=tier_rule,
+        snapshot_date=None if snapshot_date is None else cutoff_timestamp(snapshot_date))
+
+
+def _status_at_sql(b: _Table, end: str, cut: int) -> str:
+    """The booking status known at the cut-off, in SQL: the twin of
+    :func:`src.features.customer.status_at` (recorded status once ``status_date`` - or, without
+    it, the trip end for ``completed``, the trip start for ``cancelled`` / ``no_show``, the
+    booking date otherwise - is on/before the cut-off; else ``confirmed``)."""
+    status = _text("status")
+    booked = _ns("booking_date")
+    start = f"coalesce({_ns('travel_start')}, {booked})" if b.has("travel_start") else booked
+    finish = end if b.has("travel_start") else booked
+    known = (f"CASE WHEN {status} = 'completed' THEN {finish} "
+             f"WHEN {status} IN ('cancelled', 'no_show') THEN {start} ELSE {booked} END")
+    if b.has("status_date"):
+        known = f"coalesce({_ns('status_date')}, {known})"
+    return (f"CASE WHEN {status} IS NULL THEN NULL WHEN {known} <= {cut} THEN {status} "
+            "ELSE 'confirmed' END")
 
 
 def _features(
@@ -338,6 +373,7 @@ def _features(
     customers: ParquetSource | None,
     interactions: ParquetSource | None,
     feedback: ParquetSource | None,
+    recent_window_days: int | None = None,
 ) -> pd.DataFrame:
     cutoff = cutoff_timestamp(cutoff_date)
     cut = int(cutoff.as_unit("ns").value)
@@ -356,12 +392,13 @@ def _features(
     sel = [f"{_ident('customer_id')} AS __cid", f"{_ns('booking_date')} AS __bd",
            f"CAST({_ident('booking_date')} AS TIMESTAMP_NS) AS __bts",
            f"coalesce({_num('amount')}, 0.0) AS __amount", f"{_Table.ORDER} AS __ord"]
-    sel.append(f"{_text('status')} AS __status" if has_status else "NULL::VARCHAR AS __status")
+    nights = (f"coalesce(TRY_CAST(round({_num('nights')} * {_DAY_NS}) AS BIGINT), 0)"
+              if b.has("nights") else "0")
+    end = f"coalesce({_ns('travel_start')} + {nights}, {_ns('booking_date')})"
+    sel.append(f"{_status_at_sql(b, end, cut)} AS __status" if has_status
+               else "NULL::VARCHAR AS __status")
     if has_start:
-        nights = (f"coalesce(TRY_CAST(round({_num('nights')} * {_DAY_NS}) AS BIGINT), 0)"
-                  if b.has("nights") else "0")
-        sel += [f"{_ns('travel_start')} AS __ts",
-                f"coalesce({_ns('travel_start')} + {nights}, {_ns('booking_date')}) AS __end"]
+        sel += [f"{_ns('travel_start')} AS __ts", f"{end} AS __end"]
     for col in ("party_size", "nights"):
         if b.has(col):
             sel.append(f"{_num(col)} AS __{col}")
@@ -404,6 +441,11 @@ def _features(
            "max(__bd) FILTER (WHERE __done) AS b_last",
            "sum(__amount) FILTER (WHERE __done) AS b_total"]
     out.append(("n_bookings", "coalesce(b_n, 0)", "int32"))
+    if recent_window_days is not None:  # completed trips ended in the tier rule's window
+        since = cut - int(recent_window_days) * _DAY_NS
+        trip_end = "__end" if has_start else "__bd"
+        agg.append(f"count(*) FILTER (WHERE __done AND {trip_end} > {since}) AS b_recent")
+        out.append(("__recent_trips", "coalesce(b_recent, 0)", "int64"))
     if has_status:
         agg += ["count(*) FILTER (WHERE __status = 'cancelled') AS b_cancelled",
                 "count(*) FILTER (WHERE __status = 'no_show') AS b_no_show"]

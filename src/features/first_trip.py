@@ -11,6 +11,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from src.features.customer import status_at
+
 __all__ = [
     "CATEGORICAL_FEATURES",
     "LABEL",
@@ -93,8 +95,8 @@ def purchases(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The rows booked on/before the cut-off whose status is not ``cancelled`` /
-        ``no_show`` (a missing status counts as a purchase), original columns and index,
+        The rows booked on/before the cut-off whose status known at the cut-off
+        (:func:`src.features.customer.status_at`) is not ``cancelled`` / ``no_show`` (a missing status counts as a purchase), original columns and index,
         with ``booking_date`` normalised to the calendar day.
     """
     for col in ("customer_id", "booking_date"):
@@ -103,8 +105,8 @@ def purchases(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
     cutoff = calendar_day(cutoff_date)
     day = _day(bookings["booking_date"])
     keep = (day <= cutoff).to_numpy()
-    if "status" in bookings.columns:
-        keep &= ~bookings["status"].isin(NOT_PURCHASES).to_numpy()
+    if "status" in bookings.columns:  # the status known at the cut-off, not the final one
+        keep &= ~status_at(bookings, cutoff).isin(NOT_PURCHASES).to_numpy()
     out = bookings.loc[keep].copy()
     out["booking_date"] = day[keep]
     return out

@@ -105,8 +105,17 @@ def churn_state(tables: Mapping[str, pd.DataFrame], cutoff: pd.Timestamp,
 
 def contact_features(ids: pd.Index, tables: Mapping[str, pd.DataFrame], cutoff: pd.Timestamp,
                       channels: Sequence[str]) -> pd.DataFrame:
+    """Consent and engagement per channel and the days since the last complaint (days).
+
+    Consent is a snapshot of the extraction day with no history: it is read when the
+    customers table describes the cut-off (the tables' ``snapshot_date`` on/before it, or no
+    snapshot date given: scoring *now*), and is NaN at an earlier cut-off (a backtest).
+    """
     out = pd.DataFrame(index=ids)
     customers = tables.get("customers")
+    snapshot_date = getattr(tables, "snapshot_date", None)
+    if snapshot_date is not None and cutoff < pd.Timestamp(snapshot_date):
+        customers = None  # consent of a later day: unknown at this cut-off
     for ch in channels:
         col = f"consent_{ch}"
         if customers is not None and col in customers.columns:

@@ -35,6 +35,25 @@ class SyntheticDataParams(StrictModel):
     extraction_date: date = date(2025, 12, 31)
 
 
+class TierLevelParams(StrictModel):
+    """One loyalty tier: at least ``min_trips_ever`` completed trips in all and
+    ``min_trips_recent`` ending in the rule's window."""
+
+    tier: str
+    min_trips_ever: int = Field(default=0, ge=0)
+    min_trips_recent: int = Field(default=0, ge=0)
+
+
+class TierRuleParams(StrictModel):
+    """How the company sets member tiers from completed trips, so the tier can be rebuilt as
+    of any date (without a rule ``member_tier`` is a snapshot of the extraction day, left out
+    of everything computed at an earlier date)."""
+
+    window_days: PositiveInt = Field(description="trailing window (days) of the recent trips")
+    levels: list[TierLevelParams] = Field(min_length=1, description="lowest to highest")
+    base_tier: str = "regular"
+
+
 class DataParams(StrictModel):
     """Where the input tables come from: the synthetic generator or a mapped source."""
 
@@ -53,6 +72,8 @@ class DataParams(StrictModel):
                     "(out of core); auto: DuckDB from features_duckdb_min_bookings bookings on",
     )
     features_duckdb_min_bookings: PositiveInt = 20_000_000
+    tier_rule: TierRuleParams | None = Field(
+        default=None, description="rebuild member_tier as of each date from completed trips")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataParams:

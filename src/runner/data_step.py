@@ -11,6 +11,8 @@ which the runner folds into the manifest. Later steps read the clean tables back
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 
 from src.data.contract import TABLES
@@ -69,6 +71,8 @@ def prepare_inputs(params: JobParams, layout: RunLayout) -> LoadedData:
                          "rejected": int(r["rows_rejected"])}
             for r in loaded.report.to_dict("records")}
     record = {"sources": loaded.sources, "rows": rows, "cutoff_date": str(params.cutoff()),
+              # the day the customers table describes (its snapshot columns hold then)
+              "as_of_date": str(config.as_of_date or date.today()),
               "features": {"engine": params.data.features_engine,
                            "duckdb_min_bookings": params.data.features_duckdb_min_bookings}}
     layout.write_json(layout.inputs_file, record)

@@ -40,6 +40,7 @@ import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 
+from src.features.attributes import TierRule
 from src.features.cache import FeatureTables, run_tables
 from src.layout import RunLayout
 from src.models.mlflow_models import log_project_model
@@ -89,7 +90,8 @@ class NotebookRun:
         """The clean contract tables of the source run, with the run's feature cache (kept
         in this notebook's own folder when the source is another run)."""
         cache_dir = None if self.source == self.layout else self.layout.feature_cache_dir
-        return run_tables(self.source, cache_dir=cache_dir, with_pii=with_pii)
+        return run_tables(self.source, cache_dir=cache_dir, with_pii=with_pii,
+                          tier_rule=TierRule.from_params(self.params.data.tier_rule))
 
     def log_figure(self, fig: plt.Figure, name: str) -> None:
         """Save ``fig`` as ``figures/<notebook>/<name>.png`` in the run folder and log it

@@ -343,12 +343,42 @@ def test_status_follows_trip_end(data: SyntheticData) -> None:
     assert (trip_end[b["status"] == "confirmed"] > EXTRACTION).all()
     assert (b.loc[b["status"] == "no_show", "travel_start"] <= EXTRACTION).all()
     share = b["status"].value_counts(normalize=True)
-    assert 0.01 < share["cancelled"] < 0.06 and 0.003 < share["no_show"] < 0.03
+    # noise cancellations (~3 %) plus the trips leaving customers cancel on their way out
+    assert 0.03 < share["cancelled"] < 0.10 and 0.003 < share["no_show"] < 0.03
     assert share["confirmed"] > 0.005
     # extra bookings are exactly the non-process ones
     extra = b["status"].isin(["cancelled", "no_show"]).groupby(b["customer_id"]).sum()
     assert np.array_equal(extra.reindex(data.truth["customer_id"]).to_numpy(),
                           data.truth["n_extra_bookings"].to_numpy())
+
+
+def test_every_status_is_dated_when_it_was_set(data: SyntheticData) -> None:
+    """``status_date``: trip end for completed, booking day for confirmed, trip start for a
+    no-show, a day between booking and trip start for a cancellation; never after the
+    extraction day."""
+    b = data.bookings
+    end = b["travel_start"] + pd.to_timedelta(b["nights"], unit="D")
+    s = b["status"].astype(str)
+    assert b["status_date"].notna().all() and (b["status_date"] <= EXTRACTION).all()
+    assert (b["status_date"] >= b["booking_date"]).all()
+    assert (b.loc[s == "completed", "status_date"] == end[s == "completed"]).all()
+    assert (b.loc[s == "confirmed", "status_date"] == b.loc[s == "confirmed", "booking_date"]).all()
+    assert (b.loc[s == "no_show", "status_date"] == b.loc[s == "no_show", "travel_start"]).all()
+    c = b[s == "cancelled"]
+    assert ((c["status_date"] < c["travel_start"]) | (c["status_date"] == c["booking_date"])).all()
+
+
+def test_leaving_customers_cancel_a_trip_after_their_last_activity(data: SyntheticData) -> None:
+    """The planted churn-linked cancellations: recorded after the customer left, so a past
+    cut-off that read the final status would see the future."""
+    b, truth = data.bookings, data.truth.set_index("customer_id")
+    c = b[b["status"] == "cancelled"]
+    leavers = truth.index[truth["dropped_out"] | truth["cancelled"]]
+    late = c[(c["status_date"] - c["booking_date"]).dt.days > 30]
+    share_leavers = late["customer_id"].isin(leavers).mean()
+    assert len(late) > 100 and share_leavers > 0.9
+    stayers_share = c[~c.index.isin(late.index)]["customer_id"].isin(leavers).mean()
+    assert share_leavers > stayers_share + 0.2
 
 
 def _tiers_by_hand(bookings: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:

@@ -174,9 +174,13 @@ def test_dtypes_and_missing_inputs(tables):
     assert f["recency_days"].dtype == np.float32 and f["product_hotel"].dtype == np.float32
     assert f["n_bookings"].dtype == np.int32
     assert f["monetary_total"].dtype == np.float64
-    assert isinstance(f["member_tier"].dtype, pd.CategoricalDtype)
     assert isinstance(f["customer_type"].dtype, pd.CategoricalDtype)
     assert f.attrs["missing_inputs"] == []
+    # the tier is a snapshot of the extraction day: used only when it describes the cut-off
+    assert "member_tier" not in f and f.attrs["snapshot_excluded"] == ["member_tier"]
+    snap = customer_features(tables["bookings"], CUTOFF, customers=tables["customers"],
+                             snapshot_date=CUTOFF)
+    assert isinstance(snap["member_tier"].dtype, pd.CategoricalDtype)
 
     bare = customer_features(tables["bookings"][["customer_id", "booking_date", "amount"]], CUTOFF)
     missing = set(bare.attrs["missing_inputs"])

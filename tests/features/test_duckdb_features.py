@@ -245,6 +245,10 @@ def test_edge_cases_are_exercised(tmp_path) -> None:
     assert list(f.columns[f.columns.str.startswith("product_")])[-2:] == [
         "product_cruise", "product_zeppelin"]
     assert f.loc["a", "complaints_weather"] == 0 and f.loc["c", "complaints_weather"] == 1
+    # the tier is a snapshot of the extraction day: left out at this earlier cut-off ...
+    assert "member_tier" not in f and f.attrs["snapshot_excluded"] == ["member_tier"]
+    # ... and used when the customers table describes the cut-off itself
+    f = duckdb_result(paths, CUTOFF, snapshot_date=CUTOFF)
     assert f.loc["a", "member_tier"] == "platinum"  # duplicated customers rows: the last
     assert pd.isna(f.loc["g", "member_tier"]) and f["loyalty_member"].dtype == "boolean"
     assert f["member_tier"].cat.categories.tolist() == ["regular", "silver", "gold",

@@ -5,7 +5,8 @@ floor), purchase rates ``lambda`` in bookings per day, lead times and nights in 
 :data:`~src.data.synthetic.planted.CURRENCY`. :func:`simulate_bgnbd` draws the process,
 :func:`booking_attributes` the product, destination, channel, party size, nights and the
 season-tilted lead time of each booking, :func:`draw_extra_bookings` the ``cancelled`` /
-``no_show`` noise, and :func:`bookings_table` assembles the contract ``bookings`` table;
+``no_show`` noise, :func:`draw_leaving_cancellations` the trips leaving customers cancel,
+:func:`status_days` the day each status was set, and :func:`bookings_table` assembles the contract ``bookings`` table;
 :func:`bgnbd_expected_repeat_bookings` is the closed-form BG/NBD expectation.
 """
 
@@ -23,6 +24,7 @@ from src.data.synthetic.planted import (
     EXTRA_BOOKING_RATE,
     EXTRA_NO_SHOW_SHARE,
     LEAD_TIME_CANDIDATES,
+    LEAVING_CANCEL_RATE,
     MAX_LEAD_DAYS,
     SEASON_PEAKS,
     Persona,
@@ -242,12 +244,79 @@ def draw_extra_bookings(
                         amount=e_amount)
 
 
+def draw_leaving_cancellations(
+    rng: np.random.Generator,
+    leave_time: np.ndarray,
+    acq: np.ndarray,
+    persona: np.ndarray,
+    preferred_channel: np.ndarray,
+    nu: np.ndarray,
+    season: np.ndarray,
+    personas: list[Persona],
+    end_day: int,
+) -> tuple[BookingDraws, np.ndarray]:
+    """The trips leaving customers book and then cancel (:data:`LEAVING_CANCEL_RATE`).
+
+    Booked 10-60 days before leaving (never before acquisition) for a trip 120-360 days ahead,
+    cancelled 30-200 days after leaving but before the trip starts and by the extraction day
+    (else there is no such booking). A cancellation fee of 0-15 %.
+
+    Parameters
+    ----------
+    leave_time : (n,) when each customer leaves (days since the start date; NaN: stays).
+
+    Returns
+    -------
+    (draws, cancel_day) : the bookings (status ``cancelled``) and the day each was cancelled.
+    """
+    who = np.flatnonzero(~np.isnan(leave_time) & (leave_time < end_day))
+    who = who[rng.random(who.size) < LEAVING_CANCEL_RATE]
+    time = np.maximum(acq[who], leave_time[who] - rng.uniform(10.0, 60.0, who.size))
+    day = np.floor(time).astype(np.int32)
+    attrs = booking_attributes(rng, persona[who], preferred_channel[who], day, season, personas)
+    attrs["lead_days"] = rng.integers(120, 361, who.size).astype(attrs["lead_days"].dtype)
+    trip_start = day + attrs["lead_days"]
+    cancel = np.floor(leave_time[who] + rng.uniform(30.0, 200.0, who.size)).astype(np.int64)
+    ok = (cancel < trip_start) & (cancel <= end_day) & (cancel >= day)
+    full = rng.gamma(persona_values("p", personas)[persona[who]], 1.0 / nu[who])
+    fee = rng.uniform(0.0, 0.15, who.size)
+    draws = BookingDraws(cust=who[ok], time=time[ok], day=day[ok],
+                         attrs={k: v[ok] for k, v in attrs.items()},
+                         status=np.full(int(ok.sum()), 2, dtype=np.int8),
+                         amount=(full * fee)[ok])
+    return draws, cancel[ok]
+
+
+def status_days(rng: np.random.Generator, booked: BookingDraws, end_day: int,
+                planted: np.ndarray) -> np.ndarray:
+    """The day each booking's status was set (the contract's ``status_date``).
+
+    ``completed``: the trip's end; ``confirmed``: the booking day; ``no_show``: the trip's
+    start; ``cancelled``: ``planted`` where given (>= 0), else a day between the booking and
+    the day before the trip (capped at the extraction day).
+
+    Parameters
+    ----------
+    booked : every booking (:func:`concat_draws` order).
+    planted : (n_bookings,) planted cancellation day, -1 where none.
+    """
+    start = booked.day + booked.attrs["lead_days"]
+    end = start + booked.attrs["nights"]
+    last = np.maximum(booked.day, np.minimum(start - 1, end_day))
+    drawn = booked.day + np.floor(rng.random(booked.day.size)
+                                  * (last - booked.day + 1)).astype(np.int64)
+    cancelled = np.where(planted >= 0, planted, drawn)
+    return np.select([booked.status == 0, booked.status == 1, booked.status == 3],
+                     [end, booked.day, start], default=cancelled).astype(np.int64)
+
+
 def bookings_table(
     start: np.datetime64,
     booked: BookingDraws,
     n_process: int,
     customer_ids: np.ndarray,
     id_offset: int,
+    status_day: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The contract ``bookings`` table, booking ids in chronological order.
 
@@ -258,6 +327,8 @@ def bookings_table(
     n_process : number of process bookings.
     customer_ids : (n,) customer id of each customer index.
     id_offset : bookings are numbered ``100 * id_offset + 1 ...``.
+    status_day : (n_bookings,) day each status was set (:func:`status_days`), the
+        ``status_date`` column; None: no such column.
 
     Returns
     -------
@@ -295,6 +366,8 @@ def bookings_table(
                                               categories=[CURRENCY]),
         "status": pd.Categorical.from_codes(booked.status[o], categories=list(BOOKING_STATUSES)),
     })
+    if status_day is not None:
+        bookings["status_date"] = days_to_datetime(start, status_day[o])
     return bookings, booking_ids[rank[:n_process]]
 
 

@@ -22,8 +22,10 @@ from src.data.synthetic.bookings import (
     bookings_table,
     concat_draws,
     draw_extra_bookings,
+    draw_leaving_cancellations,
     season_table,
     simulate_bgnbd,
+    status_days,
 )
 from src.data.synthetic.customers import customers_table, tier_codes
 from src.data.synthetic.interactions import feedback_table, interactions_table
@@ -295,12 +297,24 @@ def generate(
     # ---- 5. extra cancelled / no-show bookings -------------------------------------------
     extras = draw_extra_bookings(rng, process, acq, persona, preferred_channel, nu, season,
                                  personas, end_day)
+
+    # ---- 5b. trips cancelled on the way out; the day every status was set --------------------
+    # from a stream of their own: every other draw of a seed stays as it was
+    rng_out = np.random.default_rng([seed, 5])
+    leave = np.fmin(np.where(cancelled, cancel_time, np.nan), np.where(dropped, dropout_time, np.nan))
+    leaving, leaving_cancel = draw_leaving_cancellations(
+        rng_out, leave, acq, persona, preferred_channel, nu, season, personas, end_day)
+    extras = concat_draws(extras, leaving)
     prog.step("extras")
 
     # ---- 6. bookings table ---------------------------------------------------------------
     booked = concat_draws(process, extras)
+    planted_cancel = np.concatenate([np.full(booked.day.size - leaving_cancel.size, -1),
+                                     leaving_cancel])
+    status_day = status_days(rng_out, booked, end_day, planted_cancel)
     customer_ids = zfill_ids("C", np.arange(1, n + 1) + id_offset, 7)
-    bookings, process_booking_ids = bookings_table(start, booked, m, customer_ids, id_offset)
+    bookings, process_booking_ids = bookings_table(start, booked, m, customer_ids, id_offset,
+                                                   status_day)
     prog.step("bookings")
 
     # ---- 7. customers table --------------------------------------------------------------

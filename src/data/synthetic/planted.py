@@ -32,6 +32,7 @@ __all__ = [
     "DESTINATIONS",
     "EXTRA_BOOKING_RATE",
     "EXTRA_NO_SHOW_SHARE",
+    "LEAVING_CANCEL_RATE",
     "FEEDBACK_LAG_DAYS",
     "GENDERS",
     "GENDER_PROBS",
@@ -94,6 +95,13 @@ EXTRA_BOOKING_RATE: float = 0.04
 
 EXTRA_NO_SHOW_SHARE: float = 0.25
 """Share of extra bookings that are ``no_show`` (the rest are ``cancelled``)."""
+
+LEAVING_CANCEL_RATE: float = 0.9
+"""Share of the customers who leave (BG/NBD dropout or membership cancellation before the
+extraction day) who had booked one more trip (120-360 days ahead) 10-60 days before leaving and
+cancel it on their way out, 30-200 days after leaving and before the trip starts: a cancellation that correlates
+with churn and is recorded *after* the customer's last activity, so reading the final status
+at an earlier cut-off leaks the future (``status_date`` tells when it was set)."""
 
 ACQUISITION_GROWTH: float = 2.5
 """Acquisition intensity at the extraction date relative to the start date (exponential)."""
