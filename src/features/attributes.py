@@ -113,6 +113,7 @@ def point_in_time_attributes(
     known at the cut-off; ``attrs["snapshot_excluded"]`` lists the columns left out.
     """
     excluded: list[str] = []
+    frame["membership_cancelled"] = np.nan  # set below when membership dates allow
     snapshot_ok = snapshot_date is not None and cutoff >= pd.Timestamp(snapshot_date)
     ids = frame.index
     attrs = (customers.drop_duplicates("customer_id", keep="last").set_index("customer_id")

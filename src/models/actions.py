@@ -14,12 +14,15 @@ Default rules (:data:`DEFAULT_ACTION_RULES`)
     no consent on any contact channel (``contactable == 0``).
 ``service_recovery``
     a complaint in the last 90 days: fix the service first, no promotion.
+``member_win_back``
+    a loyalty member who cancelled: a win-back offer, never nurture, VIP care or upsell.
 ``win_back_call``
-    high value (most valuable / major tier) and churn probability within 365 days >= 0.5.
+    high value (most valuable / major tier) and lapsed, or churn probability within 365 days
+    >= 0.5.
 ``vip_care``
     most valuable tier and churn probability within 365 days < 0.3 (VIP care / upgrade).
 ``second_trip_offer``
-    one-time customer (one booking day) with good satisfaction (CSAT >= 4 or NPS >= 9).
+    active one-time customer (one booking day) with good satisfaction (CSAT >= 4 or NPS >= 9).
 ``reactivation``
     lapsed or at-risk lifecycle stage.
 ``nurture``
@@ -58,11 +61,14 @@ __all__ = [
 DEFAULT_ACTION_RULES: list[dict[str, str]] = [
     {"action": "do_not_contact", "when": "contactable == 0"},
     {"action": "service_recovery", "when": "days_since_last_complaint <= 90"},
+    {"action": "member_win_back", "when": "churn_status == 'cancelled'"},
     {"action": "win_back_call",
-     "when": "value_tier in ['most_valuable', 'major'] and churn_prob_365d >= 0.5"},
+     "when": "value_tier in ['most_valuable', 'major'] and "
+             "(churn_status == 'lapsed' or churn_prob_365d >= 0.5)"},
     {"action": "vip_care", "when": "value_tier == 'most_valuable' and churn_prob_365d < 0.3"},
     {"action": "second_trip_offer",
-     "when": "n_bookings >= 1 and frequency == 0 and (csat_mean >= 4 or nps_mean >= 9)"},
+     "when": "churn_status == 'active' and n_bookings >= 1 and frequency == 0 and "
+             "(csat_mean >= 4 or nps_mean >= 9)"},
     {"action": "reactivation", "when": "stage in ['lapsed', 'at_risk']"},
     {"action": "nurture", "when": "True"},
 ]

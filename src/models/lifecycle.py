@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 DEFAULT_STAGE_RULES: list[dict[str, str]] = [
+    {"stage": "cancelled", "when": "membership_cancelled == 1"},
     {"stage": "no_completed_booking", "when": "n_bookings == 0"},
     {"stage": "new", "when": "frequency == 0 and tenure_days <= 180"},
     {"stage": "won_back", "when": "last_gap_days > 730 and recency_days <= 365"},

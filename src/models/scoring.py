@@ -26,7 +26,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,7 @@ __all__ = [
     "ScorerParts",
     "build_and_score",
     "build_scorer",
+    "clv_method",
     "collect_run_metrics",
     "fit_missing_parts",
     "output_schema",
@@ -74,7 +75,7 @@ def output_schema(horizons_days: Sequence[int], item_kinds: Sequence[str],
         "customer_id": "string", "cutoff_date": "string",
         "segment": "string", "cluster": "long", "rfm_segment": "string",
         "r_score": "double", "f_score": "double", "m_score": "double", "value_tier": "string",
-        "lifecycle_stage": "string",
+        "lifecycle_stage": "string", "churn_status": "string",
     }
     cols.update({f"churn_prob_{int(h)}d": "double" for h in horizons_days})
     cols.update({
@@ -123,6 +124,10 @@ class CustomerScorer(ProjectModel):
         :data:`src.models.actions.DEFAULT_ACTION_RULES`).
     item_columns : bookings column -> feature prefix for the suggestions.
     max_remaining_days : cap of the expected remaining lifetime (days).
+    clv_method : ``btyd`` (BG/NBD + Gamma-Gamma, for transaction logs: churn is latent) or
+        ``survival`` (contractual data, churn observed: expected margin x discounted survival
+        from the churn model over the CLV model's horizon and discount rate).
+    margin_share : share of revenue that is margin, for ``survival`` CLV (1 = revenue).
     metrics : validation metrics of the parts (for the promotion gates), e.g.
         ``{"churn_concordance": 0.74, "clv_holdout_mae_per_customer": 0.4}``.
     notes : what the scorer was built from (e.g. "churn model refitted: not in the run").
@@ -150,6 +155,8 @@ class CustomerScorer(ProjectModel):
         action_rules: Sequence[Mapping[str, str]] | None = None,
         item_columns: Mapping[str, str] | None = None,
         max_remaining_days: int = 3650,
+        clv_method: Literal["btyd", "survival"] = "btyd",
+        margin_share: float = 1.0,
         metrics: Mapping[str, float] | None = None,
         notes: Sequence[str] = (),
     ) -> None:
@@ -162,6 +169,8 @@ class CustomerScorer(ProjectModel):
         self.action_rules = action_rules
         self.item_columns = item_columns
         self.max_remaining_days = max_remaining_days
+        self.clv_method = clv_method
+        self.margin_share = margin_share
         self.metrics = metrics
         self.notes = notes
 
@@ -209,7 +218,8 @@ class CustomerScorer(ProjectModel):
         produced = set(self._output_columns()) | {"stage", "contactable"}
         rule_cols = _rule_names(self.stage_rules_) | _rule_names(self.action_rules_)
         cols += sorted(c for c in rule_cols if c not in produced)
-        cols += [c for c in ("member_tier", "loyalty_member", "csat_mean", "nps_mean")
+        cols += [c for c in ("member_tier", "loyalty_member", "membership_cancelled",
+                             "csat_mean", "nps_mean", "monetary_total", "tenure_days")
                  if c in sample.columns]
         self.input_columns_ = list(dict.fromkeys(cols))
         absent = [c for c in self.input_columns_ if c not in sample.columns]
@@ -219,6 +229,29 @@ class CustomerScorer(ProjectModel):
         # fail now, not at scoring time, on a rule that names an unknown column
         self.predict(self.example_)
         return self
+
+    def _survival_clv(self, f: pd.DataFrame, num: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Contractual CLV (currency): margin per day x discounted survival, summed over the
+        CLV model's periods up to its horizon, for customers at risk; 0 for the others.
+
+        The margin per day is the customer's revenue rate so far (``monetary_total`` over
+        ``tenure_days``, at least 30 days) times ``margin_share``; survival is the churn
+        model's, conditional on the customer's age at the cut-off."""
+        s = self.clv.settings
+        n_periods = max(1, int(np.ceil(s.horizon_days / s.period_days)))
+        times = s.period_days * np.arange(1, n_periods + 1)
+        rate = (1.0 + s.discount_rate_annual) ** (s.period_days / 365.25) - 1.0
+        discount = (1.0 + rate) ** -np.arange(1, n_periods + 1)
+        value = np.zeros(len(f))
+        at_risk = num["churn_at_risk"] == 1
+        if at_risk.any():
+            survival = 1.0 - self.churn.predict_churn_probability(
+                f.loc[at_risk], [int(round(x)) for x in times]).to_numpy()
+            per_day = (np.nan_to_num(num["monetary_total"][at_risk])
+                       / np.maximum(np.nan_to_num(num["tenure_days"][at_risk]), 30.0))
+            value[at_risk] = (per_day * self.margin_share * s.period_days
+                              * (survival * discount).sum(axis=1))
+        return value
 
     def _output_columns(self) -> list[str]:
         kinds = list(self.associations_.prefixes_) if getattr(self, "associations_", None) else []
@@ -260,10 +293,17 @@ class CustomerScorer(ProjectModel):
                                 errors="coerce").to_numpy(dtype=float, na_value=np.nan)
                if c in f.columns else np.full(n, np.nan)
                for c in ("n_bookings", "frequency", "monetary_mean", "avg_days_between_bookings",
-                         "churn_at_risk", "btyd_T", "csat_mean", "nps_mean", "loyalty_member")}
+                         "churn_at_risk", "btyd_T", "csat_mean", "nps_mean", "loyalty_member",
+                         "membership_cancelled", "monetary_total", "tenure_days")}
         out = pd.DataFrame({"customer_id": f["customer_id"].astype(str).to_numpy(),
                             "cutoff_date": f["cutoff_date"].astype(str).to_numpy()})
         reasons = np.full(n, "", dtype=object)
+        # what has already happened: a cancelled member or a lapsed customer gets no
+        # probability of churning, and a cancelled member no future value
+        cancelled = num["membership_cancelled"] == 1
+        lapsed = (num["churn_at_risk"] == 0) & ~cancelled
+        status = np.select([cancelled, lapsed, ~(num["n_bookings"] > 0)],
+                           ["cancelled", "lapsed", "no_completed_booking"], "active")
 
         # segmentation -----------------------------------------------------------------
         if self.segmentation is not None:
@@ -301,6 +341,10 @@ class CustomerScorer(ProjectModel):
                 out.loc[rows, c] = pred[c].to_numpy(dtype=float)
             clv_reason = pred["insufficient_history_reason"].to_numpy(dtype=object)
             reasons[rows] = clv_reason
+        if self.clv_method == "survival" and self.churn is not None and self.clv is not None:
+            out["clv"] = self._survival_clv(f, num)
+        out.loc[cancelled, ["p_alive", "expected_bookings", "clv"]] = 0.0
+        out.loc[cancelled, "expected_days_to_next_booking"] = np.nan
         wait = out["expected_days_to_next_booking"].to_numpy(dtype=float)
         cut = pd.to_datetime(out["cutoff_date"])
         nxt = cut + pd.to_timedelta(np.round(wait), unit="D")
@@ -323,8 +367,9 @@ class CustomerScorer(ProjectModel):
                 life = self.churn.predict_remaining_lifetime(part, max_days=self.max_remaining_days)
                 out.loc[at_risk, "expected_remaining_days"] = life["expected_remaining_days"].to_numpy()
                 out.loc[at_risk, "median_remaining_days"] = life["median_remaining_days"].to_numpy()
-            out.loc[churned, h_cols] = 1.0
-            out.loc[churned, ["expected_remaining_days", "median_remaining_days"]] = 0.0
+            # the event has happened: no probability for it, no lifetime left
+            out.loc[churned | cancelled, ["expected_remaining_days", "median_remaining_days"]] = 0.0
+            out.loc[cancelled, h_cols] = np.nan
 
         # loyalty indicators -------------------------------------------------------------
         out["n_bookings"] = num["n_bookings"]
@@ -342,6 +387,8 @@ class CustomerScorer(ProjectModel):
         ctx = f.drop(columns=[c for c in f.columns if c in out.columns and c != "customer_id"])
         ctx = pd.concat([ctx.drop(columns="customer_id"), out], axis=1)
         ctx["p_alive"] = out["p_alive"]
+        out["churn_status"] = status
+        ctx["churn_status"] = status
         stage = first_match(ctx, self.stage_rules_, key="stage")
         out["lifecycle_stage"] = stage.astype(object).where(stage.notna(), None).to_numpy()
         ctx["stage"] = out["lifecycle_stage"]
@@ -501,6 +548,15 @@ def fit_missing_parts(source: RunLayout, tables: Mapping[str, pd.DataFrame],
     return parts
 
 
+def clv_method(params: JobParams) -> Literal["btyd", "survival"]:
+    """The job's CLV method: ``loyalty.clv_method``, ``auto`` resolved by the churn
+    definition (membership data: churn is observed, so CLV comes from survival)."""
+    method = params.loyalty.clv_method
+    if method == "auto":
+        return "survival" if params.churn.definition == "membership" else "btyd"
+    return method
+
+
 def build_scorer(source: RunLayout, tables: Mapping[str, pd.DataFrame], params: JobParams, *,
                  feature_table: pd.DataFrame | None = None) -> CustomerScorer:
     """The job's scorer: the run's fitted parts (:func:`fit_missing_parts`) with the job's
@@ -525,6 +581,7 @@ def build_scorer(source: RunLayout, tables: Mapping[str, pd.DataFrame], params: 
         parts.segmentation, parts.churn, parts.clv, features=settings,
         horizons_days=sp.horizons_days, stage_rules=stage_rules, action_rules=action_rules,
         item_columns=sp.item_columns, max_remaining_days=sp.max_remaining_days,
+        clv_method=clv_method(params), margin_share=lp.margin_share,
         metrics=parts.metrics, notes=parts.notes,
     ).fit(tables, cutoff, feature_table)
 

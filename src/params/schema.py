@@ -144,6 +144,13 @@ class LoyaltyParams(StrictModel):
     previous_cutoff: date | None = Field(default=None, description="for stage transitions; default cut-off minus 365 days")
     stage_rules: list[StageRule] | None = Field(default=None, description="default: src.models.lifecycle.DEFAULT_STAGE_RULES")
     repeat_model: RepeatModelParams = RepeatModelParams()
+    clv_method: Literal["auto", "btyd", "survival"] = Field(
+        default="auto",
+        description="CLV in the scored table: btyd (BG/NBD + Gamma-Gamma, transaction logs: churn "
+                    "is latent), survival (contractual data: margin x discounted survival of the "
+                    "churn model); auto: survival when churn.definition is membership")
+    margin_share: float = Field(default=1.0, gt=0, le=1,
+                                description="share of revenue that is margin (survival CLV)")
 
 
 class RFMSegmentRule(StrictModel):

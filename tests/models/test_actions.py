@@ -27,6 +27,7 @@ def _frame() -> pd.DataFrame:
         "csat_mean": [5.0, 5, 3, 4, 4.5, 2, np.nan],
         "nps_mean": [np.nan] * 7,
         "stage": ["loyal", "loyal", "at_risk", "loyal", "new", "new", "lapsed"],
+        "churn_status": ["active"] * 7,
     })
 
 
@@ -39,9 +40,22 @@ def test_default_rules_in_order():
                    "reactivation"]        # old complaint does not count
 
 
+def test_a_cancelled_member_is_won_back_never_nurtured_or_upsold():
+    f = _frame()
+    f["churn_status"] = "cancelled"
+    got = next_best_action(f).tolist()
+    assert got[0] == "do_not_contact" and got[1] == "service_recovery"
+    assert set(got[2:]) == {"member_win_back"}
+    f["churn_status"] = "lapsed"
+    f["churn_prob_365d"] = np.nan  # the event happened: no probability
+    got = next_best_action(f).tolist()
+    assert got[2] == "win_back_call" and got[3] == "win_back_call"  # high value, lapsed
+    assert "second_trip_offer" not in got and "vip_care" not in got
+
+
 def test_rule_order_decides():
     f = _frame()
-    swapped = [DEFAULT_ACTION_RULES[2], DEFAULT_ACTION_RULES[1], *DEFAULT_ACTION_RULES[3:]]
+    swapped = [DEFAULT_ACTION_RULES[3], DEFAULT_ACTION_RULES[1], *DEFAULT_ACTION_RULES[4:]]
     got = next_best_action(f, swapped)
     # customer 1 is both high-value-at-risk and a recent complainer
     assert got.iloc[1] == "win_back_call"

@@ -39,10 +39,12 @@ def features() -> pd.DataFrame:
         "one_timer": (1, 0, 500, 500, NAN, 1.0),         # at_risk (one-time, > 365 days)
         "fan": (8, 7, 1200, 20, 60, 0.95),               # loyal
         "regular": (2, 1, 400, 50, 300, 0.9),            # active
+        "quitter": (8, 7, 1200, 20, 60, 0.95),           # cancelled (a fan's history)
     }
     cols = ["n_bookings", "frequency", "tenure_days", "recency_days", "last_gap_days",
             "p_alive"]
     df = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+    df["membership_cancelled"] = [NAN, 0, 0, 0, 0, 0, 0, 0, 0, 1]
     df.index.name = "customer_id"
     return df
 
@@ -50,7 +52,7 @@ def features() -> pd.DataFrame:
 EXPECTED = {
     "prospect": "no_completed_booking", "newbie": "new", "returner": "won_back",
     "gone": "lapsed", "fading": "lapsed", "wobbly": "at_risk", "one_timer": "at_risk",
-    "fan": "loyal", "regular": "active",
+    "fan": "loyal", "regular": "active", "quitter": "cancelled",
 }
 
 

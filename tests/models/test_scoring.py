@@ -113,8 +113,12 @@ def test_one_row_per_known_customer_with_the_issue_fields(scored, features, tabl
 
 
 def test_probabilities_and_units(scored):
-    p = scored[["churn_prob_90d", "churn_prob_180d", "churn_prob_365d"]].dropna()
-    assert len(p) > 0.8 * len(scored)
+    active = scored["churn_status"] == "active"
+    p = scored.loc[active, ["churn_prob_90d", "churn_prob_180d", "churn_prob_365d"]]
+    assert p.notna().all().all() and active.sum() > 0.3 * len(scored)
+    # what has already happened gets no probability
+    assert scored.loc[scored["churn_status"].isin(["lapsed", "cancelled"]),
+                      ["churn_prob_90d", "churn_prob_365d"]].isna().all().all()
     assert ((p >= 0) & (p <= 1)).all().all()
     assert (np.diff(p.to_numpy(), axis=1) >= -1e-12).all()  # non-decreasing in the horizon
     assert scored["p_alive"].dropna().between(0, 1).all()
@@ -128,23 +132,46 @@ def test_churn_matches_the_models_own_landmark_scoring(scorer, scored, tables):
     """The scorer's features reproduce the churn model's own scoring frame."""
     lf = landmark_frame(tables, landmark_date=CUTOFF, time_origin="landmark")
     own = scorer.churn.predict_churn_probability(lf, [90, 365])
-    mine = scored.set_index("customer_id").loc[own.index, ["churn_prob_90d", "churn_prob_365d"]]
-    np.testing.assert_allclose(mine.to_numpy(), own.to_numpy(), rtol=1e-10, atol=1e-12)
+    by_id = scored.set_index("customer_id")
+    live = by_id.loc[own.index, "churn_status"] != "cancelled"  # a cancelled member: no score
+    assert live.sum() > 100 and by_id.loc[own.index[~live], "churn_prob_365d"].isna().all()
+    mine = by_id.loc[own.index[live], ["churn_prob_90d", "churn_prob_365d"]]
+    np.testing.assert_allclose(mine.to_numpy(), own[live].to_numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_currently_lapsed_customers_have_churned(scored, features):
+    """The event has happened: status lapsed, no churn probability, no lifetime left."""
     lapsed = (features["churn_at_risk"] == 0).to_numpy()
     assert lapsed.any()
-    assert (scored.loc[lapsed, "churn_prob_365d"] == 1.0).all()
+    assert scored.loc[lapsed, "churn_status"].isin(["lapsed", "cancelled"]).all()
+    assert scored.loc[lapsed, "churn_prob_365d"].isna().all()
     assert (scored.loc[lapsed, "expected_remaining_days"] == 0.0).all()
+
+
+def test_cancelled_members_are_one_picture(scored, features):
+    """A member who cancelled by the cut-off: stage cancelled, status cancelled, no churn
+    probability, no future value, and a win-back action, never nurture, VIP care or upsell."""
+    cancelled = (features["membership_cancelled"] == 1).to_numpy()
+    assert cancelled.sum() > 20
+    c = scored.loc[cancelled]
+    assert (c["churn_status"] == "cancelled").all() and (c["lifecycle_stage"] == "cancelled").all()
+    assert c["churn_prob_365d"].isna().all()
+    assert (c[["p_alive", "expected_bookings", "clv"]] == 0).all().all()
+    assert c["expected_next_booking_date"].isna().all()
+    assert not c["recommended_action"].isin(["nurture", "vip_care", "second_trip_offer"]).any()
+    assert set(c["recommended_action"]) <= {"member_win_back", "do_not_contact",
+                                            "service_recovery"}
+    assert (scored.loc[~cancelled, "churn_status"] != "cancelled").all()
 
 
 def test_clv_matches_the_clv_model(scorer, scored, tables):
     summary = summary_at(tables["bookings"], CUTOFF)
     own = scorer.clv.predict(summary)
     mine = scored.set_index("customer_id").loc[own.index]
-    np.testing.assert_allclose(mine["clv"], own["clv"], rtol=1e-10)
-    np.testing.assert_allclose(mine["p_alive"], own["p_alive"], rtol=1e-10)
+    live = (mine["churn_status"] != "cancelled").to_numpy()
+    np.testing.assert_allclose(mine.loc[live, "clv"], own.loc[live, "clv"], rtol=1e-10)
+    np.testing.assert_allclose(mine.loc[live, "p_alive"], own.loc[live, "p_alive"], rtol=1e-10)
+    assert (mine.loc[~live, "clv"] == 0).all()
 
 
 def test_insufficient_history_is_flagged_with_a_reason(scored, features):
@@ -219,3 +246,25 @@ def test_unscored_customers_reconcile_in_with_scored() -> None:
     rejected = unscored_customers(tables, scored)
     assert sorted(rejected["customer_id"]) == ["C", "D"]
     assert len(scored) + len(rejected) == 4 and rejected["reason"].str.len().gt(0).all()
+
+
+def test_membership_jobs_value_customers_by_discounted_survival(tables, tmp_path):
+    """Contractual data: CLV = margin per day x discounted survival of the churn model over
+    the horizon (computed here independently from ChurnModel.survival_at)."""
+    params = load_params("demo", {"churn.definition": "membership", "churn.models": ["coxph"],
+                                  "churn.penalizers": [0.01]})
+    scorer = build_scorer(RunLayout(tmp_path), tables, params)
+    assert scorer.clv_method == "survival"
+    features = scoring_features(tables, CUTOFF, scorer.feature_settings_)
+    scored = scorer.predict(features).set_index("customer_id")
+    at_risk = features[features["churn_at_risk"] == 1].head(40)
+    s = scorer.clv.settings
+    k = int(np.ceil(s.horizon_days / s.period_days))
+    times = s.period_days * np.arange(1, k + 1)
+    surv = scorer.churn.survival_at(at_risk, [int(round(x)) for x in times])
+    rate = (1 + s.discount_rate_annual) ** (s.period_days / 365.25) - 1
+    per_day = at_risk["monetary_total"].to_numpy() / np.maximum(at_risk["tenure_days"], 30)
+    want = per_day * s.period_days * (surv * (1 + rate) ** -np.arange(1, k + 1)).sum(axis=1)
+    np.testing.assert_allclose(scored.loc[at_risk["customer_id"], "clv"], want, rtol=1e-9)
+    gone = features.loc[features["churn_at_risk"] == 0, "customer_id"]
+    assert len(gone) and (scored.loc[gone, "clv"] == 0).all()
