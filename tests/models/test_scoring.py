@@ -268,3 +268,14 @@ def test_membership_jobs_value_customers_by_discounted_survival(tables, tmp_path
     np.testing.assert_allclose(scored.loc[at_risk["customer_id"], "clv"], want, rtol=1e-9)
     gone = features.loc[features["churn_at_risk"] == 0, "customer_id"]
     assert len(gone) and (scored.loc[gone, "clv"] == 0).all()
+
+
+def test_every_scored_column_is_in_the_data_dictionary(scored):
+    from src.models.scoring import column_doc, data_dictionary
+
+    undocumented = [c for c in scored.columns if not column_doc(c)]
+    assert not undocumented
+    assert column_doc("churn_prob_180d").startswith("probability (0-1) of churning within 180 days")
+    assert column_doc("suggested_product_lift").startswith("lift")
+    text = data_dictionary(list(scored.columns))
+    assert text.count("\n| `") == len(scored.columns)
