@@ -19,3 +19,15 @@ def write_notebook(path: Path, *cells: str, params_cell: str = RUNNER_PARAMS_CEL
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
+
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def require_shared(*parts: str) -> Path:
+    """A file of ``../shared/data``; a test that needs it FAILS (never skips) without it, so a
+    CI run that lost the reference data cannot pass by skipping its checks."""
+    path = SHARED_DATA.joinpath(*parts)
+    assert path.exists(), (f"{path} is missing: the reference data sets live in ../shared/data "
+                           "beside the project (CI lays them there)")
+    return path

@@ -23,6 +23,7 @@ from src.data.loading import (
     read_source,
 )
 from src.data.validation import REJECT_COLUMNS
+from tests.helpers import require_shared
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDNOW_DIR = PROJECT_ROOT.parent / "shared" / "data" / "cdnow"
@@ -503,8 +504,8 @@ def test_sources_record_file_hashes_and_rows(tmp_path):
     assert data.sources["customers"] == {"derived_from": "bookings", "sha256": None, "rows": 4}
 
 
-@pytest.mark.skipif(not CDNOW_SAMPLE.exists(), reason=f"CDNOW sample not found at {CDNOW_SAMPLE}")
 def test_cdnow_sample_maps_through_params_only():
+    require_shared("cdnow", "cdnow_sample.csv")
     cfg = DataSourceConfig.model_validate(
         {
             "tables": {
@@ -532,8 +533,8 @@ def test_cdnow_sample_maps_through_params_only():
     assert data.tables["customers"]["signup_date"].max() <= pd.Timestamp("1997-03-31")
 
 
-@pytest.mark.skipif(not CDNOW_MASTER.exists(), reason=f"CDNOW master not found at {CDNOW_MASTER}")
 def test_cdnow_master_reads_gzipped_csv_and_keeps_duplicate_lines():
+    require_shared("cdnow", "cdnow_master.csv.gz")
     cfg = DataSourceConfig.model_validate(
         {
             "tables": {

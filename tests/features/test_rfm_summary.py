@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from src.features.rfm_summary import calibration_and_holdout, summary_from_transactions
+from tests.helpers import require_shared
 
 ROOT = Path(__file__).resolve().parents[2]
 CDNOW = ROOT.parent / "shared" / "data" / "cdnow"
@@ -123,10 +124,8 @@ def test_matches_naive_reference(data, cal_day, extra_days, unit):
                                   check_dtype=False, atol=1e-9, rtol=1e-12)
 
 
-@pytest.mark.skipif(not (CDNOW / "cdnow_sample.csv").exists(),
-                    reason=f"CDNOW benchmark data not found under {CDNOW}")
 def test_cdnow_sample_rebuilds_the_published_summary():
-    tx = pd.read_csv(CDNOW / "cdnow_sample.csv", dtype={"master_customer_id": str, "date": str})
+    tx = pd.read_csv(require_shared("cdnow", "cdnow_sample.csv"), dtype={"master_customer_id": str, "date": str})
     tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
     s = calibration_and_holdout(
         tx, customer_col="master_customer_id", date_col="date", amount_col="dollar_value",

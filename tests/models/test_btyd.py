@@ -12,6 +12,7 @@ import pytest
 from scipy.special import hyp2f1
 from sklearn.exceptions import NotFittedError
 
+from src.data.synthetic import generate
 from src.features.rfm_summary import summary_from_transactions
 from src.models.btyd import (
     BGNBD,
@@ -23,13 +24,10 @@ from src.models.btyd import (
 )
 from src.models.btyd.bgnbd import Histories, bgnbd_objective
 from src.models.btyd.gamma_gamma import gamma_gamma_objective
+from tests.helpers import require_shared
 
 ROOT = Path(__file__).resolve().parents[2]
 CDNOW = ROOT.parent / "shared" / "data" / "cdnow"
-needs_cdnow = pytest.mark.skipif(
-    not (CDNOW / "cdnow_customers_summary.csv").exists(),
-    reason=f"CDNOW benchmark data not found under {CDNOW}",
-)
 
 # Fader, Hardie & Lee (2005), Table/Section 4: BG/NBD on the CDNOW 1/10 sample, weeks.
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -43,16 +41,12 @@ PUBLISHED_GG = {"p": 6.25, "q": 3.74, "v": 15.44}
 # ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cdnow() -> pd.DataFrame:
-    if not (CDNOW / "cdnow_customers_summary.csv").exists():
-        pytest.skip(f"CDNOW benchmark data not found under {CDNOW}")
-    return pd.read_csv(CDNOW / "cdnow_customers_summary.csv", index_col="ID")
+    return pd.read_csv(require_shared("cdnow", "cdnow_customers_summary.csv"), index_col="ID")
 
 
 @pytest.fixture(scope="module")
 def cdnow_money() -> pd.DataFrame:
-    path = CDNOW / "cdnow_customers_summary_with_transactions.csv"
-    if not path.exists():
-        pytest.skip(f"CDNOW benchmark data not found under {CDNOW}")
+    path = require_shared("cdnow", "cdnow_customers_summary_with_transactions.csv")
     return pd.read_csv(path, index_col="ID")
 
 
@@ -103,7 +97,6 @@ def test_cdnow_summary_shape(cdnow_fit):
     assert (s["lower 95%"] > 0).all()
 
 
-@needs_cdnow
 def test_cdnow_from_transaction_log_reproduces_published_estimates():
     tx = pd.read_csv(CDNOW / "cdnow_sample.csv", dtype={"master_customer_id": str, "date": str})
     tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
@@ -214,8 +207,7 @@ def test_planted_gamma_gamma_parameters_recovered(planted_data):
 
 
 def test_synthetic_travel_data_recovers_planted_personas():
-    synthetic = pytest.importorskip("src.data.synthetic")
-    data = synthetic.generate(30_000, seed=11)
+    data = generate(30_000, seed=11)
     b = data.bookings[data.bookings["status"].isin(["completed", "confirmed"])]
     summary = summary_from_transactions(b, observation_end=data.planted["extraction_date"])
     truth = data.truth.set_index("customer_id")
