@@ -20,7 +20,8 @@ from src.layout import RunLayout  # noqa: E402
 from src.models import churn, clv  # noqa: E402
 from src.models.churn import landmark_frame  # noqa: E402
 from src.models.mlflow_models import log_project_model  # noqa: E402
-from src.models.scoring import CustomerScorer, build_scorer, output_schema  # noqa: E402
+from src.models.scored_columns import output_schema  # noqa: E402
+from src.models.scoring import CustomerScorer, build_scorer  # noqa: E402
 from src.models.segmentation import BehaviouralSegmenter, SegmentationModel  # noqa: E402
 from src.params import load_params  # noqa: E402
 
@@ -271,7 +272,7 @@ def test_membership_jobs_value_customers_by_discounted_survival(tables, tmp_path
 
 
 def test_every_scored_column_is_in_the_data_dictionary(scored):
-    from src.models.scoring import column_doc, data_dictionary
+    from src.models.scored_columns import column_doc, data_dictionary
 
     undocumented = [c for c in scored.columns if not column_doc(c)]
     assert not undocumented
