@@ -7,15 +7,19 @@ of a cut-off date; also the purchases (bookings not cancelled / no-show, one cal
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from src.data.contract import COMPLAINT_CATEGORIES
 from src.features.customer import status_at
 
 __all__ = [
     "CATEGORICAL_FEATURES",
+    "FLAG_FEATURES",
     "LABEL",
+    "LOW_CSAT_MAX",
     "NOT_PURCHASES",
     "NUMERIC_FEATURES",
     "booking_order",
@@ -54,6 +58,19 @@ NUMERIC_FEATURES: tuple[str, ...] = (
 )
 """Numeric first-trip features (float64, NaN allowed; those the inputs allow);
 :class:`~src.models.repeat_booking.RepeatBookingModel` passes them through as numbers."""
+
+FLAG_FEATURES: tuple[str, ...] = (
+    *(f"first_trip_complaint_{c}" for c in COMPLAINT_CATEGORIES),
+    "first_trip_low_csat",
+)
+"""0/1 first-trip flags (float64; those the inputs allow): a complaint of each contract
+category about the first trip, and a first-trip survey with ``csat <= LOW_CSAT_MAX``. The
+baseline covariates of the full-history churn analysis
+(:func:`src.models.churn.analysis.full_history_analysis`); not repeat-booking features."""
+
+LOW_CSAT_MAX: int = 2
+"""A first-trip ``csat`` (1-5) at or below this value is low satisfaction (the bottom two
+boxes)."""
 
 LABEL = "repeat_booking"
 """Label column of :func:`first_trip_table`: 1.0 / 0.0, NaN while the window is open."""
@@ -166,6 +183,7 @@ def first_trip_table(
     first_trip_to=None,
     labelled_only: bool = True,
     feedback_window_days: int = 30,
+    complaint_attribution: Literal["window", "last_trip"] = "window",
 ) -> pd.DataFrame:
     """One row per customer: features of the first trip and whether a second booking followed.
 
@@ -182,6 +200,15 @@ def first_trip_table(
         to score today's one-time customers.
     feedback_window_days : surveys and complaints up to this many days after the first trip
         ended are part of the first trip's features.
+    complaint_attribution : ``"window"``: every complaint in the first-trip window is about
+        the first trip (no other booking is read: what the repeat-booking features need, since
+        a later trip tells of the label); ``"last_trip"``: a complaint is about the trip that
+        ended most recently on/before its day (the first trip when none has ended yet), so
+        one logged after another trip ended more recently than the first is not a first-trip
+        complaint. Without a booking link on
+        complaints, a complaint 8 days after the first trip and 2 days after the second is
+        about the second; the full-history churn analysis, whose covariates are as of the
+        end of the window, uses ``"last_trip"``.
 
     Returns
     -------
@@ -222,9 +249,13 @@ def first_trip_table(
         booking date, ``travel_month``, ``first_day_bookings``); the survey of that trip
         (``first_trip_csat``, ``first_trip_nps``: linked by ``booking_id``, else the earliest
         survey dated from the travel start to ``feedback_window_days`` after the trip ended);
-        complaints logged from the first booking date to ``feedback_window_days`` after the trip
-        ended (``first_trip_complaints`` count, ``first_trip_complaint_category`` of the earliest
-        one, ``"none"`` without); customer attributes fixed at signup (``customer_type``,
+        complaints logged from the first booking date to ``feedback_window_days`` after the
+        trip ended (with ``complaint_attribution="last_trip"``: and about the first trip, the
+        trip that ended most recently before the complaint): ``first_trip_complaints`` count,
+        ``first_trip_complaint_category`` of the earliest one (``"none"`` without), the 0/1
+        flags ``first_trip_complaint_<category>`` of :data:`FLAG_FEATURES`;
+        ``first_trip_low_csat`` (1 when the first-trip survey has ``csat <= LOW_CSAT_MAX``,
+        0 otherwise, also without a survey); customer attributes fixed at signup (``customer_type``,
         ``acquisition_channel``, ``home_region``, ``age_years`` at the first booking,
         ``signup_to_first_trip_days``, consent flags as 0/1). Other bookings are never read, so
         changing later bookings changes labels only, never features. ``member_tier`` and
@@ -256,6 +287,7 @@ def first_trip_table(
     rows = purchases(bookings, cutoff)
     rows = rows.iloc[booking_order(rows)]
     rows["_end"] = _trip_end(rows).to_numpy()
+    rows["_row"] = np.arange(len(rows))
     first = rows.drop_duplicates("customer_id", keep="first").set_index("customer_id")
     first = first.loc[(first["_end"] <= cutoff).to_numpy()]
     if first_trip_from is not None:
@@ -305,16 +337,28 @@ def first_trip_table(
         for col, name in (("csat", "first_trip_csat"), ("nps", "first_trip_nps")):
             if col in feedback.columns:
                 out[name] = survey[col].reindex(ids).astype(float)
+        if "csat" in feedback.columns:
+            out["first_trip_low_csat"] = (out["first_trip_csat"] <= LOW_CSAT_MAX).astype(float)
     interactions = _table(tables, "interactions")
     if interactions is None:
         missing.append("interactions")
     else:
-        n_compl, category = _first_trip_complaints(interactions, first, window_end, cutoff)
-        out["first_trip_complaints"] = n_compl.reindex(ids).fillna(0).astype(float)
+        if complaint_attribution not in ("window", "last_trip"):
+            raise ValueError("complaint_attribution must be 'window' or 'last_trip', not "
+                             f"{complaint_attribution!r}")
+        comp = _first_trip_complaints(interactions, first, window_end, cutoff,
+                                      rows if complaint_attribution == "last_trip" else None)
+        out["first_trip_complaints"] = comp.groupby("customer_id").size().reindex(ids).fillna(
+            0).astype(float)
         if "complaint_category" in interactions.columns:
-            cat = category.reindex(ids)
+            earliest = comp.drop_duplicates("customer_id").set_index("customer_id")
+            cat = earliest["complaint_category"].astype(object).fillna("unknown").reindex(ids)
             out["first_trip_complaint_category"] = _as_str(cat).where(
                 out["first_trip_complaints"] > 0, "none")
+            cats = comp["complaint_category"].astype(object)
+            for c in COMPLAINT_CATEGORIES:
+                out[f"first_trip_complaint_{c}"] = out.index.isin(
+                    comp.loc[(cats == c).to_numpy(), "customer_id"]).astype(float)
         else:
             missing.append("interactions.complaint_category")
 
@@ -406,9 +450,13 @@ def _first_trip_survey(feedback: pd.DataFrame, first: pd.DataFrame, window_end: 
 
 
 def _first_trip_complaints(interactions: pd.DataFrame, first: pd.DataFrame,
-                           window_end: pd.Series, cutoff: pd.Timestamp
-                           ) -> tuple[pd.Series, pd.Series]:
-    """Complaint count and earliest complaint category of the first trip, by customer_id."""
+                           window_end: pd.Series, cutoff: pd.Timestamp,
+                           rows: pd.DataFrame | None) -> pd.DataFrame:
+    """The complaints about the first trip (rows of ``interactions``, earliest first, with
+    ``customer_id`` and ``complaint_category`` when present): logged from the first booking
+    day to ``window_end`` and on/before the cut-off, and, given ``rows`` (the purchases with
+    their trip end ``_end``), about the first trip: no other trip ended on/before the complaint
+    day later than the first one did (or while the first was not over)."""
     comp = interactions.loc[(interactions["kind"].astype(object) == "complaint").to_numpy()]
     comp = comp.loc[comp["customer_id"].isin(first.index)]
     ts = pd.to_datetime(comp["timestamp"])
@@ -418,12 +466,24 @@ def _first_trip_complaints(interactions: pd.DataFrame, first: pd.DataFrame,
     lo = first["booking_date"].reindex(comp["customer_id"]).to_numpy()
     hi = window_end.reindex(comp["customer_id"]).to_numpy()
     keep = (day.to_numpy() >= lo) & (day.to_numpy() <= hi) & (day <= cutoff).to_numpy()
-    comp = comp.loc[keep].assign(_ts=ts[keep])
-    n = comp.groupby("customer_id").size()
-    if "complaint_category" in comp.columns:
-        earliest = comp.sort_values("_ts", kind="stable").drop_duplicates("customer_id")
-        category = earliest.set_index("customer_id")["complaint_category"].astype(object)
-        category = category.fillna("unknown")
-    else:
-        category = pd.Series(dtype=object)
-    return n, category
+    cols = [c for c in ("customer_id", "complaint_category") if c in comp.columns]
+    comp = comp.loc[keep, cols].assign(_ts=ts[keep].to_numpy(), _day=day[keep].to_numpy(),
+                                       customer_id=comp["customer_id"].to_numpy(dtype=object)[keep])
+    # the latest end of another trip on/before the complaint day: after the first trip's
+    # end, the complaint is about that later trip
+    if rows is None:
+        return comp.sort_values(["_ts"], kind="stable")[cols + ["_ts"]]
+    others = rows.loc[~rows["_row"].isin(first["_row"]).to_numpy(), ["customer_id", "_end"]]
+    others = others.dropna().astype({"customer_id": object}).sort_values("_end", kind="stable")
+    comp = comp.sort_values("_day", kind="stable")
+    if len(comp) and len(others):
+        comp = pd.merge_asof(comp, others.rename(columns={"_end": "_other_end"}),
+                             left_on="_day", right_on="_other_end", by="customer_id",
+                             direction="backward")
+        first_end = first["_end"].reindex(comp["customer_id"]).to_numpy()
+        other_end = comp["_other_end"].to_numpy()
+        # another trip ended more recently than the first one (or the first is not over)
+        later = comp["_other_end"].notna().to_numpy() & (
+            (other_end > first_end) | (first_end > comp["_day"].to_numpy()))
+        comp = comp.loc[~later]
+    return comp.sort_values(["_ts"], kind="stable")[cols + ["_ts"]]

@@ -2,7 +2,8 @@
 
 Nothing here fits a model: the Kaplan-Meier curves come from
 :func:`src.models.churn.kaplan_meier_curves`, the drivers from
-:meth:`src.models.churn.ChurnModel.hazard_ratios` and the holdout results from
+:meth:`src.models.churn.ChurnModel.hazard_ratios`, the churn causes from
+:func:`src.models.churn.churn_causes` and the holdout results from
 :func:`src.models.churn.evaluate_holdout`.
 """
 
@@ -15,7 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-__all__ = ["calibration_plot", "forest_plot", "km_curves", "metrics_over_time"]
+__all__ = ["calibration_plot", "drivers_and_causes", "forest_plot", "km_curves",
+           "metrics_over_time"]
 
 
 def km_curves(
@@ -65,6 +67,30 @@ def km_curves(
     return fig
 
 
+def _forest(ax: plt.Axes, hazard_ratios: pd.DataFrame, top: int) -> None:
+    hr = hazard_ratios.dropna(subset=["hazard_ratio"]).copy()
+    hr = hr.loc[np.isfinite(hr["hazard_ratio"]) & (hr["hazard_ratio"] > 0)]
+    hr["strength"] = np.abs(np.log(hr["hazard_ratio"]))
+    hr = hr.sort_values("strength", ascending=False).head(top).iloc[::-1]
+    y = np.arange(len(hr))
+    colors = np.where(hr["hazard_ratio"] >= 1, "#C44E52", "#4C72B0")
+    ax.errorbar(
+        hr["hazard_ratio"], y,
+        xerr=[hr["hazard_ratio"] - hr["lower_95"], hr["upper_95"] - hr["hazard_ratio"]],
+        fmt="none", ecolor="grey", capsize=3,
+    )
+    ax.scatter(hr["hazard_ratio"], y, c=colors, zorder=3)
+    labels = [
+        f"{c} (per {p:g})" if np.isfinite(p) and p != 1 else str(c)
+        for c, p in zip(hr["covariate"], hr["per"], strict=True)
+    ]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("hazard ratio (95% CI), log scale: > 1 churns sooner")
+    ax.grid(axis="x", alpha=0.3, which="both")
+
+
 def forest_plot(
     hazard_ratios: pd.DataFrame, *, top: int = 20, title: str = "Churn drivers"
 ) -> plt.Figure:
@@ -82,29 +108,53 @@ def forest_plot(
     -------
     matplotlib.figure.Figure
     """
-    hr = hazard_ratios.dropna(subset=["hazard_ratio"]).copy()
-    hr = hr.loc[np.isfinite(hr["hazard_ratio"]) & (hr["hazard_ratio"] > 0)]
-    hr["strength"] = np.abs(np.log(hr["hazard_ratio"]))
-    hr = hr.sort_values("strength", ascending=False).head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(hr), 3) + 1.2))
-    y = np.arange(len(hr))
-    colors = np.where(hr["hazard_ratio"] >= 1, "#C44E52", "#4C72B0")
-    ax.errorbar(
-        hr["hazard_ratio"], y,
-        xerr=[hr["hazard_ratio"] - hr["lower_95"], hr["upper_95"] - hr["hazard_ratio"]],
-        fmt="none", ecolor="grey", capsize=3,
-    )
-    ax.scatter(hr["hazard_ratio"], y, c=colors, zorder=3)
-    labels = [
-        f"{c} (per {p:g})" if np.isfinite(p) and p != 1 else str(c)
-        for c, p in zip(hr["covariate"], hr["per"], strict=True)
-    ]
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.axvline(1.0, color="black", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("hazard ratio (95% CI), log scale: > 1 churns sooner")
+    n = min(int(hazard_ratios["hazard_ratio"].notna().sum()), top)
+    fig, ax = plt.subplots(figsize=(8, 0.35 * max(n, 3) + 1.2))
+    _forest(ax, hazard_ratios, top)
     ax.set_title(title)
-    ax.grid(axis="x", alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def drivers_and_causes(
+    hazard_ratios: pd.DataFrame, causes: pd.DataFrame, *, top: int = 15,
+    title: str = "Why members leave",
+) -> plt.Figure:
+    """The churn drivers (forest plot) beside the churn-cause breakdown.
+
+    Parameters
+    ----------
+    hazard_ratios : table of :meth:`ChurnModel.hazard_ratios` (see :func:`forest_plot`).
+    causes : table of :func:`src.models.churn.churn_causes` (index ``category``,
+        ``share_of_churners``, ``first_trip_hazard_ratio``).
+    top : the strongest drivers only.
+    title : figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: hazard ratios with 95 % intervals; right: the share of churners with a complaint
+        of each category before leaving, annotated with the first-trip complaint's hazard
+        ratio.
+    """
+    n = min(int(hazard_ratios["hazard_ratio"].notna().sum()), top)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 0.35 * max(n, 6) + 1.4),
+                                   gridspec_kw={"width_ratios": [3, 2]})
+    _forest(ax1, hazard_ratios, top)
+    ax1.set_title("drivers: hazard ratios")
+    c = causes.iloc[::-1]
+    y = np.arange(len(c))
+    ax2.barh(y, c["share_of_churners"], color="#8172B2")
+    for yi, (share, hr) in enumerate(zip(c["share_of_churners"], c["first_trip_hazard_ratio"],
+                                         strict=True)):
+        note = f"{share:.0%}" + (f"  (first-trip HR {hr:.2f})" if np.isfinite(hr) else "")
+        ax2.text(share, yi, " " + note, va="center", fontsize=8)
+    ax2.set_yticks(y, [str(i) for i in c.index], fontsize=8)
+    ax2.set_xlim(0, max(float(c["share_of_churners"].max()) * 1.6, 0.05) if len(c) else 1)
+    ax2.set_xlabel("share of churners with a complaint before leaving")
+    ax2.set_title("causes: complaints before leaving")
+    ax2.grid(axis="x", alpha=0.3)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -389,7 +389,7 @@ def test_save_load_round_trip(tmp_path, weibull_model, cox_members, membership_d
 def test_ph_violation_is_detected_and_remedied():
     rng = np.random.default_rng(9)
     n = 3000
-    g = rng.integers(0, 2, n)
+    g = (rng.random(n) < 0.4).astype(int)  # "no" is the larger group: the reference level
     x = rng.normal(size=n)
     shape = np.where(g == 1, 0.5, 2.0)  # crossing hazards: not proportional
     T = 300.0 * (rng.exponential(size=n) * np.exp(-0.4 * x)) ** (1 / shape)
@@ -418,19 +418,26 @@ def test_covariate_encoder():
     df = pd.DataFrame({
         "tier": pd.Categorical(["gold", "silver", None, "gold"],
                                categories=["regular", "silver", "gold"]),
-        "csat": [4.0, np.nan, 2.0, 5.0],
-        "nps": [8.0, np.nan, 3.0, 9.0],
+        "csat": [4.0, 2.0, 5.0, np.nan],
+        "nps": [8.0, 3.0, 9.0, np.nan],
         "flag": [True, False, True, True],
     })
     enc = CovariateEncoder(["csat", "nps", "flag"], ["tier"]).fit(df)
-    # 'regular' never occurs: 'silver' is the reference; nps_missing duplicates csat_missing
-    assert enc.columns_ == ["csat", "csat_missing", "nps", "flag", "tier=gold", "tier=missing"]
+    # the largest group 'gold' is the reference; nps_missing duplicates csat_missing
+    assert enc.columns_ == ["csat", "csat_missing", "nps", "flag", "tier=silver", "tier=missing"]
+    assert set(enc.spec_.loc[["tier=silver", "tier=missing"], "reference"]) == {"gold"}
     assert enc.dropped_ == {"nps_missing": "identical to csat_missing"}
-    X = enc.transform(pd.DataFrame({"tier": ["platinum", "gold"], "csat": [np.nan, 3.0],
+    X = enc.transform(pd.DataFrame({"tier": ["platinum", "silver"], "csat": [np.nan, 3.0],
                                     "nps": [1.0, 2.0], "flag": [False, True]}))
     assert X.loc[0, "csat"] == 4.0 and X.loc[0, "csat_missing"] == 1.0  # median fill
-    assert X.loc[0, ["tier=gold", "tier=missing"]].sum() == 0  # unseen level -> reference
-    assert X.loc[1, "tier=gold"] == 1.0
+    assert X.loc[0, ["tier=silver", "tier=missing"]].sum() == 0  # unseen level -> reference
+    assert X.loc[1, "tier=silver"] == 1.0
+    # reference="first": the first level that occurs ('regular' never does: 'silver')
+    first = CovariateEncoder(["csat"], ["tier"], reference="first").fit(df)
+    assert [c for c in first.columns_ if c.startswith("tier=")] == ["tier=gold", "tier=missing"]
+    # ties between the largest groups: the first in level order
+    tied = CovariateEncoder([], ["g"]).fit(pd.DataFrame({"g": ["b", "a", "b", "a", "c"]}))
+    assert tied.columns_ == ["g=b", "g=c"]
 
 
 def test_stratified_sample_keeps_event_share():
@@ -519,7 +526,7 @@ def test_plots_return_figures(holdout, cox_members):
 
     train, _, ev, _ = holdout
     figs = [
-        km_curves(kaplan_meier_curves(train, "member_tier")),
+        km_curves(kaplan_meier_curves(train, "customer_type")),
         forest_plot(cox_members.hazard_ratios()),
         calibration_plot(ev),
         metrics_over_time(ev),

@@ -66,4 +66,6 @@ def test_membership_export_mapped_through_params(tmp_path: Path, monkeypatch: py
     members = int(d.customers["loyalty_member"].sum())
     assert 0.8 * members <= m["customers"] <= members  # programme members only
     assert 0 < m["churned_share"] < 1
-    assert 0 <= m["holdout.coxph_concordance"] <= 1  # small sample: the signal, not the path, is noisy
+    # the full-history Cox of the members (signup attributes, first booking) has signal: measured
+    # 0.622 here; the landmark holdout concordance has none on bookings-only data (0.486)
+    assert m["full_history.concordance"] >= 0.58

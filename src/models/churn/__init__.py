@@ -11,7 +11,10 @@ Modules, each depending only on those above it: :mod:`~src.features.survival`
 (Kaplan-Meier summaries), :mod:`~src.models.churn.encoding` (covariate encoding),
 :mod:`~src.models.churn.cox` (the Cox engine), :mod:`~src.models.churn.drivers`
 (hazard ratios in business words), :mod:`~src.models.churn.model`
-(:class:`ChurnModel`), :mod:`~src.models.churn.evaluation` (time-based holdout).
+(:class:`ChurnModel`), :mod:`~src.models.churn.evaluation` (time-based holdout),
+:mod:`~src.models.churn.workflow` (:func:`select_and_fit`, the landmark models that score) and
+:mod:`~src.models.churn.analysis` (:func:`full_history_analysis`, the descriptive Cox of
+membership data from the start, printed lifelines-style).
 
 Decisions
 ---------
@@ -62,9 +65,16 @@ from src.features.survival import (
     survival_frame,
     time_split,
 )
+from src.models.churn.analysis import (
+    FullHistoryAnalysis,
+    churn_causes,
+    cox_regression,
+    full_history_analysis,
+    full_history_frame,
+)
 from src.models.churn.encoding import CovariateEncoder
-from src.models.churn.evaluation import best_model, evaluate_holdout
-from src.models.churn.km import kaplan_meier_curves, km_by_group
+from src.models.churn.evaluation import best_model, evaluate_holdout, survival_at_horizons
+from src.models.churn.km import kaplan_meier_curves, km_by_group, km_survival_at
 from src.models.churn.model import ChurnModel, Kind
 from src.models.churn.workflow import (
     ChurnSelection,
@@ -82,16 +92,23 @@ __all__ = [
     "ChurnSelection",
     "at_risk_frame",
     "CovariateEncoder",
+    "FullHistoryAnalysis",
     "Kind",
     "best_model",
+    "churn_causes",
+    "cox_regression",
     "evaluate_holdout",
+    "full_history_analysis",
+    "full_history_frame",
     "kaplan_meier_curves",
     "km_by_group",
+    "km_survival_at",
     "landmark_frame",
     "lapse_survival_table",
     "lifetime_table",
     "membership_survival_table",
     "select_and_fit",
+    "survival_at_horizons",
     "survival_columns",
     "survival_frame",
     "time_split",

@@ -3,8 +3,8 @@
 Risk-set sums with late entry (``entry_i < t <= T_i``), the Breslow cumulative baseline
 hazard, Schoenfeld residuals and the Grambsch-Therneau proportional-hazards test on them
 (:func:`ph_test_table`, lifelines' test fed with late-entry-correct residuals), a vectorised
-Cox PH fit (:class:`CoxPH`: Breslow ties, lifelines' ridge convention, strata; it matches
-lifelines' coefficients and standard errors), Harrell's concordance within strata, the
+Cox PH fit (:class:`CoxPH`: Breslow or Efron ties, lifelines' ridge convention, strata; it
+matches lifelines' coefficients and standard errors), Harrell's concordance within strata, the
 step-function cumulative hazard per stratum used for scoring (:class:`StepHazard`, extended
 beyond the longest follow-up at the average hazard of its last year), the stratum keys of a
 frame and a single-threaded-BLAS context for the tall, thin matrices involved.
@@ -123,31 +123,54 @@ def ph_test_table(cox: CoxPH, X: pd.DataFrame, T, E, entry, keys, spec: pd.DataF
     return out
 
 
+def _efron_slots(t_ev: np.ndarray, times: np.ndarray, d: np.ndarray):
+    """Efron bookkeeping of one stratum's events: the order sorting them by event time, the
+    first position of each time among them, and per slot (one per event, in that order) its
+    time index and ``l / d_k`` (``l = 0 .. d_k - 1``)."""
+    k = np.searchsorted(times, t_ev)
+    order = np.argsort(k, kind="stable")
+    starts = np.r_[0, np.cumsum(d)[:-1]].astype(np.int64)
+    slot_k = np.repeat(np.arange(len(times)), d)
+    frac = (np.arange(len(t_ev)) - starts[slot_k]) / d[slot_k]
+    return order, starts, slot_k, frac.astype(np.float64)
+
+
 class CoxPH:
-    """Cox proportional-hazards fit: Breslow partial likelihood with late entry and strata.
+    """Cox proportional-hazards fit: partial likelihood with late entry and strata, Breslow or
+    Efron ties.
 
     Newton-Raphson on standardised covariates with lifelines' ridge convention
     (penalty ``0.5 * penalizer * n * ||beta_std||^2``), vectorised (suffix sums over the
     risk sets; the information matrix as ``X' diag(r * A) X - sum_k d_k xbar_k xbar_k'``,
     ``A_i`` the Breslow hazard accumulated while customer i is at risk), so it scales to
-    millions of rows where lifelines' late-entry path loops over event times. Exposes
-    lifelines' attribute names (``params_``, ``variance_matrix_``, ``standard_errors_``,
-    ``summary``, ``durations``, ``event_observed``, ``weights``) so that
+    millions of rows where lifelines' late-entry path loops over event times. ``ties="efron"``
+    (lifelines' default) replaces the ``d_k`` tied events' common risk set by
+    ``S0 - (l / d_k) S0_tied``, ``l = 0 .. d_k - 1`` (one "slot" per event; with one event per
+    time both are the same); it matters with coarse times (months: the telco reference).
+    Exposes lifelines' attribute names (``params_``, ``variance_matrix_``,
+    ``standard_errors_``, ``summary``, ``log_likelihood_``, ``durations``,
+    ``event_observed``, ``weights``) so that
     :func:`lifelines.statistics.proportional_hazard_test` runs on it.
     """
 
-    def __init__(self, penalizer: float = 0.0, max_iter: int = 50, tol: float = 1e-9):
+    def __init__(self, penalizer: float = 0.0, max_iter: int = 50, tol: float = 1e-9,
+                 ties: str = "breslow"):
         self.penalizer = penalizer
         self.max_iter = max_iter
         self.tol = tol
+        self.ties = ties
 
     def __repr__(self) -> str:
-        return f"<ChurnModel Cox PH (Breslow, late entry), penalizer={self.penalizer}>"
+        return (f"<ChurnModel Cox PH ({self.ties.capitalize()} ties, late entry), "
+                f"penalizer={self.penalizer}>")
 
     def fit(self, X: pd.DataFrame, T: np.ndarray, E: np.ndarray, entry: np.ndarray,
             strata: np.ndarray | None = None) -> CoxPH:
         from scipy.stats import norm
 
+        if self.ties not in ("breslow", "efron"):
+            raise ValueError(f"ties must be 'breslow' or 'efron', not {self.ties!r}")
+        efron = self.ties == "efron"
         cols = list(X.columns)
         Xv = X.to_numpy(dtype=np.float64)
         n, p = Xv.shape
@@ -164,27 +187,53 @@ class CoxPH:
                 continue
             times, d = np.unique(T[idx][e], return_counts=True)
             rs = _RiskSets(T[idx], entry[idx], times)
-            groups.append((idx, e, times, d.astype(np.float64), rs))
+            groups.append((idx, e, times, d.astype(np.float64), rs,
+                           _efron_slots(T[idx][e], times, d) if efron else None))
         pen = self.penalizer * n
 
         def evaluate(beta: np.ndarray):
             ll, g, H = 0.0, np.zeros(p), np.zeros((p, p))
-            for idx, e, times, d, rs in groups:
+            for idx, e, times, d, rs, slots in groups:
                 z = Z[idx]
                 eta = z @ beta
                 c = eta.max()
                 with np.errstate(over="ignore", under="ignore"):
                     r = np.exp(eta - c)
                 S0 = rs.sums(r)
-                xbar = rs.sums(r[:, None] * z) / S0[:, None]
-                ll += float((eta[e] - c).sum() - (d * np.log(S0)).sum())
-                g += z[e].sum(axis=0) - d @ xbar
-                lam = np.r_[0.0, np.cumsum(d / S0)]
+                S1 = rs.sums(r[:, None] * z)
+                if slots is None:  # Breslow
+                    xbar = S1 / S0[:, None]
+                    ll += float((eta[e] - c).sum() - (d * np.log(S0)).sum())
+                    g += z[e].sum(axis=0) - d @ xbar
+                    a, w = d / S0, r
+                    xx = (xbar * d[:, None]).T @ xbar
+                else:  # Efron: one slot per tied event
+                    ev_order, starts, slot_k, frac = slots
+                    r_ev, z_ev = r[e][ev_order], z[e][ev_order]
+                    S0D = np.add.reduceat(r_ev, starts)
+                    S1D = np.add.reduceat(r_ev[:, None] * z_ev, starts, axis=0)
+                    denom = S0[slot_k] - frac * S0D[slot_k]
+                    xbar = (S1[slot_k] - frac[:, None] * S1D[slot_k]) / denom[:, None]
+                    ll += float((eta[e] - c).sum() - np.log(denom).sum())
+                    g += z[e].sum(axis=0) - xbar.sum(axis=0)
+                    a = np.bincount(slot_k, weights=1.0 / denom, minlength=len(times))
+                    b = np.bincount(slot_k, weights=frac / denom, minlength=len(times))
+                    w = r.copy()
+                    w_ev = np.empty(len(r_ev))
+                    w_ev[ev_order] = b[slot_k]  # slot_k is in event-time order, as z_ev
+                    w_ev = w_ev * r[e]
+                    xx = xbar.T @ xbar
+                lam = np.r_[0.0, np.cumsum(a)]
                 A = (
                     lam[np.searchsorted(times, T[idx], side="right")]
                     - lam[np.searchsorted(times, entry[idx], side="right")]
                 )
-                H += (z * (r * A)[:, None]).T @ z - (xbar * d[:, None]).T @ xbar
+                if slots is None:
+                    H += (z * (w * A)[:, None]).T @ z - xx
+                else:
+                    wa = w * A
+                    wa[e] -= w_ev
+                    H += (z * wa[:, None]).T @ z - xx
             ll -= 0.5 * pen * float(beta @ beta)
             g -= pen * beta
             H[np.diag_indices(p)] += pen

@@ -143,6 +143,10 @@ def _increment_text(col: str, r: pd.Series, per: float) -> str:
         return f"{_label(src)} '{r['level']}' (vs '{r['reference']}')"
     if r["role"] == "missing_indicator":
         return f"{_label(src)} unknown"
+    if col.startswith("first_trip_complaint_") and r["binary"]:
+        return f"a '{col[len('first_trip_complaint_'):]}' complaint about the first trip (vs none)"
+    if col == "first_trip_low_csat":
+        return "a low first-trip CSAT (1-2 of 5, vs higher or no survey)"
     if col.startswith("complaints_"):
         cat = col[len("complaints_"):]
         what = "complaint" if cat == "total" else f"{cat} complaint"

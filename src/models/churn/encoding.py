@@ -1,8 +1,8 @@
 """Covariate encoding for the churn models, fitted once and reused when scoring.
 
 :class:`CovariateEncoder` turns numeric, boolean and categorical customer features into a
-float64 design matrix: one-hot levels with the first level as reference, median imputation
-with a missing indicator, constant and duplicated columns dropped (the reasons kept in
+float64 design matrix: one-hot levels with the largest group as reference (or the first
+level), median imputation with a missing indicator, constant and duplicated columns dropped (the reasons kept in
 ``dropped_``). Encoded columns keep their source units (``*_days`` columns stay in days,
 shares in [0, 1]); the per-column spec (``std``, ``binary``, ``integer``) is what the
 driver wording uses to pick natural increments.
@@ -19,14 +19,20 @@ import pandas as pd
 
 
 class CovariateEncoder:
-    """One-hot encoding (first level dropped) and median imputation, fitted once.
+    """One-hot encoding (reference level dropped) and median imputation, fitted once.
 
     Parameters
     ----------
     covariates : numeric or boolean columns.
-    categorical : categorical columns; the first level (category order for pandas
-        categoricals, else sorted) is the reference and is dropped; a missing value is its
-        own level ``"missing"``; levels unseen in training score as the reference.
+    categorical : categorical columns, one 0/1 column per level except the reference; a
+        missing value is its own level ``"missing"``; levels unseen in training score as
+        the reference.
+    reference : ``"largest"`` (default): the reference level of each categorical is its
+        largest group in the fitted data (ties: the first in level order), as lifelines users
+        and marketers expect ("vs the typical customer"; month-to-month contracts, not the
+        alphabetically first "One year"); ``"first"``: the first level (category order for
+        pandas categoricals, else sorted). The reference changes the coefficients of a
+        categorical's levels, not the model's predictions (without a penalizer).
 
     Attributes
     ----------
@@ -38,11 +44,15 @@ class CovariateEncoder:
     dropped_ : dict[str, str] -- source columns not used and why.
     """
 
-    def __init__(self, covariates: Sequence[str] = (), categorical: Sequence[str] = ()):
+    def __init__(self, covariates: Sequence[str] = (), categorical: Sequence[str] = (),
+                 reference: str = "largest"):
         self.covariates = list(covariates)
         self.categorical = list(categorical)
+        self.reference = reference
 
     def fit(self, df: pd.DataFrame) -> CovariateEncoder:
+        if self.reference not in ("largest", "first"):
+            raise ValueError(f"reference must be 'largest' or 'first', not {self.reference!r}")
         rows: list[dict[str, Any]] = []
         self.dropped_: dict[str, str] = {}
         for col in self.covariates:
@@ -93,12 +103,17 @@ class CovariateEncoder:
             if len(levels) < 2:
                 self.dropped_[col] = "a single level"
                 continue
-            for lv in levels[1:]:
+            ref = levels[0]
+            if self.reference == "largest":
+                ref = max(levels, key=lambda lv: counts[lv])  # first of the largest on ties
+            for lv in levels:
+                if lv == ref:
+                    continue
                 share = counts[lv] / len(values)
                 rows.append(
                     dict(
                         column=f"{col}={lv}", source=col, role="level", level=lv,
-                        reference=levels[0], fill_value=0.0,
+                        reference=ref, fill_value=0.0,
                         std=float(np.sqrt(share * (1 - share))), binary=True, integer=True,
                     )
                 )

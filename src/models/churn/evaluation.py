@@ -6,7 +6,9 @@ concordance (lifelines), the integrated Brier score, the time-dependent AUC and 
 score at the horizons (scikit-survival, IPCW with the training censoring distribution), and
 calibration by decile of predicted churn probability against Kaplan-Meier observed churn.
 Times are days since each customer's entry into the frame (the landmark).
-:func:`best_model` picks the model kind with the lowest holdout metric.
+:func:`survival_at_horizons` sets the observed Kaplan-Meier survival of the test frame at the
+horizons beside each fitted model's mean predicted survival there, and :func:`best_model`
+picks the model kind with the lowest holdout metric.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 
 from src.features.survival import AGE_COL, DURATION_COL, ENTRY_COL, EVENT_COL
 from src.models.churn.cox import concordance
+from src.models.churn.km import km_survival_at
 from src.models.churn.model import ChurnModel
 
 
@@ -161,6 +164,39 @@ def evaluate_holdout(
         curves=pd.concat(curves, ignore_index=True), times=times, horizons_days=horizons,
         dropped_horizons=dropped, metrics=metrics,
     )
+
+
+def survival_at_horizons(models: Mapping[str, ChurnModel], test_df: pd.DataFrame,
+                         horizons_days: Sequence[int]) -> pd.DataFrame:
+    """Observed and predicted survival at the horizons on a test landmark frame.
+
+    Parameters
+    ----------
+    models : fitted models by name (e.g. ``{kind: model fitted on the training frame}``).
+    test_df : a landmark frame with outcomes (see :func:`time_split`).
+    horizons_days : days after the landmark.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``horizon_days``: ``km`` (Kaplan-Meier share of the test customers not churned
+        h days after the landmark; NaN beyond the follow-up), ``km_lower_95``,
+        ``km_upper_95``, ``at_risk``, and one column per model: its mean predicted survival
+        ``S(age + h) / S(age)`` over the same customers (what calibration-in-the-large
+        compares with ``km``).
+    """
+    hs = [int(h) for h in horizons_days]
+    rel = pd.DataFrame({DURATION_COL: _relative(test_df), EVENT_COL: test_df[EVENT_COL]})
+    km = km_survival_at(rel, hs, entry_col=None)
+    out = pd.DataFrame({"km": km["survival"].to_numpy(), "km_lower_95": km["lower_95"].to_numpy(),
+                        "km_upper_95": km["upper_95"].to_numpy(),
+                        "at_risk": km["at_risk"].to_numpy()},
+                       index=pd.Index(hs, name="horizon_days"))
+    score_df = test_df.copy()
+    score_df[AGE_COL] = score_df[ENTRY_COL] if ENTRY_COL in score_df.columns else 0.0
+    for name, m in models.items():
+        out[name] = m.survival_at(score_df, hs).mean(axis=0)
+    return out
 
 
 def best_model(evaluations: Mapping[str, Mapping[str, Any]],

@@ -1,26 +1,76 @@
 """Kaplan-Meier summaries of survival tables (lifelines), times in days.
 
-Survival curves with 95 % confidence bands overall and per group
-(:func:`kaplan_meier_curves`), and median lifetimes per group with their 95 % intervals plus
-a log-rank test across groups (:func:`km_by_group`). Times are days on the table's own time
+Survival at given times with 95 % intervals (:func:`km_survival_at`, lifelines-style column
+arguments, so any data set works), survival curves with 95 % confidence bands overall and per
+group (:func:`kaplan_meier_curves`), and median lifetimes per group with their 95 % intervals
+plus a log-rank test across groups (:func:`km_by_group`). Times are days on the table's own time
 scale (``duration_days``, with ``entry_days`` as late entry when present); missing group
 values form a group ``"missing"``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
 from src.features.survival import DURATION_COL, ENTRY_COL, EVENT_COL
 
 
-def _km_fit(df: pd.DataFrame, label: str = "KM"):
+def _km_fit(df: pd.DataFrame, label: str = "KM", duration_col: str = DURATION_COL,
+            event_col: str = EVENT_COL, entry_col: str | None = ENTRY_COL):
     from lifelines import KaplanMeierFitter
 
-    entry = df[ENTRY_COL] if ENTRY_COL in df.columns else None
+    entry = df[entry_col] if entry_col is not None and entry_col in df.columns else None
     return KaplanMeierFitter(label=label).fit(
-        df[DURATION_COL], df[EVENT_COL], entry=entry
+        df[duration_col], df[event_col], entry=entry
     )
+
+
+def km_survival_at(
+    survival_df: pd.DataFrame,
+    times: Sequence[float],
+    *,
+    duration_col: str = DURATION_COL,
+    event_col: str = EVENT_COL,
+    entry_col: str | None = ENTRY_COL,
+) -> pd.DataFrame:
+    """Kaplan-Meier survival S(t) at the given times, with its 95 % interval (lifelines).
+
+    Parameters
+    ----------
+    survival_df : one row per customer with the duration, the event (0/1) and optionally a
+        late entry.
+    times : times in the unit of the duration column (days for the survival tables).
+    duration_col, event_col, entry_col : column names (lifelines style); ``entry_col``
+        absent or ``None``: no late entry.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``time`` (the requested times): ``survival`` (share not churned by then),
+        ``lower_95``, ``upper_95`` (lifelines' exponential Greenwood interval), ``at_risk``
+        (customers still observed at the time). NaN beyond the longest follow-up, where
+        the curve is not observed.
+    """
+    km = _km_fit(survival_df, duration_col=duration_col, event_col=event_col,
+                 entry_col=entry_col)
+    t = np.asarray(times, dtype=np.float64)
+    surv = km.survival_function_at_times(t).to_numpy()
+    ci = km.confidence_interval_
+    pos = np.searchsorted(ci.index.to_numpy(dtype=np.float64), t, side="right") - 1
+    lower = np.where(pos >= 0, ci.iloc[np.maximum(pos, 0), 0].to_numpy(), 1.0)
+    upper = np.where(pos >= 0, ci.iloc[np.maximum(pos, 0), 1].to_numpy(), 1.0)
+    durations = np.sort(survival_df[duration_col].to_numpy(dtype=np.float64))
+    at_risk = len(durations) - np.searchsorted(durations, t, side="left")
+    if entry_col is not None and entry_col in survival_df.columns:
+        entry = np.sort(survival_df[entry_col].to_numpy(dtype=np.float64))
+        at_risk -= len(entry) - np.searchsorted(entry, t, side="left")
+    out = pd.DataFrame({"survival": surv, "lower_95": lower, "upper_95": upper,
+                        "at_risk": at_risk}, index=pd.Index(t, name="time"))
+    out.loc[t > durations.max()] = np.nan
+    return out
 
 
 def _groups(survival_df: pd.DataFrame, group_col: str | None) -> list[tuple[str, pd.DataFrame]]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from src.features.survival import landmark_frame, time_split
-from src.models.churn.evaluation import best_model, evaluate_holdout
+from src.models.churn.evaluation import best_model, evaluate_holdout, survival_at_horizons
 from src.models.churn.model import ChurnModel
 
 if TYPE_CHECKING:
@@ -61,8 +61,14 @@ class ChurnSelection:
     recent : the landmark frame of the final fit (customers alive one training window
         before the cut-off, outcome up to the cut-off).
     model : the final :class:`ChurnModel` of kind ``best``, fitted on ``recent``.
-    metrics : flat holdout metrics for MLflow (``holdout.<kind>_<metric>``), the best kind
-        and the gate metrics ``churn_concordance`` / ``churn_integrated_brier_score``.
+    survival_at_horizons : observed and predicted survival at ``horizons_days`` on the
+        holdout (:func:`~src.models.churn.evaluation.survival_at_horizons`): Kaplan-Meier
+        ``km`` of the test customers h days after the test landmark (with its interval) and
+        each kind's mean predicted survival (fitted on ``train``).
+    metrics : flat holdout metrics for MLflow (``holdout.<kind>_<metric>``), the best kind,
+        the gate metrics ``churn_concordance`` / ``churn_integrated_brier_score``, and the
+        survival at the horizons ``km.survival_<h>d`` (observed, while followed up) and
+        ``<kind>.survival_<h>d`` (mean predicted).
     """
 
     train_cutoff: pd.Timestamp
@@ -74,6 +80,7 @@ class ChurnSelection:
     best: str
     recent: pd.DataFrame
     model: ChurnModel
+    survival_at_horizons: pd.DataFrame = field(default_factory=pd.DataFrame)
     metrics: dict[str, float] = field(default_factory=dict)
 
 
@@ -99,9 +106,10 @@ def select_and_fit(tables: Any, params: ChurnParams, cutoff_date: Any, *, seed: 
                              train_window_days=params.train_window_days,
                              time_origin=params.time_origin, **columns)
     covariates = [c for c in params.covariates if c in train.columns]
-    evaluations = {kind: evaluate_holdout(model_from_params(kind, params, covariates, seed),
-                                          train, test, horizons_days=params.horizons_days)
-                   for kind in params.models}
+    fitted = {kind: model_from_params(kind, params, covariates, seed) for kind in params.models}
+    evaluations = {kind: evaluate_holdout(m, train, test, horizons_days=params.horizons_days)
+                   for kind, m in fitted.items()}
+    at_horizons = survival_at_horizons(fitted, test, params.horizons_days)
     comparison = pd.concat({k: e["table"] for k, e in evaluations.items()}, names=["fitted"])
     best = best_model(evaluations, SELECTION_METRIC)
     recent = landmark_frame(tables, landmark_date=cutoff - timedelta(days=params.train_window_days),
@@ -116,9 +124,14 @@ def select_and_fit(tables: Any, params: ChurnParams, cutoff_date: Any, *, seed: 
             metrics[f"churn_{metric}"] = metrics[f"holdout.{best}_{metric}"]
     metrics.update({"final_fit.rows_available": model.n_input_,
                     "final_fit.rows_fitted": model.n_fit_})
+    for h, row in at_horizons.iterrows():
+        for name in ["km", *fitted]:
+            if pd.notna(row[name]):
+                metrics[f"{name}.survival_{h}d"] = float(row[name])
     return ChurnSelection(train_cutoff=train_cutoff, train=train, test=test,
                           covariates=covariates, evaluations=evaluations, comparison=comparison,
-                          best=best, recent=recent, model=model, metrics=metrics)
+                          best=best, recent=recent, model=model,
+                          survival_at_horizons=at_horizons, metrics=metrics)
 
 
 def at_risk_frame(tables: Any, params: ChurnParams, cutoff_date: Any) -> pd.DataFrame:
