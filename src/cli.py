@@ -112,6 +112,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from src.export.marketing import ReconciliationError, export_run
     from src.params import load_params
     from src.params.schema import ExportParams
+    from src.runner.tracking import connect
 
     run_dir = Path(args.run) if Path(args.run).is_dir() else runs_dir() / args.run
     if not run_dir.is_dir():
@@ -128,11 +129,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if layout.params_file.exists():
         job = load_params(layout.params_file)
         params = getattr(job, "export", None) or params
+    if layout.params_file.exists():  # lists from the champion need the run's MLflow store
+        connect(job.mlflow.tracking_uri, job.mlflow.experiment)
     try:
         manifest = export_run(run_dir, params)
     except (FileNotFoundError, ReconciliationError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if manifest.folder is None:
+        print(f"no lists published for run {run_dir.name}: {manifest.get('withheld') or 'withheld'}")
+        return 0
     for name, r in manifest["lists"].items():
         print(f"{name:<24} {r['listed']:>8} customers")
     print(f"exports: {manifest.folder}")
@@ -251,8 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_features)
 
     p = sub.add_parser("score", help="score a feature table with a registered scorer")
-    p.add_argument("--model", default="tourism_crm_scorer@champion",
-                   help="<name>@<alias>, <name>/<version> or <name> (its champion)")
+    p.add_argument("--model", required=True,
+                   help="<name>@<alias>, <name>/<version> or <name> (its champion); a job's "
+                        "scorer is registered as <job>_scorer (e.g. demo_scorer@champion)")
     p.add_argument("--input", required=True,
                    help="scoring features: .parquet/.csv file or a database URL (with --table)")
     p.add_argument("--table", help="table name when --input is a database URL")

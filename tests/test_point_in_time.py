@@ -180,3 +180,15 @@ def test_reading_final_statuses_at_a_past_cutoff_would_inflate_the_holdout():
         ev = evaluate_holdout(model, train, test, horizons_days=[365])
         scores[name] = ev["models"]["coxph"]["concordance"]
     assert scores["leaky"] > scores["honest"] + 0.01, scores
+
+
+def test_kaplan_meier_groups_must_be_known_when_the_lifetime_starts(tables):
+    """Curves by the extraction day's tier would be circular (a lapsed customer's tier has
+    fallen): snapshot columns are refused as groups and named."""
+    from src.features.survival import lifetime_table
+
+    lt = lifetime_table(tables, cutoff_date=EXTRACTION,
+                        group_cols=["member_tier", "customer_type", "acquisition_channel"])
+    assert "member_tier" not in lt.columns and lt.attrs["snapshot_groups"] == ["member_tier"]
+    assert {"customer_type", "acquisition_channel"} <= set(lt.columns)
+    assert load_params("demo").churn.km_groups == ["customer_type", "acquisition_channel"]

@@ -18,6 +18,9 @@
   in a staging folder and renamed to ``<run_dir>/exports`` only when everything, including
   the manifest and the reconciliation checks, succeeded. An interrupted export leaves no
   partial file and no half-published folder.
+- **Champion decision**: :func:`export_run` publishes the lists the run's scorer record
+  says: the candidate's, the champion's (candidate rejected, ``on_reject: champion``) or
+  none (rejected, ``on_reject: skip``).
 - **Manifest** (``manifest.json``): rows per list, SHA-256 and size per file, model name and
   version, run ids, and the reconciliation: customers in = scored + rejected; every scored
   customer has exactly one action; per action, listed + no consent + suppressed + over the
@@ -42,6 +45,8 @@ import pandas as pd
 
 from src.fileio import atomic_write, file_sha256
 from src.layout import RunLayout
+from src.models.registry import score_with_version
+from src.models.scoring import unscored_customers
 from src.params.schema import ExportParams
 from src.paths import PROJECT_ROOT
 
@@ -159,9 +164,23 @@ def _write_table(df: pd.DataFrame, folder: Path, stem: str, formats: Sequence[st
 # the export
 # --------------------------------------------------------------------------------------------
 class ExportResult(dict):
-    """The manifest (a dict) of a published export; ``folder`` is where it was published."""
+    """The manifest (a dict) of an export; ``folder`` is where it was published (None when
+    the lists were withheld: ``published`` False, ``withheld`` says why)."""
 
-    folder: Path
+    folder: Path | None
+
+    @property
+    def headline(self) -> str:
+        """One line: how many lists and customers were published, from which model, or why
+        nothing was."""
+        if self.get("published") is False:
+            return f"no lists published: {self.get('withheld')}"
+        lists = self.get("lists") or {}
+        model = self.get("model") or {}
+        source = model.get("lists_note") or (
+            f"model {model.get('name')} version {model.get('version')}" if model else "")
+        return (f"{len(lists)} lists, {sum(r['listed'] for r in lists.values())} customers"
+                + (f"; {source}" if source else ""))
 
 
 def _slug(action: str) -> str:
@@ -359,22 +378,49 @@ def export_marketing(
 
 def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, *,
                customers_from: RunLayout | None = None) -> ExportResult:
-    """Export a run's scored customers (what ``crm export`` and notebook 05 call).
+    """Export a run's scored customers (what ``crm export`` and notebook 05 call), as the
+    run's champion decision says.
 
-    Reads the scorer's output (:attr:`RunLayout.scored_file`) and, when present, the
-    customers not scored (``customer_id``, ``reason``) and the registered scorer's record of
-    ``run``; the ``customers`` table (PII, suppression e-mails) of ``customers_from`` (default
+    Reads the registered scorer's record of ``run`` (:attr:`RunLayout.scorer_record_file`,
+    written by :func:`src.models.registry.publish_scorer`) and follows its ``lists_from``:
+
+    - ``candidate`` (the gates passed, or an unjudged interactive session; also a run without
+      a record): the scorer's output (:attr:`RunLayout.scored_file`) and the customers not
+      scored (``customer_id``, ``reason``);
+    - ``champion`` (the gates rejected the candidate, ``on_reject: champion``): this run's
+      customers scored by the champion's registered model
+      (:func:`src.models.registry.score_with_version`, tables of ``customers_from``);
+    - ``none`` (rejected, ``on_reject: skip``): nothing is published; the result says why
+      (``published`` False, ``withheld``) and has no lists.
+
+    The ``customers`` table (PII, suppression e-mails) comes from ``customers_from`` (default
     ``run`` itself: an interactive notebook passes the run it read); then
     :func:`export_marketing` into the run's ``exports/``.
     """
     layout = run if isinstance(run, RunLayout) else RunLayout(Path(run))
     source = customers_from or layout
-    scored = layout.read_frame(layout.scored_file, writer="the scoring step (05_score_export)")
-    rejected = (pd.read_parquet(layout.rejected_customers_file)
-                if layout.rejected_customers_file.exists() else None)
-    customers = (pd.read_parquet(source.table_file("customers"))
-                 if source.table_file("customers").exists() else None)
     model = (layout.read_json(layout.scorer_record_file)
              if layout.scorer_record_file.exists() else {})
-    return export_marketing(scored, layout.root, params, customers=customers, rejected=rejected,
-                            model=model, run_id=layout.root.name)
+    lists_from = model.get("lists_from", "candidate")
+    if lists_from == "none":
+        withheld = ExportResult(published=False, withheld=model.get("lists_note", ""),
+                                run_id=layout.root.name, model=model, lists={}, files=[],
+                                reconciliation=None)
+        withheld.folder = None
+        return withheld
+    if lists_from == "champion":
+        tables = source.read_tables()
+        lists_model = model["lists_model"]
+        scored = score_with_version(lists_model["name"], lists_model["version"], tables,
+                                    model["cutoff_date"])
+        rejected = unscored_customers(tables, scored)
+    else:
+        scored = layout.read_frame(layout.scored_file, writer="the scoring step (05_score_export)")
+        rejected = (pd.read_parquet(layout.rejected_customers_file)
+                    if layout.rejected_customers_file.exists() else None)
+    customers = (pd.read_parquet(source.table_file("customers"))
+                 if source.table_file("customers").exists() else None)
+    result = export_marketing(scored, layout.root, params, customers=customers,
+                              rejected=rejected, model=model, run_id=layout.root.name)
+    result.update(published=True, lists_from=lists_from)
+    return result

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from src.data.contract import snapshot_columns
 from src.features.cache import features_at
 from src.features.customer import completed_bookings
 
@@ -436,7 +437,11 @@ def lifetime_table(tables: Any, *, cutoff_date, definition: Literal["lapse", "me
     cutoff_date : end of observation; nothing after it is used.
     definition : ``"lapse"`` (inactivity gap of ``gap_days``) or ``"membership"`` (explicit
         cancellation date).
-    group_cols : customer columns to split curves by, e.g. member_tier, acquisition_channel.
+    group_cols : customer columns to split curves by, e.g. customer_type, acquisition_channel.
+        A group must be known when each lifetime starts: a snapshot column of the extraction
+        day (``member_tier``, consent, region: :func:`src.data.contract.snapshot_columns`)
+        describes how the lifetime *ended* (a lapsed customer's tier has fallen), so curves by
+        it are circular; such columns are left out and named in ``attrs["snapshot_groups"]``.
     """
     if definition == "lapse":
         table = lapse_survival_table(_table(tables, "bookings"), cutoff_date=cutoff_date, gap_days=gap_days)
@@ -447,7 +452,10 @@ def lifetime_table(tables: Any, *, cutoff_date, definition: Literal["lapse", "me
         table = membership_survival_table(customers, cutoff_date=cutoff_date, start_col=start_col,
                                           cancel_col=cancel_col, member_col=member_col)
     customers = _table(tables, "customers")
-    cols = [c for c in group_cols if customers is not None and c in customers.columns]
+    snapshots = set(snapshot_columns()["customers"])
+    cols = [c for c in group_cols if customers is not None and c in customers.columns
+            and c not in snapshots]
     if cols:
         table = table.join(customers.set_index("customer_id")[cols], how="left")
+    table.attrs["snapshot_groups"] = [c for c in group_cols if c in snapshots]
     return table

@@ -147,7 +147,7 @@ def spark_score(spark: Any, model_uri: str, features: Any) -> Any:
     Parameters
     ----------
     spark : ``pyspark.sql.SparkSession``.
-    model_uri : e.g. ``models:/tourism_crm_scorer@champion``.
+    model_uri : e.g. ``models:/demo_scorer@champion`` (``<job>_scorer``).
     features : Spark DataFrame with the model's input columns (numbers as double).
 
     Returns

@@ -222,6 +222,11 @@ def validate_and_fit(bookings: pd.DataFrame, params: LoyaltyParams, cutoff_date:
     metrics.update(holdout)
     metrics["clv_holdout_mae_per_customer"] = holdout["holdout_mae_per_customer"]
     metrics["clv_holdout_abs_aggregate_pct_error"] = abs(holdout["holdout_aggregate_pct_error"])
+    # fit diagnostics (LogParamMLE.fit_problems): a parameter at a bound, a non-finite
+    # standard error or no convergence; clv_fit_problems is a promotion gate (must be 0)
+    for key, fitted in (("clv_fit_problems", model), ("calibration.fit_problems", validation_model)):
+        metrics[key] = float(sum(len(part.fit_problems()) for part in
+                                 (fitted.bgnbd_, fitted.gamma_gamma_) if part is not None))
     return CLVValidation(calibration_end=calibration_end, calibration=calibration,
                          validation_model=validation_model, holdout=holdout, summary=summary,
                          model=model, metrics=metrics)

@@ -216,10 +216,27 @@ class ChurnParams(StrictModel):
     strata_bins: dict[str, list[float]] = Field(default_factory=dict)
     penalizers: list[float] = Field(default=[0.0, 0.01, 0.1, 1.0], min_length=1)
     sample_size: PositiveInt | None = Field(default=200_000, description="fit on a stratified sample; score everyone")
-    km_groups: list[str] = Field(default=["member_tier", "customer_type", "acquisition_channel"])
+    km_groups: list[str] = Field(
+        default=["customer_type", "acquisition_channel"],
+        description="customer columns known at the start of a lifetime (snapshot columns such as "
+                    "member_tier are refused: they describe how the lifetime ended)")
     start_col: str = "signup_date"
     cancel_col: str = "membership_cancel_date"
     member_col: str = "loyalty_member"
+    full_history_origin: Literal["first_booking", "start"] = Field(
+        default="first_booking",
+        description="membership: time origin of the full-history analysis, the first booking "
+                    "or the membership start (start_col)")
+    full_history_covariates: list[str] = Field(
+        default_factory=lambda: [
+            "first_trip_complaint_service", "first_trip_complaint_product",
+            "first_trip_complaint_price", "first_trip_complaint_competitor",
+            "first_trip_complaint_moved", "first_trip_complaint_other", "first_trip_low_csat",
+            "customer_type", "acquisition_channel", "age_years", "first_trip_product",
+            "first_trip_destination_type", "first_trip_channel", "first_trip_party_size",
+            "first_trip_nights", "first_trip_lead_time_days", "first_trip_amount"],
+        description="membership: covariates of the full-history Cox, known once the first trip "
+                    "is over (src.models.churn.analysis)")
 
 
 class ActionRule(BaseModel):
@@ -251,16 +268,27 @@ def _default_gates() -> dict[str, GateParams]:
         "clv_holdout_mae_per_customer": GateParams(greater_is_better=False, max_worsening=0.02),
         "clv_holdout_abs_aggregate_pct_error": GateParams(greater_is_better=False, threshold=25.0,
                                                           max_worsening=2.0),
+        # fit diagnostics: parameters at a bound, non-finite standard errors, no convergence
+        "clv_fit_problems": GateParams(greater_is_better=False, threshold=0.0),
+        "churn_fit_problems": GateParams(greater_is_better=False, threshold=0.0),
     }
 
 
 class PromotionParams(BaseModel):
-    """Champion/challenger promotion of the registered scorer."""
+    """Champion/challenger promotion of the registered scorer.
+
+    ``model_name``: the registered model (default ``<job>_scorer``: each job, hence each
+    data set, has its own champion). ``alias``: moved to a candidate that passes every gate,
+    and only once the whole run has succeeded. ``on_reject``: when the gates reject the
+    candidate, ``skip`` publishes no lists, ``champion`` publishes the lists of the current
+    champion (the registered model scores this run's customers).
+    """
 
     model_config = ConfigDict(extra="forbid")
-    model_name: str = "tourism_crm_scorer"
+    model_name: str | None = Field(default=None, description="default: <job>_scorer")
     alias: str = "champion"
     gates: dict[str, GateParams] = Field(default_factory=_default_gates)
+    on_reject: Literal["skip", "champion"] = "skip"
 
 
 class ScoringParams(BaseModel):

@@ -1,4 +1,5 @@
-"""HTML reports of a run: each executed notebook rendered without its code, and an index."""
+"""HTML reports of a run: each executed notebook rendered without its code, and an index (status,
+notebooks, the champion decision and where the lists came from, the exports)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from nbconvert import HTMLExporter
 
 from src.fileio import write_text_atomic
 from src.layout import RunLayout
+from src.runner.publication import promotion_lines
 
 
 def render_notebook_html(notebook: Path, *, show_code: bool = False) -> Path:
@@ -43,6 +45,13 @@ def render_reports(run_dir: Path, manifest: dict[str, Any]) -> Path:
     if manifest.get("exports_withdrawn"):
         export_items += ("<li>withdrawn because the run failed (not published): "
                          + html.escape(", ".join(manifest["exports_withdrawn"])) + "</li>")
+    champion = promotion_lines(manifest)
+    champion_html = ""
+    if champion:
+        items = "".join(f"<li>{html.escape(line.strip().removeprefix('- '))}</li>"
+                        for line in champion[1:])
+        champion_html = (f"<h2>Champion decision</h2><p>{html.escape(champion[0])}</p>"
+                         + (f"<ul>{items}</ul>" if items else ""))
     err = manifest.get("error")
     err_html = ""
     if err:
@@ -55,6 +64,7 @@ def render_reports(run_dir: Path, manifest: dict[str, Any]) -> Path:
 </head><body><h1>Run {html.escape(manifest['run_id'])}</h1>
 <p>job <b>{html.escape(manifest['job'])}</b>, status <b>{html.escape(str(manifest.get('status')))}</b>,
 started {html.escape(str(manifest.get('started_at')))}</p>{err_html}
+{champion_html}
 <h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>seconds</th><th>peak MB</th></tr>{''.join(rows)}</table>
 <h2>Exports</h2><ul>{export_items}</ul>
 <p><a href="manifest.json">manifest.json</a> · <a href="params.yaml">params.yaml</a></p>

@@ -8,19 +8,21 @@ exception). In MLflow the run is a parent run with one nested run per notebook.
 
 Nothing half-made is published: a failed run's ``exports/`` folder is withdrawn to
 ``exports.withdrawn/`` (named in the manifest), so a scheduler or a person picking up
-``<run_dir>/exports`` finds either a complete run's lists or nothing. Records (manifest, reports)
-are written through a temp file and a rename; a full disk ends the run with ``EXIT_STORAGE`` and
-a message instead of a traceback.
+``<run_dir>/exports`` finds either a complete run's lists or nothing. Likewise the champion:
+notebook 05 only registers and judges the run's scorer; the alias moves here, after every
+notebook has succeeded, and is put back if the run's records then cannot be written
+(:mod:`src.runner.publication`). A run whose runner was killed is marked failed ("killed") by
+the next run of its job, which finds its stale lock (:mod:`src.runner.killed`). Records
+(manifest, reports) are written through a temp file and a rename; a full disk ends the run with
+``EXIT_STORAGE`` and a message instead of a traceback.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import platform
 import secrets
-import shutil
 import sys
 import time
 import traceback
@@ -29,20 +31,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import papermill as pm
 from mlflow.entities import RunStatus
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from src.fileio import write_json_atomic
 from src.layout import RunLayout
 from src.params import JobParams, ParamsError, dump_params, flatten, load_params
 from src.paths import PROJECT_ROOT, notebook_name, notebook_path, runs_dir
-from src.runner.lock import job_lock
+from src.runner.failures import describe_failure, failure_summary, is_disk_full
+from src.runner.killed import mark_killed
+from src.runner.lock import job_lock, note_run
 from src.runner.memory import PeakMemory
 from src.runner.provenance import git_commit, package_versions
+from src.runner.publication import (
+    export_files,
+    promotion_lines,
+    restore_exports,
+    rollback_champion,
+    settle_champion,
+    withdraw_exports,
+)
 from src.runner.report import render_reports
 from src.runner.tracking import (
     TrackingUnavailableError,
@@ -113,83 +123,6 @@ def check_notebook_parameters(path: Path) -> None:
             "belong in the job's params file"])
 
 
-def _running_cell(out_nb: Path | None) -> tuple[int | None, int | None]:
-    """(execution count, index) of the last cell papermill started in a partial notebook."""
-    if out_nb is None or not out_nb.exists():
-        return None, None
-    try:
-        nb = nbformat.read(out_nb, as_version=4)
-    except Exception:  # noqa: BLE001 - a half-written notebook only loses the cell number
-        return None, None
-    last: tuple[int | None, int | None] = (None, None)
-    count = 0
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and (cell.metadata.get("papermill") or {}).get("start_time"):
-            # a cell whose kernel died has no execution count yet: it was the next one
-            count = cell.get("execution_count") or count + 1
-            last = (count, index)
-    return last
-
-
-def _is_disk_full(exc: BaseException) -> bool:
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    if isinstance(exc, PapermillExecutionError):
-        return "[Errno 28]" in str(exc.evalue) or "No space left" in str(exc.evalue)
-    return False
-
-
-def _failure(exc: BaseException, notebook: str, out_nb: Path | None = None) -> dict[str, Any]:
-    if isinstance(exc, DeadKernelError):
-        cell, index = _running_cell(out_nb)
-        where = f"cell {cell}" if cell is not None else "a cell"
-        return {
-            "notebook": notebook,
-            "cell": cell,
-            "cell_index": index,
-            "exception": "DeadKernelError",
-            "message": (f"kernel died while running {where} of notebook {notebook} (the kernel "
-                        "process was killed: out of memory, a signal such as kill -9, or a crash "
-                        "in native code); see the partial notebook and the system log"),
-            "traceback_head": [],
-        }
-    if isinstance(exc, CellTimeoutError):
-        cell, index = _running_cell(out_nb)
-        return {
-            "notebook": notebook,
-            "cell": cell,
-            "cell_index": index,
-            "exception": "CellTimeoutError",
-            "message": (f"notebook {notebook} exceeded run.notebook_timeout_seconds in cell "
-                        f"{cell}: {str(exc)[:500]}"),
-            "traceback_head": [],
-        }
-    if isinstance(exc, PapermillExecutionError):
-        tb = [line for line in (exc.traceback or []) if line.strip()]
-        return {
-            "notebook": notebook,
-            "cell": exc.exec_count,
-            "cell_index": exc.cell_index,
-            "exception": exc.ename,
-            "message": str(exc.evalue)[:2000],
-            "traceback_head": [_strip_ansi(t)[:500] for t in tb[-8:]],
-            "source_head": (exc.source or "").splitlines()[:5],
-        }
-    return {
-        "notebook": notebook,
-        "cell": None,
-        "exception": type(exc).__name__,
-        "message": str(exc)[:2000],
-        "traceback_head": traceback.format_exception(exc)[-6:],
-    }
-
-
-def _strip_ansi(text: str) -> str:
-    import re
-
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)
-
-
 def _say(msg: str, quiet: bool, run_dir: Path | None = None) -> None:
     """A progress line on stderr (unless ``quiet``), always appended to ``<run_dir>/run.log``."""
     if not quiet:
@@ -240,17 +173,32 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
     for entry in params.notebooks:
         check_notebook_parameters(notebook_path(entry))
 
-    with job_lock(params.job):
+    run_id = resume or new_run_id(params.job)
+    killed: list[str] = []
+
+    def on_stale(holder: dict[str, Any]) -> None:
+        try:
+            dead = mark_killed(holder, found_by=run_id)
+        except Exception as exc:  # noqa: BLE001 - a dead run's records must not stop this one
+            _say(f"warning: the stale lock's run could not be marked killed: {exc}", quiet)
+            return
+        if dead is not None:
+            killed.append(dead["run_id"])
+            _say(f"run {dead['run_id']} of job {params.job!r} was killed (its runner, pid "
+                 f"{holder.get('pid')}, is gone): marked failed", quiet)
+
+    with job_lock(params.job, on_stale=on_stale) as lock:
         if resume:
             manifest = json.loads((RunLayout(run_dir).manifest_file).read_text(encoding="utf-8"))
             if manifest.get("status") == "succeeded":
                 raise ParamsError(RunLayout(run_dir).manifest_file, [
                     f"run {resume!r} succeeded; there is nothing to resume (start a new run)"])
             _archive_attempt(manifest, run_dir)
+            restore_exports(run_dir, manifest)
             manifest.setdefault("resumed", []).append(_now())
             manifest.update(status="running", error=None, exit_code=None, finished_at=None)
+            manifest.pop("killed", None)
         else:
-            run_id = new_run_id(params.job)
             run_dir = runs_dir() / run_id
             run_dir.mkdir(parents=True, exist_ok=False)
             manifest = _new_manifest(params, run_id, run_dir, job)
@@ -258,6 +206,9 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
                 dump_params(params, RunLayout(run_dir).params_file)
             except OSError as exc:
                 return _storage_failure(manifest, run_dir, started, exc, None, quiet)
+        if killed:
+            manifest["killed_runs_marked"] = killed
+        note_run(lock, run_id=run_id, run_dir=run_dir)
         return _execute(params, manifest, run_dir, started, quiet)
 
 
@@ -344,13 +295,10 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
                                                   manifest, run_dir, quiet)
         _collect_run_outputs(run_dir, manifest)
     except OSError as exc:
-        if not _is_disk_full(exc) and not isinstance(exc, PermissionError):
+        if not is_disk_full(exc) and not isinstance(exc, PermissionError):
             raise
         return _storage_failure(manifest, run_dir, started, exc, client, quiet)
-    if status != "succeeded":
-        _withdraw_exports(run_dir, manifest)
-    else:
-        manifest["exports"] = _export_files(run_dir)
+    status, exit_code, error = _publish(client, run_dir, manifest, status, exit_code, error)
     try:
         render_reports(run_dir, manifest)
     except Exception as exc:  # noqa: BLE001 - a report that cannot render must not hide the run's result
@@ -368,6 +316,43 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
     client.set_terminated(parent_id, RunStatus.to_string(
         RunStatus.FINISHED if status == "succeeded" else RunStatus.FAILED))
     return result
+
+
+def _publish(client: Any, run_dir: Path, manifest: dict[str, Any], status: str, exit_code: int,
+             error: dict[str, Any] | None) -> tuple[str, int, dict[str, Any] | None]:
+    """The end of the notebooks: a run that succeeded keeps its exports and moves the champion
+    to a candidate that passed the gates; a failed run withdraws its exports and promotes
+    nothing. A champion alias that cannot be moved fails the run (exit 4).
+
+    Returns the (possibly failed) status, exit code and error.
+    """
+    if status == "succeeded":
+        try:
+            settle_champion(run_dir, manifest, succeeded=True, failure=None, client=client)
+        except Exception as exc:  # noqa: BLE001 - any store error: the run is not complete
+            status, exit_code = "failed", EXIT_TRACKING
+            error = {"notebook": None, "cell": None, "exception": type(exc).__name__,
+                     "message": (f"the champion alias could not be moved ({exc}); the run is "
+                                 "not counted as succeeded and its exports are withdrawn")[:2000],
+                     "traceback_head": traceback.format_exception(exc)[-3:]}
+    if status == "succeeded":
+        manifest["exports"] = export_files(run_dir)
+        return status, exit_code, error
+    withdraw_exports(run_dir, manifest)
+    _settle_failed(client, run_dir, manifest, error)
+    return status, exit_code, error
+
+
+def _settle_failed(client: Any, run_dir: Path, manifest: dict[str, Any],
+                   error: dict[str, Any] | None) -> None:
+    """A failed run's candidate is not promoted (best effort: the failure may be the store)."""
+    err = error or {}
+    where = f" in {err['notebook']}" if err.get("notebook") else ""
+    failure = f"{err.get('exception')}{where}: {str(err.get('message'))[:200]}"
+    try:
+        settle_champion(run_dir, manifest, succeeded=False, failure=failure, client=client)
+    except Exception as exc:  # noqa: BLE001 - the alias never moved; only the record lacks it
+        manifest["promotion_not_recorded"] = f"{type(exc).__name__}: {exc}"[:500]
 
 
 def _start_parent(client: Any, experiment_id: str, tracking_uri: str, params: JobParams,
@@ -435,7 +420,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
                     nb_error = exc
                     bad_input = (isinstance(exc, PapermillExecutionError)
                                  and exc.ename in BAD_INPUT_EXCEPTIONS)
-                    if bad_input or _is_disk_full(exc) or attempts > params.run.retries:
+                    if bad_input or is_disk_full(exc) or attempts > params.run.retries:
                         break
                     _say(f"    attempt {attempts} failed ({type(exc).__name__}); retrying", quiet, run_dir)
         seconds = round(time.perf_counter() - t0, 2)
@@ -448,10 +433,10 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
             client.set_terminated(child_id, RunStatus.to_string(RunStatus.FINISHED))
             _say(f"      done in {seconds:.1f} s", quiet, run_dir)
             continue
-        error = _failure(nb_error, name, out_nb)
+        error = describe_failure(nb_error, name, out_nb)
         entry.update(status="failed", error=error)
         client.set_terminated(child_id, RunStatus.to_string(RunStatus.FAILED))
-        if _is_disk_full(nb_error):
+        if is_disk_full(nb_error):
             exit_code = EXIT_STORAGE
         elif error["exception"] in BAD_INPUT_EXCEPTIONS:
             exit_code = EXIT_BAD_INPUT
@@ -461,32 +446,6 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
             later["status"] = "skipped"
         return exit_code, "failed", error
     return EXIT_OK, "succeeded", None
-
-
-def _export_files(run_dir: Path) -> list[str]:
-    folder = RunLayout(run_dir).exports_dir
-    if not folder.is_dir():
-        return []
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if p.is_file() and not p.name.startswith("."))
-
-
-def _withdraw_exports(run_dir: Path, manifest: dict[str, Any]) -> None:
-    """A failed run publishes nothing: move whatever its notebooks wrote to ``exports/``
-    (complete lists of earlier steps, temp files of an interrupted write) aside to
-    ``exports.withdrawn/``; the manifest names what was withdrawn."""
-    folder = RunLayout(run_dir).exports_dir
-    if not folder.exists():
-        return
-    names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    if not names:
-        shutil.rmtree(folder, ignore_errors=True)
-        return
-    target = RunLayout(run_dir).withdrawn_exports_dir
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(folder, target)
-    manifest["exports_withdrawn"] = names
 
 
 def _storage_failure(manifest: dict[str, Any], run_dir: Path, started: float, exc: OSError,
@@ -506,11 +465,19 @@ def _storage_failure(manifest: dict[str, Any], run_dir: Path, started: float, ex
             entry["status"] = "failed"
             entry["error"] = error
     try:
-        _withdraw_exports(run_dir, manifest)
+        withdraw_exports(run_dir, manifest)
     except OSError:
         pass
     manifest.update(status="failed", exit_code=EXIT_STORAGE, error=error, finished_at=_now(),
                     duration_seconds=round(time.perf_counter() - started, 2))
+    if client is not None:  # a promotion made before the records failed is put back
+        if (manifest.get("promotion") or {}).get("promoted"):
+            try:
+                rollback_champion(run_dir, manifest, f"{type(exc).__name__}: {exc}", client)
+            except Exception as again:  # noqa: BLE001 - say it; the operator must act
+                manifest["promotion_rollback_failed"] = f"{type(again).__name__}: {again}"
+        else:
+            _settle_failed(client, run_dir, manifest, error)
     try:
         write_json_atomic(RunLayout(run_dir).manifest_file, manifest)
     except OSError as again:
@@ -569,23 +536,10 @@ def _finish(manifest: dict[str, Any], path: Path, run_dir: Path, started: float,
                     duration_seconds=round(time.perf_counter() - started, 2))
     write_json_atomic(path, manifest)
     if status == "succeeded":
-        _say(f"run {manifest['run_id']} succeeded in {manifest['duration_seconds']:.1f} s; "
-             f"report: {RunLayout(run_dir).index_file}", quiet, run_dir)
+        _say("\n".join([f"run {manifest['run_id']} succeeded in "
+                        f"{manifest['duration_seconds']:.1f} s; report: "
+                        f"{RunLayout(run_dir).index_file}", *promotion_lines(manifest)]),
+             quiet, run_dir)
     else:
         _say(failure_summary(manifest), quiet, run_dir)
     return RunResult(manifest["run_id"], run_dir, status, exit_code, manifest)
-
-
-def failure_summary(manifest: dict[str, Any]) -> str:
-    """A few lines that say what failed and where: notebook, cell, exception, traceback head."""
-    err = manifest.get("error") or {}
-    lines = [f"run {manifest['run_id']} FAILED (exit code {manifest.get('exit_code')})"]
-    if err.get("notebook"):
-        cell = f", cell {err['cell']}" if err.get("cell") is not None else ""
-        lines.append(f"  notebook: {err['notebook']}{cell}")
-        lines.append(f"  partial output kept: {Path(manifest.get('run_dir', '')) / (err['notebook'] + '.ipynb')}")
-    lines.append(f"  {err.get('exception')}: {err.get('message')}")
-    for t in (err.get("traceback_head") or [])[-4:]:
-        for line in str(t).rstrip().splitlines()[-3:]:
-            lines.append(f"    {line}")
-    return "\n".join(lines)

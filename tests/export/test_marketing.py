@@ -1,5 +1,5 @@
 """Marketing export: consent, suppression, PII hashing, BOM CSV, atomic publication,
-manifest and reconciliation."""
+manifest and reconciliation; the run's champion decision says whose lists are published."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 from src.export.marketing import (
     ReconciliationError,
     export_marketing,
+    export_run,
     hash_email,
     hash_phone,
     normalize_phone,
 )
+from src.layout import RunLayout
 from src.params.schema import ExportParams
 
 ACTIONS = ["vip_care", "win_back_call", "nurture", "do_not_contact"]
@@ -174,3 +176,32 @@ def test_interrupted_export_leaves_nothing_partial(data, tmp_path):
     with pytest.raises(OSError):
         export_marketing(scored, tmp_path / "fresh", _fail_after_files=1)
     assert list((tmp_path / "fresh").iterdir()) == []
+
+
+def test_export_run_follows_the_champion_decision(data, tmp_path):
+    """The candidate passed (or was not judged): its lists; rejected with ``on_reject:
+    skip``: nothing is published and the result says why. (Lists from the champion are
+    tested with a registered model in tests/models/test_registry.py.)"""
+    scored, customers = data
+    layout = RunLayout(tmp_path / "run")
+    layout.write_frame(layout.scored_file, scored, index=False)
+    layout.write_tables({"customers": customers})
+    passed = {"name": "demo_scorer", "version": "4", "decision": "pending",
+              "lists_from": "candidate", "lists_note": "lists from candidate version 4"}
+    layout.write_json(layout.scorer_record_file, passed)
+    result = export_run(layout)
+    assert result["published"] and result["lists_from"] == "candidate"
+    assert result.folder == layout.exports_dir and result["model"]["version"] == "4"
+    assert result.headline.endswith("customers; lists from candidate version 4")
+    assert result.headline.startswith(f"{len(result['lists'])} lists, ")
+
+    rejected = {**passed, "decision": "rejected", "lists_from": "none", "lists_model": None,
+                "lists_note": "the gates rejected candidate version 5: no lists published "
+                              "(scoring.promotion.on_reject: skip)"}
+    run2 = RunLayout(tmp_path / "run2")
+    run2.write_frame(run2.scored_file, scored, index=False)
+    run2.write_json(run2.scorer_record_file, rejected)
+    result = export_run(run2)
+    assert result["published"] is False and result.folder is None and result["lists"] == {}
+    assert result.headline == f"no lists published: {rejected['lists_note']}"
+    assert not run2.exports_dir.exists()

@@ -21,7 +21,6 @@ Outputs and the MLflow store live in tmp (``CRM_OUTPUT_DIR``, ``MLFLOW_TRACKING_
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,11 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from papermill.exceptions import PapermillExecutionError
 
 from src.paths import NOTEBOOKS_DIR, PARAMS_DIR
-from src.runner.run import EXIT_OK, failure_summary, run_job
 
 pytestmark = pytest.mark.slow
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-N_CUSTOMERS = 800
+N_CUSTOMERS = 400
 #: the data step (``open_run(..., needs_data=False)``) reads no earlier run: it reads the job's
 #: sources, so its banner names no run id
 DATA_STEP = "01_data_quality"
@@ -130,18 +128,13 @@ def test_notebook_runs_alone_without_any_run(notebook: Path, tmp_path: Path,
 
 
 @pytest.fixture(scope="module")
-def after_a_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The job run once by the runner into its own outputs folder and MLflow store."""
-    home = tmp_path_factory.mktemp("after-a-run")
-    with pytest.MonkeyPatch.context() as mp:
-        paths = isolate(mp, home)
-        job = job_file(home)
-        result = run_job(job, quiet=True)
-        if result.exit_code != EXIT_OK:
-            pytest.fail(f"the runner failed (exit code {result.exit_code}):\n"
-                        f"{failure_summary(result.manifest)}", pytrace=False)
-        yield {**paths, "home": home, "job": job, "run_id": result.run_id,
-               "run_dir": result.run_dir}
+def after_a_run(demo_runs) -> dict[str, Any]:
+    """The session's shared demo run (the runner, every notebook, a small company) with its
+    own outputs folder and MLflow store (tests/conftest.py)."""
+    run = demo_runs(0)
+    home = run["home"]
+    return {"outputs": home / "outputs", "mlflow": home / "mlflow.db", "home": home,
+            "job": home / "demo.yaml", "run_id": run["run_dir"].name, "run_dir": run["run_dir"]}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

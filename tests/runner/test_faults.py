@@ -2,8 +2,9 @@
 and no export is ever published by a run that failed.
 
 The bad inputs go through ``01_data_quality`` with ``data.source`` pointing at files written
-here; the faults (a notebook that raises, a kernel killed by a signal, a full disk, an
-unreachable MLflow store) use tiny notebooks written here, so each costs one kernel start.
+here; the faults (a notebook that raises, a kernel killed by a signal, a runner killed by a
+signal, a full disk, an unreachable MLflow store) use tiny notebooks written here, so each costs
+one kernel start.
 All runs of this module share one output folder and one MLflow store (created once).
 """
 
@@ -12,19 +13,24 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
 from src import fileio
+from src.cli import main
 from src.params import ParamsError
-from src.paths import PARAMS_DIR
+from src.paths import PARAMS_DIR, PROJECT_ROOT
 from src.runner import run
 from src.runner.run import (
     EXIT_BAD_INPUT,
@@ -388,3 +394,119 @@ def test_disk_full_inside_the_marketing_exporter_publishes_nothing(
     assert calls["n"] >= 2
     assert not (run_dir / "exports").exists()
     assert not [p for p in run_dir.rglob("*") if p.is_file()] if run_dir.exists() else True
+
+
+def test_killed_runner_is_marked_failed_by_the_next_run_of_its_job(
+        store: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    """The runner process itself is killed (SIGKILL) while a notebook runs: nothing more is
+    written by it, so its manifest, MLflow runs and ``crm runs`` said "running" for ever. The
+    next run of the job clears the stale lock and marks the dead run failed ("killed")."""
+    d = folder(store, "runner_killed")
+    started, kernel_pid = d / "started", d / "kernel.pid"
+    slow = notebook(d / "slow.ipynb",
+                    "import os, time\nfrom pathlib import Path\n"
+                    f"Path({str(kernel_pid)!r}).write_text(str(os.getpid()))\n"
+                    f"Path({str(started)!r}).touch()\ntime.sleep(90)")
+    later = notebook(d / "later.ipynb", "x = 1")
+    path = job_file(d, [str(slow), str(later)])
+    params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    params["job"] = "killable"
+    path.write_text(yaml.safe_dump(params), encoding="utf-8")
+    log = d / "runner.log"
+    with open(log, "w") as out:
+        runner = subprocess.Popen([sys.executable, "-m", "src.cli", "run", str(path), "--quiet"],
+                                  cwd=PROJECT_ROOT, start_new_session=True,
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while not started.exists():
+            assert runner.poll() is None and time.monotonic() < deadline, (
+                f"runner never started the notebook (exit {runner.poll()}): "
+                f"{log.read_text(encoding='utf-8')[-2000:]}")
+            time.sleep(0.2)
+        os.killpg(runner.pid, signal.SIGKILL)  # the runner (and its process group) dies
+        runner.wait(timeout=30)
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+            runner.wait(timeout=30)
+        if kernel_pid.exists():  # the kernel runs in its own session; it exits with its parent
+            try:
+                os.kill(int(kernel_pid.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    [dead_dir] = [p.parent for p in (store["tmp"] / "outputs" / "runs").glob("*/manifest.json")
+                  if json.loads(p.read_text(encoding="utf-8"))["job"] == "killable"]
+    dead = json.loads((dead_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert dead["status"] == "running"  # what it said for ever
+
+    params["notebooks"] = [str(later)]  # the next run of the same job
+    path.write_text(yaml.safe_dump(params), encoding="utf-8")
+    result = run_job(path, quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest["error"]
+    assert result.manifest["killed_runs_marked"] == [dead["run_id"]]
+
+    dead = json.loads((dead_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert dead["status"] == "failed" and dead["killed"]["detected_by"] == result.run_id
+    err = dead["error"]
+    assert err["exception"] == "RunnerKilled" and err["notebook"] == "slow"
+    assert f"--resume {dead['run_id']}" in err["message"] and "died while running" in err["message"]
+    assert [n["status"] for n in dead["notebooks"]] == ["failed", "skipped"]
+    client = MlflowClient(store["uri"])
+    ids = dead["mlflow"]
+    assert client.get_run(ids["parent_run_id"]).info.status == "FAILED"
+    assert client.get_run(ids["notebook_run_ids"]["slow"]).info.status == "FAILED"
+    capsys.readouterr()
+    assert main(["runs"]) == 0  # crm runs: the dead run is listed as failed, no longer running
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith(dead["run_id"])]
+    assert line.split()[1] == "failed"
+    assert not (store["tmp"] / "outputs" / "locks" / "killable.lock").exists()
+
+
+def test_disk_full_after_the_promotion_rolls_it_back(
+        store: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every notebook succeeded and the runner moved the alias to the run's candidate, then
+    the run's own manifest could not be written: the run failed (exit 6), so the promotion
+    is rolled back (here: no champion again) and the manifest in memory says so."""
+    d = folder(store, "rollback")
+    client = MlflowClient(store["uri"])
+    experiment = client.create_experiment("rollback", artifact_location=(d / "art").as_uri())
+
+    class Candidate(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input
+
+    mlflow.set_tracking_uri(store["uri"])
+    with mlflow.start_run(experiment_id=experiment):
+        mlflow.pyfunc.log_model(name="m", python_model=Candidate(),
+                                registered_model_name="rollback_scorer")
+    record = {"name": "rollback_scorer", "version": "1", "alias": "champion", "judged": True,
+              "gates_passed": True, "decision": "pending", "promoted": False,
+              "champion_before": None, "champion_after": None, "reasons": [],
+              "lists_from": "candidate", "lists_note": "lists from candidate version 1"}
+    scored = notebook(d / "scored.ipynb",  # what notebook 05 leaves: a judged candidate
+                      "from pathlib import Path\nfrom src.layout import RunLayout\n"
+                      f"RunLayout(Path(run_dir)).write_json(RunLayout(Path(run_dir))"
+                      f".scorer_record_file, {record!r})")
+    real = run.write_json_atomic
+    seen: dict[str, Any] = {}
+
+    def full_disk(path: Path, data: dict) -> None:
+        if data.get("status") == "succeeded":  # the alias has just been moved
+            seen["alias"] = str(client.get_model_version_by_alias("rollback_scorer",
+                                                                  "champion").version)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, data)
+
+    monkeypatch.setattr(run, "write_json_atomic", full_disk)
+    result = run_job(job_file(d, [str(scored)]), quiet=True)
+    assert result.exit_code == EXIT_STORAGE
+    assert seen == {"alias": "1"}  # promoted at the end of the run ...
+    promotion = result.manifest["promotion"]  # ... and put back when the run failed
+    assert promotion["decision"] == "rolled_back" and promotion["promoted"] is False
+    assert "No space left on device" in promotion["reasons"][0]
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        client.get_model_version_by_alias("rollback_scorer", "champion")
+    assert client.get_model_version("rollback_scorer", "1").tags["promotion.decision"] == \
+        "rolled_back"
+    assert "rolled back" in run.failure_summary(result.manifest)

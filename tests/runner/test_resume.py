@@ -79,3 +79,36 @@ def test_resume_reexecutes_only_from_the_failed_notebook(job: dict[str, Path]) -
     assert main(["run", str(job["params"]), "--resume", failed.run_id, "--quiet"]) == 2
     assert main(["run", "demo", "--resume", failed.run_id, "--quiet"]) == 2
     assert main(["run", "resumable", "--resume", "no-such-run", "--quiet"]) == 2
+
+
+def test_resume_restores_the_lists_a_finished_notebook_exported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A notebook after the export fails: the run's lists are withdrawn. Resumed and
+    succeeding, the run publishes them again (the exporting notebook is not re-run); a temp
+    file of the failed attempt is not published."""
+    monkeypatch.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    flag = tmp_path / "fixed"
+    export = notebook(tmp_path / "export.ipynb",
+                      "from pathlib import Path\nout = Path(run_dir) / 'exports'\n"
+                      "out.mkdir(exist_ok=True)\n(out / 'list_a.csv').write_text('customer_id\\nC1\\n')")
+    after = notebook(tmp_path / "after.ipynb",
+                     "from pathlib import Path\n(Path(run_dir) / 'exports' / '.x.tmp').write_text('')\n"
+                     f"if not Path({str(flag)!r}).exists():\n    raise RuntimeError('report failed')")
+    params = yaml.safe_load((PARAMS_DIR / "demo.yaml").read_text(encoding="utf-8"))
+    params.update(job="lists", notebooks=[str(export), str(after)])
+    path = tmp_path / "lists.yaml"
+    path.write_text(yaml.safe_dump(params), encoding="utf-8")
+
+    failed = run_job(path, quiet=True)
+    assert failed.exit_code == EXIT_NOTEBOOK_FAILED
+    assert failed.manifest["exports_withdrawn"] == [".x.tmp", "list_a.csv"]
+    assert not (failed.run_dir / "exports").exists()
+    flag.touch()
+    done = run_job(path, resume=failed.run_id, quiet=True)
+    assert done.exit_code == 0, done.manifest["error"]
+    assert done.manifest["exports"] == ["list_a.csv"]
+    assert done.manifest["exports_restored"] == ["list_a.csv"]
+    assert "exports_withdrawn" not in done.manifest
+    assert (done.run_dir / "exports" / "list_a.csv").read_text() == "customer_id\nC1\n"
+    assert not (done.run_dir / "exports.withdrawn").exists()

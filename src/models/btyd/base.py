@@ -4,14 +4,18 @@ t_x and T in one time unit of the data, days, weeks, ...), grouping of identical
 weighted ones, and :class:`LogParamMLE`, the base class that fits positive parameters on the
 log scale with an analytic gradient (L-BFGS-B, BLAS limited to one thread), takes standard
 errors from the inverse Hessian of the negative log-likelihood (central differences of the
-analytic gradient in log space, mapped to the natural parameters by the delta method) and
-provides ``summary``; persistence is the project's one format (joblib,
-:class:`src.models.base.ProjectModel`). Nothing here converts units: parameters
-and predictions are in the time unit and currency of the data a concrete model is fitted on.
+analytic gradient in log space, mapped to the natural parameters by the delta method),
+checks the fit (:meth:`LogParamMLE.fit_problems`: a parameter the data cannot tell from its
+bound, a standard error that is not finite, no convergence, each said in plain words with
+what it means for the lists) and provides ``summary``; persistence is the project's one
+format (joblib, :class:`src.models.base.ProjectModel`). Nothing here converts units:
+parameters and predictions are in the time unit and currency of the data a concrete model is
+fitted on.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +31,8 @@ from threadpoolctl import ThreadpoolController
 from src.models.base import ProjectModel
 
 __all__ = [
+    "FLAT_LOGLIK",
+    "FLAT_STEP",
     "LOG_BOUNDS",
     "LogParamMLE",
     "Objective",
@@ -40,6 +46,12 @@ __all__ = [
 _Z95 = 1.959963984540054
 LOG_BOUNDS = (-30.0, 30.0)
 """Box on each log-parameter: keeps every exp() finite during line searches."""
+FLAT_STEP = 5.0
+"""Fit check: each log-parameter is moved this far toward each bound (a factor e^5 ~ 148)."""
+FLAT_LOGLIK = 1.92
+"""Fit check: a move of :data:`FLAT_STEP` that changes the fitted log-likelihood by less than
+this (half the 95 % chi-square quantile, one degree of freedom) means the data cannot tell
+the parameter from that bound: its 95 % profile interval runs at least that far."""
 
 
 # ----------------------------------------------------------------------------------------
@@ -198,6 +210,9 @@ class LogParamMLE(ProjectModel):
 
     _param_names: ClassVar[tuple[str, ...]] = ()
     _fitted_attribute = "params_"
+    _label: ClassVar[str] = ""
+    #: parameter -> what a parameter the data do not pin down means for the scored lists
+    _consequences: ClassVar[dict[str, str]] = {}
 
     def __init__(self, penalizer: float = 0.0, tol: float = 1e-10, max_iter: int = 500):
         self.penalizer = penalizer
@@ -242,11 +257,55 @@ class LogParamMLE(ProjectModel):
         self.n_iter_ = int(res.nit)
         self.n_fun_evals_ = int(res.nfev)
         self.converged_ = bool(res.success or grad_norm <= 1e-4)
-        with _single_threaded_blas():
-            self._set_standard_errors(objective, u)
+        with _single_threaded_blas(), \
+                np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            weak = self._set_standard_errors(objective, u)
+            self.fit_diagnostics_ = {
+                "converged": self.converged_, "max_abs_mean_gradient": grad_norm,
+                "bounds": self._bounds_reached(lambda v: scaled(v)[0] * W, u),
+                "nonfinite_se": [n for n, v in self.standard_errors_.items()
+                                 if not np.isfinite(v)],
+                "weak_directions": weak,
+            }
 
-    def _set_standard_errors(self, objective: Objective, u: np.ndarray) -> None:
-        """Inverse Hessian of the negative log-likelihood; delta method to natural scale."""
+    def _bounds_reached(self, objective: Callable[[np.ndarray], float], u: np.ndarray
+                        ) -> dict[str, str]:
+        """Parameters the fitted objective cannot tell from a bound of :data:`LOG_BOUNDS`.
+
+        Each log-parameter in turn (the others held) is moved :data:`FLAT_STEP` toward each
+        bound; a side is reached when the parameter sits on it or the move changes the
+        log-likelihood by less than :data:`FLAT_LOGLIK`. Holding the others makes the test
+        conservative: the profile log-likelihood changes even less.
+
+        Returns
+        -------
+        dict : parameter name -> ``"lower"`` (runs to 0), ``"upper"`` (runs to infinity) or
+        ``"both"`` (not identified); parameters pinned on both sides are absent.
+        """
+        f0 = objective(u)
+        out: dict[str, str] = {}
+        for i, name in enumerate(self._param_names):
+            sides = []
+            for side, bound, step in (("lower", LOG_BOUNDS[0], -FLAT_STEP),
+                                      ("upper", LOG_BOUNDS[1], FLAT_STEP)):
+                if abs(u[i] - bound) < 1e-6:
+                    sides.append(side)
+                    continue
+                v = u.copy()
+                v[i] = float(np.clip(u[i] + step, *LOG_BOUNDS))
+                f = objective(v)
+                if np.isfinite(f) and f - f0 < FLAT_LOGLIK:
+                    sides.append(side)
+            if sides:
+                out[name] = "both" if len(sides) == 2 else sides[0]
+        return out
+
+    def _set_standard_errors(self, objective: Objective, u: np.ndarray) -> list[str]:
+        """Inverse Hessian of the negative log-likelihood; delta method to natural scale.
+
+        Returns the parameters along which the Hessian is not positive definite (loading
+        >= 0.3 on an eigenvector with a non-positive eigenvalue); empty when it is.
+        """
         k = len(u)
         h = 1e-5
         H = np.empty((k, k))
@@ -256,9 +315,13 @@ class LogParamMLE(ProjectModel):
             H[:, i] = (objective.fun(u + e)[1] - objective.fun(u - e)[1]) / (2 * h)
         H = 0.5 * (H + H.T)
         theta = np.exp(u)
+        weak: list[str] = []
         try:
             cov_log = np.linalg.inv(H)
-            ok = np.all(np.linalg.eigvalsh(H) > 0)
+            eigenvalues, vectors = np.linalg.eigh(H)
+            ok = bool(np.all(eigenvalues > 0))
+            flat = np.abs(vectors[:, eigenvalues <= 0]) >= 0.3
+            weak = [n for n, hit in zip(self._param_names, flat.any(axis=1), strict=True) if hit]
         except np.linalg.LinAlgError:
             cov_log, ok = np.full((k, k), np.nan), False
         if not ok:
@@ -275,6 +338,49 @@ class LogParamMLE(ProjectModel):
         )
         se = theta * np.sqrt(np.diag(cov_log))
         self.standard_errors_ = dict(zip(self._param_names, map(float, se), strict=True))
+        return weak if not ok else []
+
+    # -- fit diagnostics -----------------------------------------------------------------
+    def fit_problems(self) -> list[str]:
+        """What is wrong with the fit, one plain-language sentence per problem, each naming
+        the parameter and what it means for the scored lists; empty for a sound fit.
+
+        Problems: the optimiser did not converge; a parameter the data cannot tell from a
+        bound of its range (it runs to 0 or infinity, or is not identified at all: see
+        :data:`FLAT_STEP`, :data:`FLAT_LOGLIK`); a standard error that is not finite (the
+        log-likelihood is flat or not curved at the optimum). A model made by
+        :meth:`from_estimates` has no fit to check.
+        """
+        self.check_fitted()
+        d = getattr(self, "fit_diagnostics_", None)
+        if not d:
+            return []
+        label = self._label or type(self).__name__
+        factor = math.exp(FLAT_STEP)
+        out = []
+        if not d["converged"]:
+            out.append(f"{label} fit did not converge (max |mean gradient| "
+                       f"{d['max_abs_mean_gradient']:.2g}): no parameter can be trusted; "
+                       f"{self._consequence(list(self._param_names))}")
+        where = {"lower": ("runs to its lower bound 0", "toward 0"),
+                 "upper": ("runs to its upper bound (infinity)", "toward infinity"),
+                 "both": ("is not identified", "toward 0 or toward infinity")}
+        for name, side in d["bounds"].items():
+            what, toward = where[side]
+            out.append(f"{label} parameter {name} = {self.params_[name]:.3g} {what}: moving it "
+                       f"{factor:.0f}-fold {toward} changes the log-likelihood by less than "
+                       f"{FLAT_LOGLIK}; {self._consequence([name])}")
+        if d["nonfinite_se"]:
+            names = d["weak_directions"] or d["nonfinite_se"]
+            out.append(f"{label}: no finite standard error for {', '.join(d['nonfinite_se'])} "
+                       f"(the log-likelihood is flat or not curved along {', '.join(names)}); "
+                       f"{self._consequence(names)}")
+        return out
+
+    def _consequence(self, names: list[str]) -> str:
+        texts = list(dict.fromkeys(self._consequences.get(n, "") for n in names))
+        said = "; ".join(t for t in texts if t) or "its predictions are not reliable"
+        return f"for the lists: {said}"
 
     # -- results -------------------------------------------------------------------------
     def _p(self) -> tuple[float, ...]:

@@ -40,6 +40,13 @@ __all__ = [
     "simulate_bgnbd",
 ]
 
+_DROPOUT = ("the drop-out process is not pinned down (a -> 0: nobody ever drops out), so "
+            "P(alive) is near 1 for everyone: lapsed customers keep the CLV and expected "
+            "bookings of active ones and stay off the win-back and reactivation lists")
+"""What an unidentified a or b means for the lists (:meth:`BGNBD.fit_problems`)."""
+_RATES = ("the spread of booking rates is not pinned down, so expected bookings, CLV and "
+          "next booking dates are not reliable")
+"""What an unidentified r or alpha means for the lists."""
 _ROUND_DECIMALS = 8
 """Histories are compared after rounding recency and T to this many decimals."""
 _SERIES_MIN_CONVERGENCE = 20.0
@@ -215,6 +222,13 @@ class BGNBD(LogParamMLE):
     """
 
     _param_names = ("r", "alpha", "a", "b")
+    _label = "BG/NBD"
+    _consequences = {
+        "r": _RATES,
+        "alpha": _RATES,
+        "a": _DROPOUT,
+        "b": _DROPOUT,
+    }
 
     def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
             weights: ArrayLike | None = None) -> BGNBD:

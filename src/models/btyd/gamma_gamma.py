@@ -86,6 +86,10 @@ class GammaGamma(LogParamMLE):
     """
 
     _param_names = ("p", "q", "v")
+    _label = "Gamma-Gamma"
+    _consequences = dict.fromkeys(
+        ("p", "q", "v"), "the spend model is not pinned down, so expected booking values and "
+                         "CLV (which order the lists) are not reliable")
 
     def fit(self, frequency: ArrayLike, monetary_value: ArrayLike,
             weights: ArrayLike | None = None) -> GammaGamma:

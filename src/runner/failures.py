@@ -1,0 +1,110 @@
+"""How a failed run is described: the notebook, the cell, the exception and the first lines of
+the traceback (in ``manifest.json`` and the terminal summary), and which failures are a full
+disk."""
+
+from __future__ import annotations
+
+import errno
+import re
+import traceback
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.exceptions import PapermillExecutionError
+
+from src.runner.publication import promotion_lines
+
+__all__ = ["describe_failure", "failure_summary", "is_disk_full", "running_cell"]
+
+
+def running_cell(out_nb: Path | None) -> tuple[int | None, int | None]:
+    """(execution count, index) of the last cell papermill started in a partial notebook."""
+    if out_nb is None or not out_nb.exists():
+        return None, None
+    try:
+        nb = nbformat.read(out_nb, as_version=4)
+    except Exception:  # noqa: BLE001 - a half-written notebook only loses the cell number
+        return None, None
+    last: tuple[int | None, int | None] = (None, None)
+    count = 0
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and (cell.metadata.get("papermill") or {}).get("start_time"):
+            # a cell whose kernel died has no execution count yet: it was the next one
+            count = cell.get("execution_count") or count + 1
+            last = (count, index)
+    return last
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, PapermillExecutionError):
+        return "[Errno 28]" in str(exc.evalue) or "No space left" in str(exc.evalue)
+    return False
+
+
+def describe_failure(exc: BaseException, notebook: str, out_nb: Path | None = None) -> dict[str, Any]:
+    if isinstance(exc, DeadKernelError):
+        cell, index = running_cell(out_nb)
+        where = f"cell {cell}" if cell is not None else "a cell"
+        return {
+            "notebook": notebook,
+            "cell": cell,
+            "cell_index": index,
+            "exception": "DeadKernelError",
+            "message": (f"kernel died while running {where} of notebook {notebook} (the kernel "
+                        "process was killed: out of memory, a signal such as kill -9, or a crash "
+                        "in native code); see the partial notebook and the system log"),
+            "traceback_head": [],
+        }
+    if isinstance(exc, CellTimeoutError):
+        cell, index = running_cell(out_nb)
+        return {
+            "notebook": notebook,
+            "cell": cell,
+            "cell_index": index,
+            "exception": "CellTimeoutError",
+            "message": (f"notebook {notebook} exceeded run.notebook_timeout_seconds in cell "
+                        f"{cell}: {str(exc)[:500]}"),
+            "traceback_head": [],
+        }
+    if isinstance(exc, PapermillExecutionError):
+        tb = [line for line in (exc.traceback or []) if line.strip()]
+        return {
+            "notebook": notebook,
+            "cell": exc.exec_count,
+            "cell_index": exc.cell_index,
+            "exception": exc.ename,
+            "message": str(exc.evalue)[:2000],
+            "traceback_head": [_strip_ansi(t)[:500] for t in tb[-8:]],
+            "source_head": (exc.source or "").splitlines()[:5],
+        }
+    return {
+        "notebook": notebook,
+        "cell": None,
+        "exception": type(exc).__name__,
+        "message": str(exc)[:2000],
+        "traceback_head": traceback.format_exception(exc)[-6:],
+    }
+
+
+def _strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def failure_summary(manifest: dict[str, Any]) -> str:
+    """A few lines that say what failed and where: notebook, cell, exception, traceback head."""
+    err = manifest.get("error") or {}
+    lines = [f"run {manifest['run_id']} FAILED (exit code {manifest.get('exit_code')})"]
+    if err.get("notebook"):
+        cell = f", cell {err['cell']}" if err.get("cell") is not None else ""
+        lines.append(f"  notebook: {err['notebook']}{cell}")
+        lines.append(f"  partial output kept: {Path(manifest.get('run_dir', '')) / (err['notebook'] + '.ipynb')}")
+    lines.append(f"  {err.get('exception')}: {err.get('message')}")
+    for t in (err.get("traceback_head") or [])[-4:]:
+        for line in str(t).rstrip().splitlines()[-3:]:
+            lines.append(f"    {line}")
+    lines += promotion_lines(manifest)
+    return "\n".join(lines)
