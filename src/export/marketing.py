@@ -46,6 +46,7 @@ import pandas as pd
 from src.fileio import atomic_write, file_sha256
 from src.layout import RunLayout
 from src.models.registry import score_with_version
+from src.models.scored_columns import data_dictionary
 from src.models.scoring import unscored_customers
 from src.params.schema import ExportParams
 from src.paths import PROJECT_ROOT
@@ -337,6 +338,13 @@ def export_marketing(
                 written += 1
                 if _fail_after_files is not None and written >= _fail_after_files:
                     raise OSError("simulated interruption during the export")
+        # the data dictionary beside the lists: one line per column, meaning and unit
+        columns = list(dict.fromkeys([*table.columns, *p.columns]))
+        atomic_write(staging / "columns.md", lambda q: q.write_text(
+            data_dictionary(columns), encoding="utf-8"))
+        files.append({"file": "columns.md", "format": "markdown", "rows": len(columns),
+                      "bytes": (staging / "columns.md").stat().st_size,
+                      "sha256": file_sha256(staging / "columns.md"), "list": None})
         counts = action.astype(str).value_counts()
         recon = {
             "customers_in": len(ids) + len(rejected),

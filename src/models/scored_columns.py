@@ -45,6 +45,7 @@ def output_schema(horizons_days: Sequence[int], item_kinds: Sequence[str],
 #: one line per scored column: what it means and its unit (the data dictionary beside exports)
 COLUMN_DOCS: dict[str, str] = {
     "customer_id": "the customer's id in the source data",
+    "channel": "the consented channel this list contacts the customer on",
     "cutoff_date": "the date the scores describe (ISO date); nothing after it was used",
     "segment": "behavioural cluster, named by its profile",
     "cluster": "behavioural cluster number (-1: no completed booking)",

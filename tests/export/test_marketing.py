@@ -205,3 +205,16 @@ def test_export_run_follows_the_champion_decision(data, tmp_path):
     assert result["published"] is False and result.folder is None and result["lists"] == {}
     assert result.headline == f"no lists published: {rejected['lists_note']}"
     assert not run2.exports_dir.exists()
+
+
+def test_a_data_dictionary_is_published_beside_the_lists(data, tmp_path):
+    """``columns.md``: one line per column of the scored table and of the lists, meaning and
+    unit, listed in the manifest with its checksum."""
+    scored, customers = data
+    result = export_marketing(scored, tmp_path, ExportParams(), customers=customers)
+    text = (result.folder / "columns.md").read_text(encoding="utf-8")
+    for col in [*scored.columns, "channel"]:
+        assert f"| `{col}` |" in text, col
+    assert "probability (0-1) of churning within 365 days" in text
+    assert "(see the list parameters)" not in text
+    assert any(f["file"] == "columns.md" and len(f["sha256"]) == 64 for f in result["files"])
