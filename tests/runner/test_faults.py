@@ -29,6 +29,7 @@ from mlflow.tracking import MlflowClient
 
 from src import fileio
 from src.cli import main
+from src.export import marketing
 from src.params import ParamsError
 from src.paths import PARAMS_DIR, PROJECT_ROOT
 from src.runner import run
@@ -368,7 +369,6 @@ def test_disk_full_inside_the_marketing_exporter_publishes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ENOSPC injected into the exporter's own atomic writes (src.export.marketing): the
     export raises, no ``exports/`` folder, no staging or temp file is left in the run."""
-    marketing = pytest.importorskip("src.export.marketing")
     n = 50
     scored = pd.DataFrame({
         "customer_id": [f"C{i:03d}" for i in range(n)], "cutoff_date": "2025-12-31",
