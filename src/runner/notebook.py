@@ -205,7 +205,7 @@ def open_run(
     """
     params = load_params(resolve(params_file) if str(params_file).endswith((".yaml", ".yml"))
                          else params_file)
-    _, experiment_id = connect(params.mlflow.tracking_uri, params.mlflow.experiment)
+    client, experiment_id = connect(params.mlflow.tracking_uri, params.mlflow.experiment)
     interactive = not run_dir
     if interactive:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -223,6 +223,9 @@ def open_run(
     if mlflow.active_run() is not None:
         mlflow.end_run()
     if mlflow_run_id:
+        # attach in the run's own experiment (a process-wide experiment set earlier, e.g. by
+        # another notebook context, would refuse the run)
+        mlflow.set_experiment(experiment_id=client.get_run(mlflow_run_id).info.experiment_id)
         run = mlflow.start_run(run_id=mlflow_run_id)
     else:
         run = mlflow.start_run(experiment_id=experiment_id, run_name=f"{notebook} (interactive)",

@@ -121,7 +121,9 @@ def corrupted_bookings(draw):
     ids = text["booking_id"].str.strip().replace("", np.nan)
     later_duplicates = set(np.flatnonzero(ids.notna() & ids.duplicated(keep="first")))
     assert later_duplicates <= dup_targets  # only rows we corrupted can be later duplicates
-    return truth, text, invalid | later_duplicates
+    # a copy of an id that was blanked before is a blank id: invalid too
+    blank = set(np.flatnonzero(ids.isna()))
+    return truth, text, invalid | later_duplicates | blank
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -140,7 +140,12 @@ def after_a_run(demo_runs) -> dict[str, Any]:
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_reads_the_latest_run(notebook: Path, after_a_run: dict[str, Any],
                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(monkeypatch, after_a_run["home"])
+    # the session's demo run is shared with other tests: this notebook's scratch outputs and
+    # its interactive MLflow run go to its own folder and store; the runs folder is the run's
+    paths = isolate(monkeypatch, tmp_path)
+    paths["outputs"].mkdir(parents=True)
+    (paths["outputs"] / "runs").symlink_to(after_a_run["outputs"] / "runs",
+                                           target_is_directory=True)
     before = snapshot(after_a_run["run_dir"])
     output = run_all(notebook, after_a_run["job"], tmp_path)
     banner = banner_line(output, notebook)
@@ -148,7 +153,7 @@ def test_notebook_reads_the_latest_run(notebook: Path, after_a_run: dict[str, An
         assert "data step" in banner, banner
     else:
         assert f"reading run {after_a_run['run_id']}" in banner, banner
-    assert str(after_a_run["outputs"] / "scratch") in banner, banner
+    assert str(paths["outputs"] / "scratch") in banner, banner
     assert snapshot(after_a_run["run_dir"]) == before, "the run read was changed"
-    assert not (after_a_run["outputs"] / "scratch" / "demo").exists(), \
+    assert not (paths["outputs"] / "scratch" / "demo").exists(), \
         "the data was prepared although a successful run exists"

@@ -452,8 +452,8 @@ def test_killed_runner_is_marked_failed_by_the_next_run_of_its_job(
     assert err["exception"] == "RunnerKilled" and err["notebook"] == "slow"
     assert f"--resume {dead['run_id']}" in err["message"] and "died while running" in err["message"]
     assert [n["status"] for n in dead["notebooks"]] == ["failed", "skipped"]
-    client = MlflowClient(store["uri"])
     ids = dead["mlflow"]
+    client = MlflowClient(ids["tracking_uri"])  # the store the dead runner logged to
     assert client.get_run(ids["parent_run_id"]).info.status == "FAILED"
     assert client.get_run(ids["notebook_run_ids"]["slow"]).info.status == "FAILED"
     capsys.readouterr()
