@@ -6,7 +6,7 @@
 
 For each size the synthetic data (src.data.synthetic) are generated once, in their own
 subprocess, into a temporary folder as Parquet. Each engine then runs in a fresh subprocess
-through src.features.duckdb_features.build_customer_features: ``pandas`` reads the used
+through src.features.cache.build_customer_features: ``pandas`` reads the used
 columns of the four tables into pandas and calls customer_features; ``duckdb`` aggregates
 inside DuckDB and fetches only the one-row-per-customer result. Reported per case: wall
 seconds of read + compute (imports excluded), peak RSS of the process, and the largest
@@ -47,7 +47,8 @@ def _generate(n_customers: int, seed: int, folder: Path) -> dict:
 
 def _features(engine: str, folder: Path, cutoff: str, memory_limit: str, sample_out: Path) -> dict:
     """Child: features with one engine; writes a sample of rows to ``sample_out``."""
-    from src.features.duckdb_features import build_customer_features, parquet_num_rows
+    from src.features.cache import build_customer_features
+    from src.features.duckdb_features import parquet_num_rows
 
     paths = {name: folder / f"{name}.parquet" for name in TABLES}
     kwargs = {"memory_limit": memory_limit} if engine == "duckdb" else {}

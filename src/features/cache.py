@@ -13,19 +13,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
 from src.features.attributes import TierRule
 from src.features.customer import customer_features
-from src.features.duckdb_features import customer_features_duckdb
+from src.features.duckdb_features import (
+    TABLE_NAMES,
+    USED_COLUMNS,
+    ParquetSource,
+    customer_features_duckdb,
+    parquet_num_rows,
+    read_parquet_pandas,
+)
 from src.fileio import atomic_write
 from src.layout import RunLayout
 
-__all__ = ["FeatureCache", "FeatureTables", "data_fingerprint", "features_at", "run_tables"]
+log = logging.getLogger(__name__)
+
+__all__ = ["FeatureCache", "FeatureTables", "build_customer_features", "data_fingerprint",
+           "features_at", "run_tables"]
 
 
 class FeatureCache:
@@ -198,3 +209,57 @@ def run_tables(source: RunLayout, *, cache_dir: Path | None = None, cache_featur
         duckdb_min_bookings=engine.get("duckdb_min_bookings", 20_000_000),
         snapshot_date=context["snapshot_date"], tier_rule=tier_rule)
     return FeatureTables(tables, cache, **context)
+
+
+def build_customer_features(
+    paths: Mapping[str, ParquetSource],
+    cutoff_date,
+    *,
+    engine: Literal["auto", "pandas", "duckdb"] = "auto",
+    auto_threshold_rows: int = 20_000_000,
+    **duckdb_kwargs,
+) -> pd.DataFrame:
+    """Customer features from Parquet tables, with pandas or DuckDB (same result).
+
+    Parameters
+    ----------
+    paths : table name -> Parquet source (file, glob or list of files); keys among
+        ``bookings`` (required), ``customers``, ``interactions``, ``feedback``; an absent key
+        is an absent table.
+    cutoff_date : date-like; the observation date.
+    engine : ``"pandas"`` reads the used columns with pandas and calls
+        :func:`~src.features.customer.customer_features`; ``"duckdb"`` calls
+        :func:`customer_features_duckdb`; ``"auto"`` uses DuckDB when the bookings have more
+        than ``auto_threshold_rows`` rows (counted from the Parquet footers).
+    auto_threshold_rows : bookings rows above which ``"auto"`` picks DuckDB.
+    **duckdb_kwargs : ``memory_limit``, ``threads``, ``temp_directory`` for DuckDB (ignored by
+        the pandas engine).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer known at the cut-off, as
+        :func:`~src.features.customer.customer_features`.
+    """
+    unknown = sorted(set(paths) - set(TABLE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown table names {unknown}; expected some of {list(TABLE_NAMES)}")
+    if "bookings" not in paths:
+        raise ValueError("paths must name the bookings Parquet file ('bookings')")
+    if engine not in ("auto", "pandas", "duckdb"):
+        raise ValueError(f"engine must be 'auto', 'pandas' or 'duckdb', not {engine!r}")
+    if engine == "auto":
+        n_rows = parquet_num_rows(paths["bookings"])
+        engine = "duckdb" if n_rows > auto_threshold_rows else "pandas"
+        log.info("customer features: %d bookings rows -> %s engine", n_rows, engine)
+    others = {name: paths.get(name) for name in TABLE_NAMES if name != "bookings"}
+    if engine == "duckdb":
+        return customer_features_duckdb(paths["bookings"], cutoff_date, **others,
+                                        **duckdb_kwargs)
+    tables = {name: read_parquet_pandas(src, USED_COLUMNS[name])
+              for name, src in {"bookings": paths["bookings"], **others}.items()
+              if src is not None}
+    return customer_features(tables["bookings"], cutoff_date,
+                             customers=tables.get("customers"),
+                             interactions=tables.get("interactions"),
+                             feedback=tables.get("feedback"))

@@ -10,7 +10,8 @@ returns (same columns in the same order, dtypes, index, ``attrs``) but reads the
 Parquet inside DuckDB and does every aggregation there, so the bookings never enter pandas:
 only the final one-row-per-customer table is fetched. DuckDB works within ``memory_limit`` and
 spills to ``temp_directory``, so 40M bookings do not have to fit in memory at once.
-:func:`build_customer_features` picks the engine from the size of the bookings table.
+:func:`src.features.cache.build_customer_features` picks the engine from the size of the
+bookings table.
 
 How the work stays out of core:
 
@@ -53,9 +54,8 @@ import glob
 import logging
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import duckdb
 import numpy as np
@@ -69,13 +69,11 @@ from src.features.attributes import TierRule, point_in_time_attributes
 from src.features.customer import (
     CUSTOMER_ATTRIBUTES,
     MIX_COLUMNS,
-    customer_features,
     cutoff_timestamp,
 )
 
 __all__ = [
     "ParquetSource",
-    "build_customer_features",
     "customer_features_duckdb",
     "parquet_files",
     "parquet_num_rows",
@@ -645,62 +643,3 @@ def _pandas_category_dtype(cust: _Table, column: str) -> pd.CategoricalDtype | N
     if column not in schema.names or not pa.types.is_dictionary(schema.field(column).type):
         return None
     return read_parquet_pandas(cust.files, columns=[column])[column].dtype
-
-
-# --------------------------------------------------------------------------------------------
-# Dispatcher
-# --------------------------------------------------------------------------------------------
-
-
-def build_customer_features(
-    paths: Mapping[str, ParquetSource],
-    cutoff_date,
-    *,
-    engine: Literal["auto", "pandas", "duckdb"] = "auto",
-    auto_threshold_rows: int = 20_000_000,
-    **duckdb_kwargs,
-) -> pd.DataFrame:
-    """Customer features from Parquet tables, with pandas or DuckDB (same result).
-
-    Parameters
-    ----------
-    paths : table name -> Parquet source (file, glob or list of files); keys among
-        ``bookings`` (required), ``customers``, ``interactions``, ``feedback``; an absent key
-        is an absent table.
-    cutoff_date : date-like; the observation date.
-    engine : ``"pandas"`` reads the used columns with pandas and calls
-        :func:`~src.features.customer.customer_features`; ``"duckdb"`` calls
-        :func:`customer_features_duckdb`; ``"auto"`` uses DuckDB when the bookings have more
-        than ``auto_threshold_rows`` rows (counted from the Parquet footers).
-    auto_threshold_rows : bookings rows above which ``"auto"`` picks DuckDB.
-    **duckdb_kwargs : ``memory_limit``, ``threads``, ``temp_directory`` for DuckDB (ignored by
-        the pandas engine).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per customer known at the cut-off, as
-        :func:`~src.features.customer.customer_features`.
-    """
-    unknown = sorted(set(paths) - set(TABLE_NAMES))
-    if unknown:
-        raise ValueError(f"unknown table names {unknown}; expected some of {list(TABLE_NAMES)}")
-    if "bookings" not in paths:
-        raise ValueError("paths must name the bookings Parquet file ('bookings')")
-    if engine not in ("auto", "pandas", "duckdb"):
-        raise ValueError(f"engine must be 'auto', 'pandas' or 'duckdb', not {engine!r}")
-    if engine == "auto":
-        n_rows = parquet_num_rows(paths["bookings"])
-        engine = "duckdb" if n_rows > auto_threshold_rows else "pandas"
-        log.info("customer features: %d bookings rows -> %s engine", n_rows, engine)
-    others = {name: paths.get(name) for name in TABLE_NAMES if name != "bookings"}
-    if engine == "duckdb":
-        return customer_features_duckdb(paths["bookings"], cutoff_date, **others,
-                                        **duckdb_kwargs)
-    tables = {name: read_parquet_pandas(src, USED_COLUMNS[name])
-              for name, src in {"bookings": paths["bookings"], **others}.items()
-              if src is not None}
-    return customer_features(tables["bookings"], cutoff_date,
-                             customers=tables.get("customers"),
-                             interactions=tables.get("interactions"),
-                             feedback=tables.get("feedback"))

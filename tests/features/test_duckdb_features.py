@@ -15,9 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from src.data.synthetic import generate, generate_to_parquet
+from src.features import cache
 from src.features import duckdb_features as ddf
+from src.features.cache import build_customer_features
 from src.features.customer import customer_features
-from src.features.duckdb_features import build_customer_features, customer_features_duckdb
+from src.features.duckdb_features import customer_features_duckdb
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = ("bookings", "customers", "interactions", "feedback")
@@ -301,10 +303,10 @@ def test_missing_mandatory_column_and_missing_file(tmp_path) -> None:
 def test_dispatcher_picks_engine_by_bookings_rows(tmp_path, monkeypatch) -> None:
     paths = write_tables(edge_tables(), tmp_path)
     calls: list[str] = []
-    real_duckdb, real_pandas = ddf.customer_features_duckdb, ddf.customer_features
-    monkeypatch.setattr(ddf, "customer_features_duckdb",
+    real_duckdb, real_pandas = cache.customer_features_duckdb, cache.customer_features
+    monkeypatch.setattr(cache, "customer_features_duckdb",
                         lambda *a, **k: calls.append("duckdb") or real_duckdb(*a, **k))
-    monkeypatch.setattr(ddf, "customer_features",
+    monkeypatch.setattr(cache, "customer_features",
                         lambda *a, **k: calls.append("pandas") or real_pandas(*a, **k))
     n_rows = len(edge_tables()["bookings"])
     assert ddf.parquet_num_rows(paths["bookings"]) == n_rows
