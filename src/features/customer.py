@@ -161,12 +161,15 @@ def status_at(bookings: pd.DataFrame, cutoff_date) -> pd.Series:
     return status.where(known | status.isna().to_numpy(), "confirmed")
 
 
-def _completed_mask(bookings: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray:
-    """Boolean mask of :func:`completed_bookings` rows, shape (n_bookings,)."""
+def _completed_mask(bookings: pd.DataFrame, cutoff: pd.Timestamp,
+                    status: pd.Series | None = None) -> np.ndarray:
+    """Boolean mask of :func:`completed_bookings` rows, shape (n_bookings,); ``status``: the
+    :func:`status_at` of these rows when the caller has it already."""
     mask = (_dates(bookings["booking_date"]) <= cutoff).to_numpy()
     end = _trip_end(bookings)
     if "status" in bookings.columns:
-        status = status_at(bookings, cutoff)
+        if status is None:
+            status = status_at(bookings, cutoff)
         ok_status = status.isna() | (status == "completed")
         if end is not None:
             ok_status |= status == "confirmed"
@@ -284,7 +287,8 @@ def _customer_features(
     b_cols = set(bookings.columns)
 
     booked = bookings.loc[(_dates(bookings["booking_date"]) <= cutoff).to_numpy()]
-    done_mask = _completed_mask(booked, cutoff)
+    status = status_at(booked, cutoff) if "status" in b_cols else None  # once, for both uses
+    done_mask = _completed_mask(booked, cutoff, status)
     done = booked.loc[done_mask]
 
     # ---- who is known at the cut-off -------------------------------------------------------
@@ -319,7 +323,6 @@ def _customer_features(
     code = bcode[done_mask]
     n_book = np.bincount(code, minlength=n)
     out["n_bookings"] = n_book.astype(np.int32)
-    status = status_at(booked, cutoff) if "status" in b_cols else None
     if status is not None:
         for name, value in (("n_cancelled", "cancelled"), ("n_no_show", "no_show")):
             out[name] = np.bincount(bcode[(status == value).to_numpy()], minlength=n).astype(
