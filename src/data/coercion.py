@@ -3,7 +3,9 @@
 :func:`coerce_column` turns one mapped source column into its contract kind and flags the
 values that are present but cannot be parsed, with the reject reason; :func:`parse_dates` reads
 dates in mixed formats (ISO 8601, ``YYYYMMDD``, day-first or month-first with ``/``, month
-names; time zones dropped keeping the wall-clock time, result ``datetime64[ns]``), numbers may
+names; time zones dropped keeping the wall-clock time, result ``datetime64[ns]``; a partial date
+such as a bare year ``2016``, a year-month ``2016-05`` or a month name alone is never read as the
+first day: it is rejected with :data:`R_PARTIAL_DATE`), numbers may
 carry currency symbols or thousands separators, flags are yes/no, true/false or 1/0, and
 category values are matched onto the allowed ones after normalising case, spaces and hyphens.
 :func:`as_text` is the shared "stripped text or missing" view of any column.
@@ -32,9 +34,11 @@ __all__ = [
     "R_BOOL",
     "R_DATE",
     "R_NUMBER",
+    "R_PARTIAL_DATE",
     "R_WHOLE",
     "as_text",
     "coerce_column",
+    "partial_dates",
     "parse_dates",
 ]
 
@@ -43,6 +47,11 @@ R_DATE = "unparseable date"
 R_NUMBER = "unparseable number"
 R_WHOLE = "not a whole number"
 R_BOOL = "unparseable true/false"
+R_PARTIAL_DATE = (
+    "not a full date (a year, year-month or month name alone; it is not read as the first day: "
+    "set date_format, e.g. '%Y', to accept it, or map an expression such as "
+    "make_date(year, month, 1))"
+)
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
@@ -120,6 +129,25 @@ _MONTH_NAME = (
 )
 
 
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_PARTIAL = re.compile(
+    rf"(?i)^(?:\d{{4}}(?:\s*[-/.]\s*\d{{1,2}})?|\d{{1,2}}\s*[-/.]\s*\d{{4}}|{_MONTHS}"
+    rf"(?:[\s,/-]*\d{{4}})?|\d{{4}}[\s,/-]*{_MONTHS})$"
+)
+
+
+def partial_dates(text: pd.Series) -> pd.Series:
+    """Mask of shape (n,): values that are only part of a date.
+
+    A bare year (``"2016"``), a year and month (``"2016-05"``, ``"05/2016"``, ``"May 2016"``)
+    or a month name alone (``"May"``). Without an explicit ``date_format`` these are rejected
+    (:data:`R_PARTIAL_DATE`) rather than read as the first day of the period; eight-digit
+    ``YYYYMMDD`` values are full dates.
+    """
+    matched = text.astype(object).str.match(_PARTIAL)
+    return pd.Series(matched.to_numpy(dtype=object) == True, index=text.index)  # noqa: E712
+
+
 def _to_datetime(text: pd.Series, **kwargs: Any) -> pd.Series:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -183,6 +211,9 @@ def _parse_day_month(text: pd.Series, pattern: str, dayfirst: bool | None) -> pd
 def _parse_text_dates(text: pd.Series, date_format: str | None, dayfirst: bool) -> pd.Series:
     if date_format:
         return _naive(_to_datetime(text, format=date_format))
+    partial = partial_dates(text)
+    if partial.any():
+        text = text.where(~partial)
     out = _naive(_to_datetime(text, format="ISO8601"))
     todo = out.isna() & text.notna()
     # offsets ISO 8601 parsing does not take (" UTC", "+08", "GMT"): drop them, keep wall time
@@ -221,8 +252,9 @@ def parse_dates(
     Returns
     -------
     Series of shape (n,), ``datetime64[ns]`` without time zone (wall-clock time kept), same
-    index; NaT where a value is missing or cannot be parsed (unambiguously). Times are kept:
-    normalise for calendar dates.
+    index; NaT where a value is missing or cannot be parsed (unambiguously), and, without
+    ``date_format``, where it is only part of a date (:func:`partial_dates`: ``"2016"``,
+    ``"2016-05"``, ``"May"``). Times are kept: normalise for calendar dates.
     """
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if is_datetime64_any_dtype(s.dtype):
@@ -292,7 +324,13 @@ def coerce_column(
             typed = _parse_text_dates(text, date_format, dayfirst)
         if kind == "date":
             typed = typed.dt.normalize()
-        return typed, present & typed.isna(), R_DATE, present
+        failed = present & typed.isna()
+        reason: pd.Series | str = R_DATE
+        if not date_format and failed.any():
+            partial = partial_dates(text if text is not None else as_text(raw))
+            if (partial & failed).any():
+                reason = pd.Series(np.where(partial, R_PARTIAL_DATE, R_DATE), index=raw.index)
+        return typed, failed, reason, present
     if kind == "float":
         typed = _parse_numbers(raw, text)
         return typed, present & typed.isna(), R_NUMBER, present

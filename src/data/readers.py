@@ -25,8 +25,15 @@ from src.data.sources import TableSource
 from src.fileio import file_sha256
 
 __all__ = [
+    "database_path",
     "file_sha256",
+    "locate_file",
+    "masked_url",
+    "quote_identifier",
     "read_raw",
+    "single_column_error",
+    "source_header",
+    "utf8_copy",
 ]
 
 _CSV_SUFFIXES = {".csv", ".txt", ".tsv", ".dat"}
@@ -241,6 +248,22 @@ def _read_parquet(path: Path, table: str) -> pd.DataFrame:
         ) from None
 
 
+def quote_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier (``schema.table`` quoted part by part)."""
+    return _quote_identifier(name)
+
+
+def database_path(url: str, base_dir: Path, table: str) -> Path | None:
+    """The database file of a SQLAlchemy/DuckDB URL resolved against ``base_dir``; ``None``
+    for in-memory databases."""
+    return _database_path(url, base_dir, table)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password hidden, for messages and the run manifest."""
+    return _masked(url)
+
+
 def _quote_identifier(name: str) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
 
@@ -358,6 +381,125 @@ def _read_sqlalchemy(source: TableSource, table: str, base_dir: Path) -> pd.Data
         engine.dispose()
 
 
+def locate_file(source: TableSource, table: str, base_dir: Path) -> tuple[Path, str]:
+    """The resolved file of a ``path`` source and its format (``csv`` or ``parquet``).
+
+    Raises
+    ------
+    DataSourceError
+        The file is missing (similar names are listed), empty, or of an unknown format.
+    """
+    path = _resolve(source.path, Path(base_dir))
+    if not path.exists():
+        raise _missing_file_error(path, table, Path(base_dir))
+    fmt = _file_format(path, source.format, table)
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataSourceError(
+            f"{table}: {path.name} is empty (0 bytes)",
+            file=str(path),
+            hint="export the table again; the file has no header and no rows",
+        )
+    return path, fmt
+
+
+def single_column_error(path: Path, header: list[str], delimiter: str,
+                        table: str) -> DataSourceError | None:
+    """The error for a CSV read as one column because the delimiter is wrong, else None."""
+    if len(header) != 1:
+        return None
+    sniffed = _sniff_delimiter(str(header[0]), delimiter)
+    if not sniffed:
+        return None
+    return DataSourceError(
+        f"{table}: reading {path.name} with delimiter {delimiter!r} gives a single column "
+        f"{str(header[0])[:80]!r}",
+        file=str(path),
+        hint=f"looks like {sniffed!r}-delimited; set delimiter: {sniffed!r} "
+        f"(tables.{table}.delimiter)",
+    )
+
+
+def utf8_copy(path: Path, encoding: str, table: str, dest: Path) -> Path:
+    """Stream ``path`` (any compression :mod:`gzip`, bz2, xz; text in ``encoding``) into the
+    plain UTF-8 file ``dest``, for readers that take UTF-8 only (DuckDB).
+
+    Raises
+    ------
+    DataSourceError
+        A byte is not valid in ``encoding`` (the error names its offset and likely encodings).
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with _open_binary(path) as src, open(dest, "w", encoding="utf-8", newline="") as out:
+            first = True
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                text = decoder.decode(chunk)
+                if first:
+                    text, first = text.lstrip("\ufeff"), False
+                out.write(text)
+            out.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, encoding, table, exc) from None
+    return dest
+
+
+def source_header(source: TableSource, table: str, base_dir: Path) -> list[str]:
+    """The column names of a source, read cheaply (a CSV's first line, a Parquet schema, a
+    query's result columns without its rows).
+
+    Parameters
+    ----------
+    source : the table's source; table : contract table name; base_dir : directory relative
+        paths resolve against.
+
+    Returns
+    -------
+    list of str: the source's column names as :func:`read_raw` gives them (byte-order mark
+    and surrounding blanks stripped).
+    """
+    import csv
+
+    base_dir = Path(base_dir)
+    if source.path is not None:
+        path, fmt = locate_file(source, table, base_dir)
+        if fmt == "parquet":
+            import pyarrow.dataset as ds
+
+            try:
+                names = ds.dataset(str(path), format="parquet").schema.names
+            except Exception as exc:  # pyarrow raises several types (ArrowInvalid, OSError)
+                raise DataSourceError(
+                    f"{table}: cannot read {path.name} as Parquet: {exc}",
+                    file=str(path),
+                    hint=f"check the file, or set tables.{table}.format: csv if it is a CSV",
+                ) from None
+        else:
+            try:
+                line = _first_line(path, source.encoding)
+            except UnicodeDecodeError as exc:
+                raise _encoding_error(path, source.encoding, table, exc) from None
+            names = next(csv.reader([line], delimiter=source.delimiter), [])
+    elif source.url.startswith("duckdb:"):
+        import duckdb
+
+        db = _database_path(source.url, base_dir, table)
+        con = duckdb.connect(":memory:" if db is None else str(db), read_only=db is not None)
+        try:
+            if db is None:
+                con.execute(f"SET file_search_path = '{str(base_dir).replace(chr(39), '')}'")
+            sql = (f"SELECT * FROM {_quote_identifier(source.table)}" if source.table
+                   else source.query)
+            names = [d[0] for d in con.execute(f"SELECT * FROM ({sql}) LIMIT 0").description]
+        except duckdb.Error as exc:
+            raise DataSourceError(f"{table}: the query failed: {exc}", file=source.url,
+                                  hint=f"fix tables.{table}.query (or .table)") from None
+        finally:
+            con.close()
+    else:
+        names = list(read_raw(source, table, base_dir)[0].columns)
+    return [str(c).lstrip("\ufeff").strip() for c in names]
+
+
 def read_raw(source: TableSource, table: str, base_dir: Path) -> tuple[pd.DataFrame, dict]:
     """The source as read (no renaming), with a RangeIndex, and its provenance.
 
@@ -382,16 +524,7 @@ def read_raw(source: TableSource, table: str, base_dir: Path) -> tuple[pd.DataFr
     """
     base_dir = Path(base_dir)
     if source.path is not None:
-        path = _resolve(source.path, base_dir)
-        if not path.exists():
-            raise _missing_file_error(path, table, base_dir)
-        fmt = _file_format(path, source.format, table)
-        if path.is_file() and path.stat().st_size == 0:
-            raise DataSourceError(
-                f"{table}: {path.name} is empty (0 bytes)",
-                file=str(path),
-                hint="export the table again; the file has no header and no rows",
-            )
+        path, fmt = locate_file(source, table, base_dir)
         raw = _read_csv(path, source, table) if fmt == "csv" else _read_parquet(path, table)
         info: dict[str, Any] = {
             "display": str(path),

@@ -51,7 +51,8 @@ def fatal_hint(col: Column, date_format: str | None) -> str:
             f"the values do not match date_format {date_format!r}; fix date_format"
             if date_format
             else "set date_format (e.g. '%Y%m%d', '%d/%m/%Y') or dayfirst: true to match "
-            "how the source writes dates"
+            "how the source writes dates; a year or year-month alone is not a date: build one "
+            "with an expression such as make_date(year, month, 1)"
         )
         return f"{mapping}; {how}"
     if col.kind in ("float", "int"):
@@ -100,8 +101,14 @@ def failure_problem_rows(
             first_pos = pd.Series(first.index.to_numpy(), index=first.to_numpy())
             sel = (out["reason"] == "field_uniqueness") & (out["column"] == name)
             firsts = first_pos.reindex(ids.to_numpy()[out.loc[sel, "pos"].to_numpy()]).to_numpy()
+            lines = (
+                ", invoice lines? set "
+                "tables.bookings.group_lines: true"
+                if name == "booking_id"
+                else ""
+            )
             out.loc[sel, "reason"] = [
-                f"duplicate {name} (first at row {row_numbers[int(p)]})" for p in firsts
+                f"duplicate {name} (first at row {row_numbers[int(p)]}{lines})" for p in firsts
             ]
     return out.drop_duplicates(["pos", "column", "reason"])
 
@@ -128,9 +135,13 @@ def _json_default(obj: Any) -> Any:
 
 def record_json(raw: pd.DataFrame, pos: np.ndarray) -> list[str]:
     """The source rows at positions ``pos``, each as a JSON object (missing: ``null``)."""
-    rows = raw.iloc[pos].astype(object)
-    rows = rows.where(rows.notna(), None)
+    rows = raw.iloc[pos]
+    names = [str(c) for c in rows.columns]
+    columns = []
+    for c in rows.columns:
+        values = rows[c].astype(object)
+        columns.append(values.where(values.notna(), None).tolist())
     return [
-        json.dumps(rec, ensure_ascii=False, default=_json_default)
-        for rec in rows.to_dict("records")
-    ]
+        json.dumps(dict(zip(names, vals, strict=True)), ensure_ascii=False, default=_json_default)
+        for vals in zip(*columns, strict=True)
+    ] if columns else ["{}"] * len(rows)

@@ -3,9 +3,10 @@
 :class:`DataSourceConfig` is the ``data`` section of a job's params (the tables, the as-of
 date, the tolerated share of rejected rows, what to do with negative amounts) and
 :class:`TableSource` one table's source (a CSV or Parquet file, or a SQL table or query), with
-the column renames, value translations and defaults onto :mod:`src.data.contract`; both are
-pydantic models that refuse unknown keys and contract columns that do not exist, with the
-nearest name as a hint.
+the column mapping (a source column or a DuckDB SQL expression per contract column), row
+filter (``where``), invoice-line grouping (``group_lines``), customer ``attributes``, value
+translations and defaults onto :mod:`src.data.contract`; both are pydantic models that refuse
+unknown keys and contract columns that do not exist, with the nearest name as a hint.
 """
 
 from __future__ import annotations
@@ -40,12 +41,23 @@ class TableSource(BaseModel):
     ----------
     path : CSV (also ``.csv.gz``) or Parquet file, or a directory of Parquet files.
     url : SQLAlchemy URL (``sqlite:///data/crm.db``) or ``duckdb:///data/crm.duckdb``;
-        relative database paths resolve against the base directory.
+        relative database paths resolve against the base directory. ``duckdb:///:memory:``
+        with a ``query`` runs it on an in-memory DuckDB whose relative file paths resolve
+        against the base directory (``SELECT * FROM read_csv('exports/orders.csv')``; its
+        sniffer types the columns: ``types={'id': 'VARCHAR'}`` keeps leading zeros).
     table, query : the database table to read whole, or a SQL query.
     format : ``auto`` (by file suffix), ``csv`` or ``parquet``.
     encoding : text encoding of a CSV (``utf-8``, ``utf-8-sig``, ``gbk``, ...).
     delimiter : CSV field separator, one character (``"\\t"`` or ``tab`` for tabs).
-    columns : contract column -> source column, for columns whose names differ.
+    columns : contract column -> source column, for columns whose names differ; a value that
+        is not exactly a column name of the source is a DuckDB SQL expression over the source
+        columns (``amount: "Quantity * Price"``, ``loyalty_member: "true"``).
+    where : SQL condition (or list of conditions, ANDed) a source row must meet to be loaded;
+        the rows each condition removes are counted in the load report.
+    group_lines : bookings only: rows sharing ``booking_id`` are lines of one booking (amount
+        summed, earliest booking_date, other columns the first non-missing value).
+    attributes : customers only: extra column name -> source column or SQL expression, kept in
+        the customers table as snapshots of the as-of date (not contract columns).
     date_format : strptime format of every text date column (e.g. ``"%Y%m%d"``); default:
         mixed formats are parsed (see :func:`src.data.validation.parse_dates`).
     dayfirst : read ``01/02/2024`` as 1 February.
@@ -69,6 +81,24 @@ class TableSource(BaseModel):
     dayfirst: bool = False
     values: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
+    where: list[str] = Field(default_factory=list)
+    group_lines: bool = False
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _conditions(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("columns", "attributes", mode="before")
+    @classmethod
+    def _mapping_text(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {k: (_scalar_text(v) if isinstance(v, bool | int | float) else v)
+                for k, v in value.items()}
 
     @field_validator("path", "url", "table", "query", "date_format", mode="before")
     @classmethod
@@ -130,12 +160,16 @@ class DataSourceConfig(BaseModel):
 
     Attributes
     ----------
-    tables : per contract table, its :class:`TableSource`; ``bookings`` is mandatory.
+    tables : per contract table, its :class:`TableSource`; ``bookings`` is mandatory unless a
+        ``customers`` table is given (snapshot data: customers only, no derived tables).
     as_of_date : dates after it are "in the future" and rejected (default: today).
     max_reject_share : above this share of rejected rows a table is refused as a whole
         (fatal), naming the top reasons.
     negative_amounts : ``reject`` negative amounts unless the booking is ``cancelled`` (a
         refund), or ``keep`` them all.
+    customer_defaults : constants for the customers table derived from the bookings when no
+        ``tables.customers`` is given (e.g. ``{consent_email: true}`` when every customer of
+        a transaction log may be contacted by email); keys are customers contract columns.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -144,17 +178,34 @@ class DataSourceConfig(BaseModel):
     as_of_date: date | None = None
     max_reject_share: float = Field(0.2, ge=0.0, le=1.0)
     negative_amounts: Literal["reject", "keep"] = "reject"
+    customer_defaults: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _contract_names(self) -> DataSourceConfig:
-        if "bookings" not in self.tables:
+        if "bookings" not in self.tables and "customers" not in self.tables:
             raise ValueError(
-                "tables.bookings is required (customer_id, booking_date and amount at least)"
+                "tables.bookings is required (customer_id, booking_date and amount at least), "
+                "or tables.customers for snapshot data"
             )
         for name, source in self.tables.items():
+            if source.group_lines and name != "bookings":
+                raise ValueError(f"tables.{name}.group_lines: only bookings have lines")
+            if source.attributes and name != "customers":
+                raise ValueError(f"tables.{name}.attributes: only customers have attributes")
             problems = unknown_contract_keys(source, name)
             if problems:
                 raise ValueError("; ".join(problems))
+        if self.customer_defaults and "customers" in self.tables:
+            raise ValueError("customer_defaults is for the customers table derived from the "
+                             "bookings; with tables.customers given, use "
+                             "tables.customers.defaults")
+        for key in self.customer_defaults:
+            if key not in TABLES["customers"].column_names or key in ("customer_id",
+                                                                       "signup_date"):
+                near = difflib.get_close_matches(key, TABLES["customers"].column_names, n=1)
+                raise ValueError(
+                    f"customer_defaults.{key}: not a column the derived customers table can "
+                    "take" + (f"; did you mean {near[0]!r}?" if near else ""))
         return self
 
 
@@ -179,4 +230,12 @@ def unknown_contract_keys(source: TableSource, table: str) -> list[str]:
                     + (f"; did you mean {near[0]!r}?" if near else "")
                     + f" (columns: {', '.join(spec.column_names)})"
                 )
+    for key in source.attributes:
+        if key in spec.column_names:
+            problems.append(
+                f"tables.{table}.attributes.{key}: {key!r} is a contract column; map it under "
+                f"tables.{table}.columns, or give the attribute another name"
+            )
+        elif not key or key.startswith("_"):
+            problems.append(f"tables.{table}.attributes.{key}: name it with a letter first")
     return problems

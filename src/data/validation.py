@@ -72,6 +72,7 @@ def validate_table(
     dayfirst: bool = False,
     source_columns: Mapping[str, str] | None = None,
     raw: pd.DataFrame | None = None,
+    with_records: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coerce a mapped table to the contract, validate it, split kept from rejected rows.
 
@@ -91,6 +92,8 @@ def validate_table(
     source_columns : contract name -> source column name, to name source columns in errors.
     raw : the source rows as read (shape (n, any)), written as JSON into ``record``; default
         ``df``.
+    with_records : ``False`` leaves ``record`` empty, for a caller that reads the rejected
+        source rows itself (the DuckDB engine, :mod:`src.data.ingest`).
 
     Returns
     -------
@@ -149,7 +152,9 @@ def validate_table(
     ``date_format`` when one is given, otherwise by :func:`parse_dates` (ISO 8601 with or without
     time, ``YYYYMMDD``, ``DD/MM/YYYY`` or ``MM/DD/YYYY`` by ``dayfirst``, month names with a day
     and a four-digit year); what none of these reads unambiguously (``"12"``, ``"Mar 2024"``,
-    ``"2024-02-30"``) is rejected rather than guessed.
+    ``"2024-02-30"``) is rejected rather than guessed, and so is a partial date (a bare year
+    ``"2016"``, a year-month ``"2016-05"``, a month name alone) unless ``date_format`` says
+    how to read it: it is never taken as the first day of the period.
     Time zones are dropped keeping the wall-clock time written in the source, so a booking at
     ``23:30+08:00`` stays on its local calendar day. ``date`` columns are normalised to midnight;
     every date column ends as ``datetime64[ns]``.
@@ -246,17 +251,18 @@ def validate_table(
         series = raw_cols.get(name, frame[name] if name in frame.columns else None)
         if series is not None:
             long.loc[sel, "value"] = value_text(series, long.loc[sel, "pos"].to_numpy())
-    grouped = long.groupby("pos", sort=True)
-    rej_pos = grouped.size().index.to_numpy(dtype=np.int64)
+    pos = long["pos"].to_numpy(dtype=np.int64)
+    rej_pos = pos[np.r_[True, pos[1:] != pos[:-1]]] if len(pos) else pos
+    joined = {c: _join_by_row(pos, long[c].to_numpy(dtype=object))
+              for c in ("column", "value", "reason")}
     rejects = pd.DataFrame(
         {
             "table": table,
             "source": str(source),
             "row_number": row_numbers[rej_pos],
-            "column": grouped["column"].agg("; ".join).to_numpy(),
-            "value": grouped["value"].agg("; ".join).to_numpy(),
-            "reason": grouped["reason"].agg("; ".join).to_numpy(),
-            "record": record_json(df if raw is None else raw, rej_pos),
+            **joined,
+            "record": (record_json(df if raw is None else raw, rej_pos) if with_records
+                       else [""] * len(rej_pos)),
         }
     )
     keep = np.ones(n, dtype=bool)
@@ -264,6 +270,19 @@ def validate_table(
     kept = frame.loc[keep].reset_index(drop=True)
     del frame
     return _finish_kept(kept, spec), rejects
+
+
+def _join_by_row(pos: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` joined with ``"; "`` per run of equal ``pos`` (sorted), one per row."""
+    out: list[str] = []
+    prev = None
+    for p, v in zip(pos.tolist(), values.tolist(), strict=True):
+        if p == prev:
+            out[-1] = f"{out[-1]}; {v}"
+        else:
+            out.append(str(v))
+            prev = p
+    return np.asarray(out, dtype=object)
 
 
 def _finish_kept(kept: pd.DataFrame, spec: Table) -> pd.DataFrame:

@@ -104,7 +104,10 @@ def test_inconsistent_table_source_is_refused(spec):
 
 def test_bookings_are_mandatory_and_tab_delimiter_spellings_work():
     with pytest.raises(ValidationError, match="tables.bookings is required"):
-        DataSourceConfig.model_validate({"tables": {"customers": {"path": "c.csv"}}})
+        DataSourceConfig.model_validate({"tables": {"interactions": {"path": "i.csv"}}})
+    # snapshot data: a customers table alone is enough
+    assert list(DataSourceConfig.model_validate({"tables": {"customers": {"path": "c.csv"}}})
+                .tables) == ["customers"]
     assert TableSource(path="b.tsv", delimiter="\\t").delimiter == "\t"
     assert TableSource(path="b.tsv", delimiter="tab").delimiter == "\t"
     assert TableSource(path="b.csv", values={"member_tier": {1: "gold", "Y": True}}).values == {
@@ -487,7 +490,8 @@ def test_report_reconciles_and_rejects_file_is_excel_friendly(tmp_path):
         ("bookings", "8"),
         ("interactions", "2"),
     ]
-    assert rows[2]["reason"] == "duplicate booking_id (first at row 1)"
+    assert rows[2]["reason"].startswith("duplicate booking_id (first at row 1, invoice lines? ")
+    assert "tables.bookings.group_lines: true" in rows[2]["reason"]
     record = json.loads(rows[0]["record"])
     assert record["amount"] == "abc" and record["note"] == "备注"
     assert rows[0]["source"] == str(tmp_path / "bookings.csv")
@@ -501,7 +505,9 @@ def test_sources_record_file_hashes_and_rows(tmp_path):
     src = data.sources["bookings"]
     assert src["sha256"] == file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     assert src["rows"] == 12 and Path(src["path"]) == path.resolve()
-    assert data.sources["customers"] == {"derived_from": "bookings", "sha256": None, "rows": 4}
+    assert data.sources["customers"] == {
+        "derived_from": "bookings", "sha256": None, "rows": 4, "attributes": []
+    }
 
 
 def test_cdnow_sample_maps_through_params_only():
@@ -555,3 +561,23 @@ def test_cdnow_master_reads_gzipped_csv_and_keeps_duplicate_lines():
     assert data.sources["bookings"]["sha256"] == (
         "ef599ab2ca23833136880e4db7c5f2182a539bfa9ec00d5c30c8b633e68b7b14"
     )
+
+
+def test_customer_defaults_reach_the_customers_table_derived_from_bookings(tmp_path: Path) -> None:
+    """A transaction log has no customers table: its consent is set by data.source
+    customer_defaults (typed by the contract), and refused next to a given customers table."""
+    (tmp_path / "b.csv").write_text("cust,day,amt\nA,2024-01-02,10\nA,2024-02-02,5\nB,2024-03-01,7\n")
+    src = {"path": str(tmp_path / "b.csv"),
+           "columns": {"customer_id": "cust", "booking_date": "day", "amount": "amt"}}
+    cfg = DataSourceConfig.model_validate({"as_of_date": "2024-12-31", "tables": {"bookings": src},
+                                           "customer_defaults": {"consent_email": "yes"}})
+    customers = load_tables(cfg, tmp_path).tables["customers"]
+    assert customers.set_index("customer_id")["consent_email"].to_dict() == {"A": True, "B": True}
+    assert str(customers["consent_email"].dtype) == "boolean"
+    with pytest.raises(ValueError, match="tables.customers.defaults"):
+        DataSourceConfig.model_validate({"tables": {"bookings": src, "customers": {
+                                             "path": src["path"], "columns": {"customer_id": "cust"}}},
+                                         "customer_defaults": {"consent_email": True}})
+    with pytest.raises(ValueError, match="consent_email"):
+        DataSourceConfig.model_validate({"tables": {"bookings": src},
+                                         "customer_defaults": {"consent_emial": True}})

@@ -209,7 +209,8 @@ def test_duplicate_booking_id_keeps_the_first_and_names_its_row():
     df.loc[[6, 8], "booking_id"] = "B3"
     kept, rejects = validate(df)
     assert list(rejects["row_number"]) == [7, 9]
-    assert set(rejects["reason"]) == {"duplicate booking_id (first at row 3)"}
+    assert {r.split(",")[0] for r in rejects["reason"]} == {"duplicate booking_id (first at row 3"}
+    assert all("group_lines: true" in r for r in rejects["reason"])
     assert (kept["booking_id"] == "B3").sum() == 1
     assert kept.loc[kept["booking_id"] == "B3", "amount"].item() == 103.5
 

@@ -121,7 +121,7 @@ BAD_FILES: dict[str, tuple[bytes, dict[str, Any], str, tuple[str, ...]]] = {
     "missing_amount": (b"customer_id,booking_date\nC1,2024-01-01\n", {},
                        "DataValidationError", ("mandatory column 'amount'", "columns.amount")),
     "duplicated_rows": ((bookings_csv() + bookings_csv().split("\n", 1)[1]).encode(), {},
-                        "DataValidationError", ("duplicate booking_id", "max_reject_share")),
+                        "DataValidationError", ("repeat a booking_id", "exact copies", "data_quality.max_reject_share")),
     "gbk_not_declared": ((HEADER + "B1,C1,2024-03-01,120,completed,杭州西湖\n"
                           "B2,C1,2024-06-01,80,completed,北京\n").encode("gbk"), {},
                          "DataSourceError", ("cannot decode", "encoding: gbk")),

@@ -1,0 +1,185 @@
+"""Shape warnings: a loaded export that looks like it was mapped the wrong way.
+
+A load can succeed and still be wrong in shape: invoice lines taken for bookings, returns
+counted as purchases, a unit price taken for the amount, no consent columns (so nobody may be
+contacted), cancellation invoices kept as purchases. :func:`shape_warnings` looks for these
+after :func:`src.data.loading.load_tables` has validated the tables and returns one
+:class:`ShapeWarning` per finding, each naming the params key that fixes it;
+:func:`data_span_days` is the time the bookings cover. :func:`source_header` and
+:func:`mapped_columns` (re-exported from :mod:`src.data.readers` and :mod:`src.data.ingest`)
+tell what a source provides from its header alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+
+from src.data.ingest import mapped_columns
+from src.data.readers import source_header
+from src.data.rules import R_NEGATIVE
+from src.data.sources import TableSource
+
+__all__ = [
+    "ShapeWarning",
+    "data_span_days",
+    "mapped_columns",
+    "shape_warnings",
+    "source_header",
+]
+
+_PRICE = re.compile(r"(?i)(price|preis|prix|precio|prezzo|单价|單價|价格|價格|unit_?cost|rate)")
+_QUANTITY = re.compile(r"(?i)(^qty|quantit|menge|anzahl|数量|數量|cantidad|^qte|^units?$|^pieces)")
+_CANCEL_ID = re.compile(r"^[A-Za-z]\d+$")
+
+
+@dataclass(frozen=True)
+class ShapeWarning:
+    """One finding of :func:`shape_warnings`.
+
+    Attributes
+    ----------
+    code : ``invoice_lines``, ``negative_amounts``, ``unit_price_amount``, ``no_consent`` or
+        ``cancellation_ids``.
+    table : the contract table concerned.
+    message : what was found, in one sentence.
+    fix : what to set in params (the key is named).
+    count : rows concerned (0 when it does not apply).
+    """
+
+    code: str
+    table: str
+    message: str
+    fix: str
+    count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The warning as a JSON-friendly dict."""
+        return asdict(self)
+
+
+def data_span_days(tables: Mapping[str, pd.DataFrame]) -> int | None:
+    """Days from the first to the last booking date, or None without dated bookings."""
+    bookings = tables.get("bookings")
+    if bookings is None or "booking_date" not in bookings or not bookings["booking_date"].notna(
+    ).any():
+        return None
+    dates = bookings["booking_date"]
+    return int((dates.max() - dates.min()).days)
+
+
+def _duplicate_rejects(rejects: pd.DataFrame | None) -> int:
+    if rejects is None or rejects.empty:
+        return 0
+    sel = rejects["table"].eq("bookings") & rejects["reason"].str.contains(
+        "duplicate booking_id", regex=False)
+    return int(sel.sum())
+
+
+def _yaml(text: str) -> str:
+    """``text`` as a YAML scalar, quoted so that it can be pasted into params."""
+    return "'" + text.replace("'", "''") + "'" if '"' in text else f'"{text}"'
+
+
+def _amount_source(source: TableSource | None) -> str:
+    if source is None:
+        return "amount"
+    src = source.columns.get("amount", "amount")
+    return f'"{src}"' if re.search(r"\W", src) and "(" not in src else src
+
+
+def shape_warnings(
+    tables: Mapping[str, pd.DataFrame] | Any,
+    rejects: pd.DataFrame | None = None,
+    *,
+    sources: Mapping[str, TableSource] | None = None,
+    headers: Mapping[str, list[str]] | None = None,
+) -> list[ShapeWarning]:
+    """Findings that suggest the export was mapped in the wrong shape.
+
+    Parameters
+    ----------
+    tables : the loaded tables (:attr:`src.data.loading.LoadedData.tables`), or a whole
+        :class:`~src.data.loading.LoadedData` (its tables and rejects are used).
+    rejects : the rejected rows (:attr:`src.data.loading.LoadedData.rejects`), if known.
+    sources : per table its :class:`TableSource` (``data.tables`` of the params), if known.
+    headers : per table the source's column names, if known.
+
+    Returns
+    -------
+    list of :class:`ShapeWarning`, in the order: invoice lines (repeated ``booking_id``),
+    negative amounts, a unit price mapped as the amount, no consent columns, cancellation
+    invoice ids.
+    """
+    if hasattr(tables, "tables") and hasattr(tables, "rejects"):  # a LoadedData
+        rejects = tables.rejects if rejects is None else rejects
+        tables = tables.tables
+    sources = dict(sources or {})
+    headers = dict(headers or {})
+    out: list[ShapeWarning] = []
+    bookings = tables.get("bookings")
+    bsource = sources.get("bookings")
+    grouped = bsource is not None and bsource.group_lines
+    dups = _duplicate_rejects(rejects)
+    if dups and not grouped:
+        out.append(ShapeWarning(
+            "invoice_lines", "bookings",
+            f"{dups} rows repeat a booking_id: they look like invoice lines, not bookings",
+            "set tables.bookings.group_lines: true (amounts summed per booking_id)", dups))
+    amount_col = _amount_source(bsource)
+    negative = 0
+    if rejects is not None and not rejects.empty:
+        negative = int(rejects["reason"].str.contains(R_NEGATIVE, regex=False).sum())
+    if bookings is not None and "amount" in bookings:
+        negative += int((bookings["amount"] < 0).sum())
+    if negative:
+        out.append(ShapeWarning(
+            "negative_amounts", "bookings",
+            f"{negative} bookings have negative amounts: returns or refunds",
+            f"filter them with tables.bookings.where: {_yaml(amount_col + ' > 0')}, or keep "
+            "them with "
+            "data.negative_amounts: keep (or map the refund status onto cancelled)", negative))
+    if bsource is not None and "amount" in bsource.columns:
+        src = bsource.columns["amount"]
+        header = headers.get("bookings", [])
+        qty = [c for c in header if _QUANTITY.search(c)]
+        if src in header and _PRICE.search(src) and qty:
+            q = f'"{qty[0]}"' if re.search(r"\W", qty[0]) else qty[0]
+            p = f'"{src}"' if re.search(r"\W", src) else src
+            out.append(ShapeWarning(
+                "unit_price_amount", "bookings",
+                f"amount is mapped to {src!r}, which looks like a unit price, while the source "
+                f"has a quantity column {qty[0]!r}",
+                f"set tables.bookings.columns.amount: {_yaml(f'{q} * {p}')}", 0))
+    customers = tables.get("customers")
+    if customers is not None and not any(c.startswith("consent_") for c in customers.columns):
+        out.append(ShapeWarning(
+            "no_consent", "customers",
+            f"the customers table has no consent_* column: every one of the {len(customers)} "
+            "customers will be do_not_contact",
+            "map the consent columns (tables.customers.columns.consent_email, ...) or, if every "
+            "customer has agreed to be contacted, set tables.customers.defaults.consent_email: "
+            "true", len(customers)))
+    if bookings is not None and "booking_id" in bookings and not (
+            bsource is not None and "booking_id" not in bsource.columns and "booking_id" not in
+            headers.get("bookings", ["booking_id"])):
+        ids = bookings["booking_id"].dropna().astype(str)
+        lettered = ids.str.match(_CANCEL_ID)
+        rest = ids[~lettered]
+        if lettered.any() and lettered.mean() < 0.5 and len(rest) and rest.str.isdigit().mean(
+        ) >= 0.9:
+            letter = ids[lettered].str[0].value_counts().index[0]
+            src = bsource.columns.get("booking_id", "booking_id") if bsource else "booking_id"
+            s = f'"{src}"' if re.search(r"\W", src) else src
+            cond = f"{s} NOT LIKE '{letter}%'"
+            out.append(ShapeWarning(
+                "cancellation_ids", "bookings",
+                f"{int(lettered.sum())} booking ids start with a letter ({letter!r}) while the "
+                "others are numbers: they look like cancellation invoices",
+                f"drop them with tables.bookings.where: {_yaml(cond)} (or map "
+                "them onto status cancelled)", int(lettered.sum())))
+    return out
