@@ -28,6 +28,11 @@ Default rules (:data:`DEFAULT_ACTION_RULES`)
 ``nurture``
     everyone else.
 
+The names are the lists' names (``list_<action>``). :func:`default_action_rules` gives this
+rule set worded in a vocabulary (:mod:`src.models.vocabulary`): ``second_trip_offer`` is
+``second_order_offer`` in ``retail`` and ``renewal_offer`` in ``subscription``; rules in the
+params keep the names they give.
+
 Destination / product suggestion
 --------------------------------
 :class:`ItemAssociation` fits item-to-item association on completed bookings (items:
@@ -47,12 +52,15 @@ import pandas as pd
 
 from src.features.customer import completed_bookings
 from src.models.lifecycle import first_match, validate_stage_rules
+from src.models.vocabulary import Vocabulary
+from src.models.vocabulary import vocabulary as vocabulary_named
 
 __all__ = [
     "DEFAULT_ACTION_RULES",
     "DEFAULT_ITEM_COLUMNS",
     "ItemAssociation",
     "NO_CHANNEL",
+    "default_action_rules",
     "next_best_action",
     "preferred_channel",
     "validate_action_rules",
@@ -72,13 +80,22 @@ DEFAULT_ACTION_RULES: list[dict[str, str]] = [
     {"action": "reactivation", "when": "stage in ['lapsed', 'at_risk']"},
     {"action": "nurture", "when": "True"},
 ]
-"""Ordered next-best-action rules, first match wins (days, probabilities, tiers)."""
+"""Ordered next-best-action rules, first match wins (days, probabilities, tiers); the
+``travel`` wording of :func:`default_action_rules`."""
 
 NO_CHANNEL = "none"
 """Preferred channel of a customer without consent on any contact channel."""
 
 DEFAULT_ITEM_COLUMNS: dict[str, str] = {"destination_type": "dest_", "product": "product_"}
 """Bookings column -> customer-feature prefix of its shares (``dest_beach``, ...)."""
+
+
+def default_action_rules(vocabulary: str | Vocabulary = "travel") -> list[dict[str, str]]:
+    """:data:`DEFAULT_ACTION_RULES` with the action (list) names of ``vocabulary`` (a
+    :mod:`src.models.vocabulary` name or :class:`~src.models.vocabulary.Vocabulary`): what a
+    job without ``scoring.action_rules`` uses. A new list, the conditions unchanged."""
+    vocab = vocabulary_named(vocabulary)
+    return [{**r, "action": vocab.action_name(r["action"])} for r in DEFAULT_ACTION_RULES]
 
 
 def validate_action_rules(rules: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:

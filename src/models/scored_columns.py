@@ -2,16 +2,22 @@
 what it means and its unit (the data dictionary published beside the lists).
 
 :func:`output_schema` is what :class:`~src.models.scoring.CustomerScorer` returns and its
-logged signature declares; :data:`COLUMN_DOCS` / :func:`data_dictionary` describe the same
-columns for the people who open the lists. Units: days for every ``*_days`` column, the data's
-currency for money, probabilities in [0, 1].
+logged signature declares; :func:`column_docs` / :func:`data_dictionary` describe the same
+columns for the people who open the lists, worded in the job's vocabulary
+(:mod:`src.models.vocabulary`: orders instead of bookings, ``suggested_category`` for
+``suggested_destination_type`` in ``retail``); :data:`COLUMN_DOCS` is the ``travel`` wording.
+The column names themselves do not depend on the vocabulary. Units: days for every ``*_days``
+column, the data's currency for money, probabilities in [0, 1].
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["COLUMN_DOCS", "column_doc", "data_dictionary", "output_schema"]
+from src.models.vocabulary import Vocabulary
+from src.models.vocabulary import vocabulary as vocabulary_named
+
+__all__ = ["COLUMN_DOCS", "column_doc", "column_docs", "data_dictionary", "output_schema"]
 
 
 def output_schema(horizons_days: Sequence[int], item_kinds: Sequence[str],
@@ -42,8 +48,8 @@ def output_schema(horizons_days: Sequence[int], item_kinds: Sequence[str],
     return cols
 
 
-#: one line per scored column: what it means and its unit (the data dictionary beside exports)
-COLUMN_DOCS: dict[str, str] = {
+#: one line per scored column, with {booking} / {bookings} / {booked} for the vocabulary's words
+_DOCS: dict[str, str] = {
     "customer_id": "the customer's id in the source data",
     "channel": "the consented channel this list contacts the customer on",
     "suppressed": "True when the customer is on the suppression list (never on a list)",
@@ -54,31 +60,31 @@ COLUMN_DOCS: dict[str, str] = {
     "phone_sha256": "SHA-256 of the phone digits with country code, for ad-platform matching",
     "cutoff_date": "the date the scores describe (ISO date); nothing after it was used",
     "segment": "behavioural cluster, named by its profile",
-    "cluster": "behavioural cluster number (-1: no completed booking)",
+    "cluster": "behavioural cluster number (-1: no completed {booking})",
     "rfm_segment": "named RFM segment (recency, frequency, monetary scores)",
     "r_score": "recency score, 1 (long ago) to 5 (recent)",
     "f_score": "frequency score, 1 (few) to 5 (many)",
     "m_score": "monetary score, 1 (low spend) to 5 (high spend)",
     "value_tier": "value tier by share of revenue: most_valuable / major / ordinary / small",
     "lifecycle_stage": "lifecycle stage (cancelled, new, active, loyal, at_risk, lapsed, won_back, ...)",
-    "churn_status": "what has already happened: active, lapsed (no booking for the churn gap), "
+    "churn_status": "what has already happened: active, lapsed (no {booking} for the churn gap), "
                     "cancelled (membership cancelled) or no_completed_booking",
     "churn_prob_{h}d": "probability (0-1) of churning within {h} days; empty when the customer "
                        "has already lapsed or cancelled",
     "expected_remaining_days": "expected remaining customer lifetime (days, capped)",
     "median_remaining_days": "median remaining customer lifetime (days)",
     "p_alive": "BG/NBD probability (0-1) the customer has not silently left; 1 for customers "
-               "with one booking by construction of the model (read churn_status); 0 when cancelled",
-    "expected_bookings": "expected bookings within the CLV horizon",
+               "with one {booking} by construction of the model (read churn_status); 0 when cancelled",
+    "expected_bookings": "expected {bookings} within the CLV horizon",
     "clv": "customer lifetime value over the CLV horizon (currency, discounted)",
     "clv_horizon_days": "horizon of clv and expected_bookings (days)",
-    "expected_avg_booking_value": "expected value of a future booking (currency)",
-    "avg_booking_value": "average value of the completed bookings so far (currency)",
-    "avg_days_between_bookings": "average days between booking days so far (days)",
-    "expected_days_to_next_booking": "expected days until the next booking (days)",
-    "expected_next_booking_date": "expected date of the next booking (ISO date)",
-    "n_bookings": "completed bookings up to the cut-off",
-    "repeat_customer": "True when the customer booked on more than one day",
+    "expected_avg_booking_value": "expected value of a future {booking} (currency)",
+    "avg_booking_value": "average value of the completed {bookings} so far (currency)",
+    "avg_days_between_bookings": "average days between {booking} days so far (days)",
+    "expected_days_to_next_booking": "expected days until the next {booking} (days)",
+    "expected_next_booking_date": "expected date of the next {booking} (ISO date)",
+    "n_bookings": "completed {bookings} up to the cut-off",
+    "repeat_customer": "True when the customer {booked} on more than one day",
     "member_tier": "loyalty tier at the cut-off",
     "loyalty_member": "1 when a loyalty member at the cut-off, 0 otherwise",
     "csat_mean": "average satisfaction score (1-5)",
@@ -94,24 +100,57 @@ COLUMN_DOCS: dict[str, str] = {
 }
 
 
-def column_doc(column: str) -> str:
-    """The data-dictionary line of a scored column (templates filled in)."""
-    if column in COLUMN_DOCS:
-        return COLUMN_DOCS[column]
+class _KeepTemplates(dict):
+    """``str.format_map`` mapping that leaves the column templates (``{h}``, ``{kind}``, ...)
+    in place."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def column_docs(vocabulary: str | Vocabulary = "travel") -> dict[str, str]:
+    """One line per scored column, what it means and its unit, worded in ``vocabulary`` (a
+    :mod:`src.models.vocabulary` name or :class:`~src.models.vocabulary.Vocabulary`).
+
+    Keys are the stable column names, templates included (``churn_prob_{h}d``,
+    ``suggested_{kind}``); :func:`column_doc` fills them in.
+    """
+    vocab = vocabulary_named(vocabulary)
+    words = _KeepTemplates(booking=vocab.booking, bookings=vocab.bookings, booked=vocab.booked)
+    return {column: text.format_map(words) for column, text in _DOCS.items()}
+
+
+#: the ``travel`` wording of :func:`column_docs` (the data dictionary beside exports)
+COLUMN_DOCS: dict[str, str] = column_docs("travel")
+
+
+def column_doc(column: str, vocabulary: str | Vocabulary = "travel") -> str:
+    """The data-dictionary line of a scored column (its stable name; templates filled in, an
+    item kind by its name in ``vocabulary``); empty for an unknown column."""
+    vocab = vocabulary_named(vocabulary)
+    docs = column_docs(vocab)
+    if column in docs:
+        return docs[column]
     matches = []  # the most specific template wins (suggested_{kind}_lift over suggested_{kind})
-    for template, text in COLUMN_DOCS.items():
+    for template, text in docs.items():
         head, brace, tail = template.partition("{")
         name, _, rest = tail.partition("}")
         if brace and column.startswith(head) and column.endswith(rest) \
                 and len(column) > len(head + rest):
             value = column[len(head):len(column) - len(rest)]
+            value = vocab.item_name(value) if name == "kind" else value
             matches.append((len(head + rest), text.replace("{" + name + "}", value)))
     return max(matches)[1] if matches else ""
 
 
-def data_dictionary(columns: Sequence[str]) -> str:
-    """A Markdown data dictionary of ``columns``: one line per column, meaning and unit."""
+def data_dictionary(columns: Sequence[str], vocabulary: str | Vocabulary = "travel") -> str:
+    """A Markdown data dictionary of ``columns`` (stable names): one line per column, meaning
+    and unit, each under the name the exports give it in ``vocabulary``
+    (:attr:`~src.models.vocabulary.Vocabulary.column_names`)."""
+    vocab = vocabulary_named(vocabulary)
+    shown = vocab.column_names
     lines = ["# Columns of the scored customers and the lists", "",
              "| column | meaning |", "| --- | --- |"]
-    lines += [f"| `{c}` | {column_doc(c) or '(see the list parameters)'} |" for c in columns]
+    lines += [f"| `{shown.get(c, c)}` | {column_doc(c, vocab) or '(see the list parameters)'} |"
+              for c in columns]
     return "\n".join(lines) + "\n"

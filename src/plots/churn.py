@@ -16,6 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from src.models.vocabulary import Vocabulary
+from src.models.vocabulary import vocabulary as vocabulary_named
+
 __all__ = ["calibration_plot", "drivers_and_causes", "forest_plot", "km_curves",
            "metrics_over_time"]
 
@@ -118,7 +121,7 @@ def forest_plot(
 
 def drivers_and_causes(
     hazard_ratios: pd.DataFrame, causes: pd.DataFrame, *, top: int = 15,
-    title: str = "Why members leave",
+    title: str = "Why members leave", vocabulary: str | Vocabulary = "travel",
 ) -> plt.Figure:
     """The churn drivers (forest plot) beside the churn-cause breakdown.
 
@@ -129,14 +132,17 @@ def drivers_and_causes(
         ``share_of_churners``, ``first_trip_hazard_ratio``).
     top : the strongest drivers only.
     title : figure title.
+    vocabulary : the job's vocabulary (:mod:`src.models.vocabulary`), the words of the
+        annotation (``first-trip HR`` in ``travel``, ``first-order HR`` in ``retail``).
 
     Returns
     -------
     matplotlib.figure.Figure
         Left: hazard ratios with 95 % intervals; right: the share of churners with a complaint
-        of each category before leaving, annotated with the first-trip complaint's hazard
+        of each category before leaving, annotated with the first-purchase complaint's hazard
         ratio.
     """
+    first = vocabulary_named(vocabulary).first_purchase
     n = min(int(hazard_ratios["hazard_ratio"].notna().sum()), top)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 0.35 * max(n, 6) + 1.4),
                                    gridspec_kw={"width_ratios": [3, 2]})
@@ -147,7 +153,7 @@ def drivers_and_causes(
     ax2.barh(y, c["share_of_churners"], color="#8172B2")
     for yi, (share, hr) in enumerate(zip(c["share_of_churners"], c["first_trip_hazard_ratio"],
                                          strict=True)):
-        note = f"{share:.0%}" + (f"  (first-trip HR {hr:.2f})" if np.isfinite(hr) else "")
+        note = f"{share:.0%}" + (f"  ({first} HR {hr:.2f})" if np.isfinite(hr) else "")
         ax2.text(share, yi, " " + note, va="center", fontsize=8)
     ax2.set_yticks(y, [str(i) for i in c.index], fontsize=8)
     ax2.set_xlim(0, max(float(c["share_of_churners"].max()) * 1.6, 0.05) if len(c) else 1)

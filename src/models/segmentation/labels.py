@@ -1,7 +1,9 @@
 """Human labels of behavioural clusters from their profiles: adjectives from the cluster's
 recency (days), frequency (bookings) and spend per booking (currency) relative to the median
-cluster, the dominant destination type, and a noun from the customer type, party size
-(travellers) or dominant product; labels are made unique."""
+cluster, the dominant destination type (the data's value), and a noun from the customer type,
+party size or dominant product, worded in the job's vocabulary
+(:mod:`src.models.vocabulary`: ``travellers``, ``shoppers``, ``subscribers``, ...); labels are
+made unique."""
 
 from __future__ import annotations
 
@@ -9,28 +11,24 @@ import numpy as np
 import pandas as pd
 
 from src.models.segmentation.common import NO_BOOKING_LABEL
+from src.models.vocabulary import Vocabulary
+from src.models.vocabulary import vocabulary as vocabulary_named
 
 __all__ = ["make_labels"]
 
-_PRODUCT_NOUNS = {
-    "hotel": "hotel guests",
-    "flight": "flyers",
-    "package": "package travellers",
-    "tour": "tour travellers",
-    "ticket": "ticket buyers",
-    "business_travel": "business travellers",
-}
 
-
-def make_labels(prof: pd.DataFrame) -> list[str]:
+def make_labels(prof: pd.DataFrame, vocabulary: str | Vocabulary = "travel") -> list[str]:
     """Short unique labels from cluster profiles.
 
     Adjectives compare a cluster's mean with the customer-weighted median of the cluster means
     (robust to one extreme cluster): ``lapsed`` (recency >= 1.5x), ``frequent`` (frequency
     >= 1.6x), ``luxury`` (spend per booking >= 5x), ``premium`` (>= 2x), ``budget`` (<= 0.5x);
     then the dominant destination type (share >= 0.45) and a noun from the customer type,
-    party size or dominant product.
+    party size or dominant product, in ``vocabulary`` (a name or a
+    :class:`~src.models.vocabulary.Vocabulary`; ``travel``: ``corporate travellers``,
+    ``business travellers``, ``families``, ``package travellers``, ``travellers``).
     """
+    vocab = vocabulary_named(vocabulary)
     act = prof[prof["cluster"] >= 0]
     w = act["size"].to_numpy(dtype=np.float64)
 
@@ -68,15 +66,15 @@ def make_labels(prof: pd.DataFrame) -> list[str]:
         product = row.get("top_product")
         product_share = row.get("top_product_share", 0)
         if row.get("corporate_share", 0) >= 0.5:
-            noun = "corporate travellers"
-        elif product == "business_travel" and product_share >= 0.4:
-            noun = "business travellers"
+            noun = vocab.corporate
+        elif product in vocab.lead_products and product_share >= 0.4:
+            noun = vocab.lead_products[product]
         elif row.get("party_size_mean", 0) >= 2.8:
-            noun = "families"
+            noun = vocab.families
         elif isinstance(product, str) and product_share >= 0.4:
-            noun = _PRODUCT_NOUNS.get(product, f"{product} travellers")
+            noun = vocab.product_noun(product)
         else:
-            noun = "travellers"
+            noun = vocab.customers
         labels.append(" ".join([*words, noun]))
         channel = row.get("top_channel")
         extras.append([f"via {channel}"] if isinstance(channel, str) else [])
