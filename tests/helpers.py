@@ -4,8 +4,12 @@ the path, see ``pythonpath`` in pyproject.toml)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import yaml
+
+from src.paths import PARAMS_DIR
 
 #: the parameters cell every job notebook declares (what the runner injects)
 RUNNER_PARAMS_CELL = 'params_file = ""\nrun_dir = ""\nmlflow_run_id = ""'
@@ -30,4 +34,20 @@ def require_shared(*parts: str) -> Path:
     path = SHARED_DATA.joinpath(*parts)
     assert path.exists(), (f"{path} is missing: the reference data sets live in ../shared/data "
                            "beside the project (CI lays them there)")
+    return path
+
+
+def job_file(folder: Path, notebooks: list[str], data: dict[str, Any] | None = None,
+             **sections: Any) -> Path:
+    """The demo job with other notebooks, other data (default: a tiny synthetic company of 200
+    customers) and other sections (each merged into the demo's), written to ``folder/job.yaml``."""
+    params = yaml.safe_load((PARAMS_DIR / "demo.yaml").read_text(encoding="utf-8"))
+    params["notebooks"] = notebooks
+    params["data"]["synthetic"]["n_customers"] = 200
+    if data is not None:
+        params["data"] = data
+    for key, value in sections.items():
+        params.setdefault(key, {}).update(value)
+    path = folder / "job.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     return path

@@ -1,6 +1,6 @@
 """How a failed run is described: the notebook, the cell, the exception and the first lines of
-the traceback (in ``manifest.json`` and the terminal summary), and which failures are a full
-disk."""
+the traceback (in ``manifest.json`` and the terminal summary), which failures are a full
+disk, and which are bad input (params or data: exit 2) rather than a code fault (exit 3)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,28 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
+from src.data.errors import DataError
+from src.params import ParamsError
 from src.runner.publication import promotion_lines
 
-__all__ = ["describe_failure", "failure_summary", "is_disk_full", "running_cell"]
+__all__ = ["describe_failure", "failure_summary", "is_bad_input", "is_disk_full", "running_cell"]
+
+
+def _names(cls: type) -> set[str]:
+    out = {cls.__name__}
+    for sub in cls.__subclasses__():
+        out |= _names(sub)
+    return out
+
+
+def is_bad_input(exception_name: str) -> bool:
+    """True when a notebook's exception means "the input is bad" (exit 2), not "the code
+    failed": :class:`~src.data.errors.DataError`, :class:`~src.params.ParamsError` and every
+    subclass of them (``InsufficientDataError``, the churn model's ``NoUsableCovariatesError``,
+    ...). A notebook raises the project's own classes, so their names identify them; the
+    subclasses are looked up when asked, so a class defined in a module imported later counts.
+    """
+    return exception_name in _names(DataError) | _names(ParamsError)
 
 
 def running_cell(out_nb: Path | None) -> tuple[int | None, int | None]:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from src.data.errors import InsufficientDataError
 from src.features.survival import AGE_COL, DURATION_COL, ENTRY_COL, EVENT_COL, RESERVED
 from src.models.base import ProjectModel
 from src.models.churn.cox import (
@@ -40,6 +41,12 @@ from src.models.churn.drivers import hazard_ratio_table
 from src.models.churn.encoding import CovariateEncoder
 
 Kind = Literal["coxph", "weibull_aft", "km"]
+
+
+class NoUsableCovariatesError(InsufficientDataError):
+    """Every covariate is constant, empty or absent in the frame: only a Kaplan-Meier model
+    (``kind="km"``) can be fitted. :func:`src.models.churn.workflow.select_and_fit` falls back
+    to it; raised elsewhere it is bad input (exit 2), not a code fault."""
 
 
 class ChurnModel(ProjectModel):
@@ -302,7 +309,10 @@ class ChurnModel(ProjectModel):
         self.n_fit_ = len(df)
         self.n_events_ = int((df[EVENT_COL] > 0).sum())
         if self.n_events_ == 0:
-            raise ValueError("no events in the survival frame: nothing to model")
+            raise InsufficientDataError(
+                f"no events in the survival frame ({self.n_fit_} rows, none churned): nothing "
+                "to model", hint="give a longer history, or shorter churn windows "
+                "(churn.gap_days, churn.holdout_days, churn.train_window_days)")
         self._has_entry = ENTRY_COL in df.columns and bool((df[ENTRY_COL] > 0).any())
         T, E, entry = self._durations(df)
         self.max_follow_up_days_ = float(T.max())
@@ -335,11 +345,11 @@ class ChurnModel(ProjectModel):
                 num, cat = self._columns(df)
                 self.encoder_ = CovariateEncoder(num, cat).fit(df)
                 if not self.encoder_.columns_:
-                    raise ValueError(
-                        "no usable covariates (" + ", ".join(
+                    raise NoUsableCovariatesError(
+                        "no usable covariates (" + (", ".join(
                             f"{k}: {v}" for k, v in self.encoder_.dropped_.items()
-                        ) + "); use kind='km'"
-                    )
+                        ) or "none of the covariates is in the frame") + ")",
+                        hint="use kind='km' (churn.models: [km])")
                 X = self.encoder_.transform(df)
                 skey = stratum_keys(df, self.strata_, self.strata_bins_) if self.strata_ else None
                 self._cv_penalizer(X, T, E, entry, skey)
@@ -616,7 +626,9 @@ class ChurnModel(ProjectModel):
             strength of the effect.
         """
         self.check_fitted()
-        return hazard_ratio_table(self)
+        table = hazard_ratio_table(self)  # km: no covariate, no row; numbers stay numbers
+        numeric = ["per", "hazard_ratio", "lower_95", "upper_95", "p", "time_ratio"]
+        return table.astype({c: "float64" for c in numeric if c in table.columns})
 
     @property
     def summary(self) -> pd.DataFrame:

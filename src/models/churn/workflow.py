@@ -9,24 +9,149 @@ Units: days for every window and horizon.
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
-from src.features.survival import landmark_frame, time_split
+from src.data.errors import InsufficientDataError
+from src.features.customer import completed_bookings
+from src.features.survival import EVENT_COL, landmark_frame, time_split
 from src.models.churn.evaluation import best_model, evaluate_holdout, survival_at_horizons
-from src.models.churn.model import ChurnModel
+from src.models.churn.model import ChurnModel, NoUsableCovariatesError
 
 if TYPE_CHECKING:
     from src.params.schema import ChurnParams
 
-__all__ = ["ChurnSelection", "model_from_params", "at_risk_frame", "select_and_fit",
-           "survival_columns"]
+__all__ = ["ChurnSelection", "at_risk_frame", "check_history", "fitting_windows",
+           "model_from_params", "select_and_fit", "survival_columns"]
 
 #: the holdout metric that picks the model kind (lower is better)
 SELECTION_METRIC = "integrated_brier_score"
+
+#: share of the days between a customer's bookings shorter than the suggested churn.gap_days
+GAP_QUANTILE = 0.85
+
+#: shortest window (days) suggested for the gap, the holdout and the training window
+MIN_WINDOW_DAYS = 30
+
+
+def _bookings(tables: Any) -> pd.DataFrame | None:
+    return tables.get("bookings") if isinstance(tables, Mapping) else getattr(
+        tables, "bookings", None)
+
+
+def fitting_windows(bookings: pd.DataFrame, cutoff_date: Any) -> dict[str, Any]:
+    """The data span and churn windows (days) that fit it.
+
+    Parameters
+    ----------
+    bookings : contract ``bookings`` table; the completed bookings on/before the cut-off count.
+    cutoff_date : the analysis cut-off.
+
+    Returns
+    -------
+    dict
+        ``first``, ``last`` (first / last completed booking date, ISO), ``span_days`` (first
+        booking to the cut-off, days), ``gap_quantile_days`` (the :data:`GAP_QUANTILE`
+        quantile of the days between a customer's booking days; None without a repeat
+        customer) and the suggested ``gap_days``, ``holdout_days``, ``train_window_days``:
+        the gap from the booking rhythm, the two windows equal and fitting beside it in the
+        span (``gap + holdout <= span`` so a lapse can be established before the training
+        cut-off; ``holdout + train_window < span`` so the training landmark has customers).
+    """
+    cutoff = pd.Timestamp(cutoff_date).normalize()
+    done = completed_bookings(bookings, cutoff)
+    days = pd.to_datetime(done["booking_date"]).dt.normalize()
+    if days.empty:
+        raise InsufficientDataError(f"no completed booking on or before the cut-off {cutoff.date()}: "
+                                    "nothing to model churn on; check data.cutoff_date")
+    first, last = days.min(), days.max()
+    span = int((cutoff - first).days)
+    per_customer = pd.DataFrame({"c": done["customer_id"].to_numpy(), "d": days.to_numpy()}) \
+        .drop_duplicates().sort_values(["c", "d"])
+    gaps = per_customer.groupby("c", sort=False)["d"].diff().dt.days.dropna().to_numpy()
+    q = float(np.quantile(gaps, GAP_QUANTILE)) if len(gaps) else None
+    room = max(MIN_WINDOW_DAYS, span - 2 * MIN_WINDOW_DAYS)
+    gap = q if q is not None else span / 3
+    gap = int(min(max(MIN_WINDOW_DAYS, math.ceil(gap / 10) * 10), room))
+    window = int(min(365, max(MIN_WINDOW_DAYS, (span - gap) // 2 // 10 * 10)))
+    return {"first": str(first.date()), "last": str(last.date()), "span_days": span,
+            "gap_quantile_days": None if q is None else round(q, 1),
+            "gap_days": gap, "holdout_days": window, "train_window_days": window}
+
+
+def _fit_hint(w: dict[str, Any]) -> str:
+    basis = (f"{w['gap_days']} days: the {GAP_QUANTILE:.0%} quantile of the days between a "
+             f"customer's bookings is {w['gap_quantile_days']}"
+             if w["gap_quantile_days"] is not None else
+             f"{w['gap_days']} days: no customer booked twice, a third of the span")
+    return (f"values that fit this data: churn.gap_days: {w['gap_days']} ({basis}), "
+            f"churn.holdout_days: {w['holdout_days']}, churn.train_window_days: "
+            f"{w['train_window_days']} (set them in the job's churn: section), or give more "
+            "history (or drop 03_churn_survival from the job's notebooks)")
+
+
+def _span_text(w: dict[str, Any], cutoff: pd.Timestamp) -> str:
+    return (f"completed bookings from {w['first']} to {w['last']}, {w['span_days']} days up to "
+            f"the cut-off {cutoff.date()}")
+
+
+def check_history(tables: Any, params: ChurnParams, cutoff_date: Any) -> None:
+    """Refuse lapse churn on a history too short for the params' windows, before any fit.
+
+    A lapse is established ``gap_days`` after the last booking, and the holdout needs it
+    before its training cut-off: the completed bookings must span at least ``gap_days +
+    holdout_days`` days up to the cut-off, and the training landmark (``holdout_days +
+    train_window_days`` before it) must follow the first booking.
+
+    Raises
+    ------
+    InsufficientDataError : naming the span (first/last booking, days), the params keys and
+        values that fit this data (:func:`fitting_windows`).
+    """
+    if params.definition != "lapse":
+        return
+    cutoff = pd.Timestamp(cutoff_date).normalize()
+    w = fitting_windows(_bookings(tables), cutoff)
+    problems = []
+    if w["span_days"] < params.gap_days + params.holdout_days:
+        problems.append(f"churn.gap_days {params.gap_days} + churn.holdout_days "
+                        f"{params.holdout_days} = {params.gap_days + params.holdout_days} days")
+    if w["span_days"] <= params.holdout_days + params.train_window_days:
+        problems.append(f"churn.holdout_days {params.holdout_days} + churn.train_window_days "
+                        f"{params.train_window_days} = "
+                        f"{params.holdout_days + params.train_window_days} days")
+    if problems:
+        raise InsufficientDataError(
+            f"lapse churn needs more history than the data hold: {_span_text(w, cutoff)}, "
+            f"less than {' and '.join(problems)}; {_fit_hint(w)}")
+
+
+def _no_events(tables: Any, params: ChurnParams, cutoff: pd.Timestamp, frame: str,
+               rows: int) -> InsufficientDataError:
+    bookings = _bookings(tables)
+    if bookings is None:  # a snapshot without bookings: no span to measure
+        return InsufficientDataError(
+            f"no churn events to model in the {frame} ({rows} customers at its landmark) within "
+            f"churn.train_window_days {params.train_window_days} (holdout churn.holdout_days "
+            f"{params.holdout_days}); shorten them or give more history")
+    w = fitting_windows(bookings, cutoff)
+    what = ("no customer lapsed (no gap longer than churn.gap_days "
+            f"{params.gap_days})" if params.definition == "lapse"
+            else "no member cancelled")
+    hint = (_fit_hint(w) if params.definition == "lapse" else
+            f"values that fit this data: churn.holdout_days: {w['holdout_days']}, "
+            f"churn.train_window_days: {w['train_window_days']}, or give more history")
+    return InsufficientDataError(
+        f"no churn events to model in the {frame} ({rows} customers at its landmark): {what} "
+        f"within churn.train_window_days {params.train_window_days} (holdout "
+        f"churn.holdout_days {params.holdout_days}); {_span_text(w, cutoff)}; {hint}")
 
 
 def survival_columns(params: ChurnParams) -> dict[str, Any]:
@@ -68,7 +193,10 @@ class ChurnSelection:
     metrics : flat holdout metrics for MLflow (``holdout.<kind>_<metric>``), the best kind,
         the gate metrics ``churn_concordance`` / ``churn_integrated_brier_score``, and the
         survival at the horizons ``km.survival_<h>d`` (observed, while followed up) and
-        ``<kind>.survival_<h>d`` (mean predicted).
+        ``<kind>.survival_<h>d`` (mean predicted); ``churn_km_fallback`` 1.0 when no kind of
+        ``churn.models`` had a usable covariate and Kaplan-Meier was fitted instead.
+    notes : what was done differently from the params, and why (e.g. the fallback to
+        Kaplan-Meier); also issued as warnings, so the notebook shows them.
     """
 
     train_cutoff: pd.Timestamp
@@ -82,6 +210,7 @@ class ChurnSelection:
     model: ChurnModel
     survival_at_horizons: pd.DataFrame = field(default_factory=pd.DataFrame)
     metrics: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def select_and_fit(tables: Any, params: ChurnParams, cutoff_date: Any, *, seed: int = 0
@@ -98,27 +227,67 @@ def select_and_fit(tables: Any, params: ChurnParams, cutoff_date: Any, *, seed: 
     Returns
     -------
     ChurnSelection
+
+    Raises
+    ------
+    InsufficientDataError : the history is too short for the windows, or no customer churned
+        in the training or final-fit window; the message names the data span, the
+        ``churn.*`` keys and values that fit the data.
     """
     cutoff = pd.Timestamp(cutoff_date).normalize()
+    check_history(tables, params, cutoff)
     columns = survival_columns(params)
     train_cutoff = cutoff - timedelta(days=params.holdout_days)
     train, test = time_split(tables, train_cutoff=train_cutoff, test_cutoff=cutoff,
                              train_window_days=params.train_window_days,
                              time_origin=params.time_origin, **columns)
+    if not (train[EVENT_COL] > 0).any():
+        raise _no_events(tables, params, cutoff, "holdout's training frame", len(train))
     covariates = [c for c in params.covariates if c in train.columns]
-    fitted = {kind: model_from_params(kind, params, covariates, seed) for kind in params.models}
-    evaluations = {kind: evaluate_holdout(m, train, test, horizons_days=params.horizons_days)
-                   for kind, m in fitted.items()}
+    fitted: dict[str, ChurnModel] = {}
+    evaluations: dict[str, dict[str, Any]] = {}
+    unusable: dict[str, str] = {}
+    for kind in params.models:
+        candidate = model_from_params(kind, params, covariates, seed)
+        try:
+            evaluations[kind] = evaluate_holdout(candidate, train, test,
+                                                 horizons_days=params.horizons_days)
+        except NoUsableCovariatesError as exc:
+            unusable[kind] = exc.message
+            continue
+        fitted[kind] = candidate
+    notes: list[str] = []
+    if unusable:
+        reason = next(iter(unusable.values()))
+        if fitted:
+            notes.append(f"churn.models {sorted(unusable)} skipped: {reason}")
+        else:
+            notes.append(f"no usable covariates for churn.models {list(params.models)} "
+                         f"({reason}): Kaplan-Meier (km, no covariates) fitted instead; "
+                         "add km to churn.models to choose it, or give covariates that vary")
+            candidate = model_from_params("km", params, covariates, seed)
+            evaluations["km"] = evaluate_holdout(candidate, train, test,
+                                                 horizons_days=params.horizons_days)
+            fitted["km"] = candidate
     at_horizons = survival_at_horizons(fitted, test, params.horizons_days)
     comparison = pd.concat({k: e["table"] for k, e in evaluations.items()}, names=["fitted"])
     best = best_model(evaluations, SELECTION_METRIC)
     recent = landmark_frame(tables, landmark_date=cutoff - timedelta(days=params.train_window_days),
                             end_date=cutoff, time_origin=params.time_origin, **columns)
-    model = model_from_params(best, params, covariates, seed).fit(recent)
+    if not (recent[EVENT_COL] > 0).any():
+        raise _no_events(tables, params, cutoff, "final fit's frame", len(recent))
+    try:
+        model = model_from_params(best, params, covariates, seed).fit(recent)
+    except NoUsableCovariatesError as exc:
+        notes.append(f"final fit: {exc}; Kaplan-Meier (km) fitted instead")
+        model = model_from_params("km", params, covariates, seed).fit(recent)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
     metrics: dict[str, float] = {}
     for e in evaluations.values():
         metrics.update({f"holdout.{k}": float(v) for k, v in e["metrics"].items()})
-    metrics.update({f"best_is_{k}": float(k == best) for k in params.models})
+    metrics.update({f"best_is_{k}": float(k == best) for k in fitted})
+    metrics["churn_km_fallback"] = float(model.kind == "km" and "km" not in params.models)
     for metric in ("concordance", SELECTION_METRIC):  # the promotion gates' names
         if f"holdout.{best}_{metric}" in metrics:
             metrics[f"churn_{metric}"] = metrics[f"holdout.{best}_{metric}"]
@@ -131,7 +300,7 @@ def select_and_fit(tables: Any, params: ChurnParams, cutoff_date: Any, *, seed: 
     return ChurnSelection(train_cutoff=train_cutoff, train=train, test=test,
                           covariates=covariates, evaluations=evaluations, comparison=comparison,
                           best=best, recent=recent, model=model,
-                          survival_at_horizons=at_horizons, metrics=metrics)
+                          survival_at_horizons=at_horizons, metrics=metrics, notes=notes)
 
 
 def at_risk_frame(tables: Any, params: ChurnParams, cutoff_date: Any) -> pd.DataFrame:
