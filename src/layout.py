@@ -201,8 +201,9 @@ class RunLayout:
 
     # ---- reading and writing -----------------------------------------------------------
     def has_data(self) -> bool:
-        """True when the data step has written its clean bookings table here."""
-        return self.table_file("bookings").exists()
+        """True when the data step has written its clean tables here (customers always: given,
+        or derived from the bookings; a snapshot without transactions has no bookings)."""
+        return self.table_file("customers").exists() or self.table_file("bookings").exists()
 
     def table_files(self) -> dict[str, Path]:
         """The clean contract tables present, by name."""
@@ -217,7 +218,7 @@ class RunLayout:
         """
         if not self.has_data():
             raise FileNotFoundError(
-                f"{self.data_dir} has no bookings.parquet: run the data step (01_data_quality) "
+                f"{self.data_dir} has no clean tables: run the data step (01_data_quality) "
                 "of this job first")
         pii = {} if with_pii else pii_columns()
 

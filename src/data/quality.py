@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from src.data.contract import TABLES, snapshot_columns
@@ -53,12 +55,20 @@ def booking_status_counts(bookings: pd.DataFrame) -> pd.DataFrame:
 
 
 def quality_metrics(tables: dict[str, pd.DataFrame], report: pd.DataFrame) -> dict[str, float]:
-    """Headline numbers for MLflow: rows per table, rejects, customers, revenue of completed bookings."""
+    """Headline numbers for MLflow: rows per table, rejects, customers, revenue of completed
+    bookings (currency); without bookings (a snapshot) the customers and the share of them
+    whose membership is cancelled."""
     m: dict[str, float] = {}
     for r in report.to_dict("records"):
         m[f"rows_in.{r['table']}"] = r["rows_in"]
         m[f"rows_rejected.{r['table']}"] = r["rows_rejected"]
-    b = tables["bookings"]
+    b = tables.get("bookings")
+    if b is None:  # a snapshot without transactions: customers and their memberships
+        c = tables["customers"]
+        m["customers"] = float(c["customer_id"].nunique())
+        if "membership_cancel_date" in c.columns:
+            m["cancelled_share"] = float(c["membership_cancel_date"].notna().mean())
+        return m
     completed = b[b["status"].astype(str) == "completed"] if "status" in b.columns else b
     m["customers"] = float(b["customer_id"].nunique())
     m["bookings_completed"] = float(len(completed))
@@ -67,7 +77,8 @@ def quality_metrics(tables: dict[str, pd.DataFrame], report: pd.DataFrame) -> di
     return m
 
 
-def snapshot_report(tables: dict[str, pd.DataFrame], *, tier_rule: bool = False) -> pd.DataFrame:
+def snapshot_report(tables: dict[str, pd.DataFrame], *, tier_rule: bool = False,
+                    attributes: Sequence[str] = ()) -> pd.DataFrame:
     """The columns that describe only the extraction day, and how the models treat each.
 
     A customers-table column without history (:attr:`src.data.contract.Column.snapshot`) may
@@ -78,6 +89,8 @@ def snapshot_report(tables: dict[str, pd.DataFrame], *, tier_rule: bool = False)
     ----------
     tables : the clean contract tables.
     tier_rule : whether the job rebuilds ``member_tier`` from trips (``data.tier_rule``).
+    attributes : the customers' attribute columns (``tables.customers.attributes``), values
+        of the as-of date.
 
     Returns
     -------
@@ -105,6 +118,11 @@ def snapshot_report(tables: dict[str, pd.DataFrame], *, tier_rule: bool = False)
                 how = "snapshot: not used by the models"
                 kind = "snapshot"
             rows.append({"table": name, "column": col, "kind": kind, "handling": how})
+    for col in attributes:
+        if customers is not None and col in customers.columns:
+            rows.append({"table": "customers", "column": col, "kind": "snapshot",
+                         "handling": "attribute (tables.customers.attributes): its value on "
+                                     "the as-of date; used by models at that date only"})
     if customers is not None and "loyalty_member" in customers.columns:
         dated = "membership_cancel_date" in customers.columns
         rows.append({"table": "customers", "column": "loyalty_member",

@@ -36,7 +36,7 @@ from src.layout import RunLayout
 log = logging.getLogger(__name__)
 
 __all__ = ["FeatureCache", "FeatureTables", "build_customer_features", "data_fingerprint",
-           "features_at", "run_tables"]
+           "attribute_columns", "empty_bookings", "features_at", "run_tables"]
 
 
 class FeatureCache:
@@ -106,7 +106,7 @@ class FeatureCache:
             self.hits += 1
             return pd.read_parquet(path)
         self.misses += 1
-        if self._uses_duckdb():
+        if self._uses_duckdb() and "bookings" in self.sources:
             src = {k: v for k, v in self.sources.items() if k in self.tables}
             frame = customer_features_duckdb(
                 src["bookings"], cutoff, customers=src.get("customers"),
@@ -139,15 +139,57 @@ class FeatureTables(dict):
     """Contract tables by name (a ``dict``) that carry what features at a cut-off need
     besides the rows: the feature cache of the run they were loaded from (``cache``:
     :class:`FeatureCache` or ``None``), the date the customers table describes
-    (``snapshot_date``, the data's as-of date; None: unknown) and the job's tier rule
-    (``tier_rule``: :class:`~src.features.attributes.TierRule` or None)."""
+    (``snapshot_date``, the data's as-of date; None: unknown), the job's tier rule
+    (``tier_rule``: :class:`~src.features.attributes.TierRule` or None), the extra customer
+    attribute columns of the source (``attributes``: snapshot values of ``snapshot_date``,
+    e.g. a subscription export's contract and monthly charges) and the tables the source did
+    not have (``absent``: a customers-only snapshot has no ``bookings``; it is served as an
+    empty contract table, :func:`empty_bookings`, so every customer has zero bookings)."""
 
     def __init__(self, tables: Mapping[str, pd.DataFrame], cache: FeatureCache | None = None, *,
-                 snapshot_date: Any = None, tier_rule: TierRule | None = None):
+                 snapshot_date: Any = None, tier_rule: TierRule | None = None,
+                 attributes: Sequence[str] = (), absent: Sequence[str] = ()):
         super().__init__(tables)
         self.cache = cache
         self.snapshot_date = None if snapshot_date is None else pd.Timestamp(snapshot_date)
         self.tier_rule = tier_rule
+        self.attributes = tuple(attributes)
+        self.absent = tuple(absent)
+
+    @property
+    def has_bookings(self) -> bool:
+        """False for a customers-only snapshot (no transaction log in the source)."""
+        return "bookings" not in self.absent and len(self.get("bookings", ())) > 0
+
+
+def empty_bookings() -> pd.DataFrame:
+    """The mandatory columns of the contract ``bookings`` table with no rows (``customer_id``
+    text, ``booking_date`` datetime64[ns], ``amount`` float): what a customers-only snapshot
+    is served as, so features at a cut-off give every customer zero bookings."""
+    return pd.DataFrame({"customer_id": pd.Series([], dtype=object),
+                         "booking_date": pd.Series([], dtype="datetime64[ns]"),
+                         "amount": pd.Series([], dtype="float64")})
+
+
+def attribute_columns(tables: Mapping[str, pd.DataFrame], cutoff_date: Any) -> tuple[
+        list[str], list[str]]:
+    """The extra customer attributes usable at a cut-off, and those left out.
+
+    The attributes of a snapshot export describe its as-of date (``snapshot_date``): they are
+    used at that date (or later) and left out at an earlier cut-off, where their values were
+    not known (point in time). Tables without a snapshot date (as-of unknown) use them at
+    every cut-off; plain dicts carry none.
+
+    Returns
+    -------
+    (usable, left_out) : column names of the customers table.
+    """
+    names = [c for c in getattr(tables, "attributes", ())
+             if tables.get("customers") is not None and c in tables["customers"].columns]
+    snapshot = getattr(tables, "snapshot_date", None)
+    if snapshot is not None and pd.Timestamp(cutoff_date).normalize() < snapshot.normalize():
+        return [], names
+    return names, []
 
 
 def features_at(tables: Mapping[str, pd.DataFrame], cutoff_date: Any) -> pd.DataFrame:
@@ -155,20 +197,36 @@ def features_at(tables: Mapping[str, pd.DataFrame], cutoff_date: Any) -> pd.Data
 
     From the tables' own cache when they are :class:`FeatureTables` with a cache serving
     exactly these table objects; computed otherwise. Same frame either way (index
-    ``customer_id``; see ``customer_features`` for columns and units).
+    ``customer_id``; see ``customer_features`` for columns and units). Tables without bookings
+    (a customers-only snapshot) give every customer zero bookings. The tables' extra customer
+    attributes (:attr:`FeatureTables.attributes`) are joined as columns when the cut-off is on
+    or after their as-of date and left out before it (:func:`attribute_columns`); then
+    ``attrs["attributes"]`` / ``attrs["attributes_left_out"]`` name them.
     """
     cutoff = pd.Timestamp(cutoff_date)
     snapshot_date = getattr(tables, "snapshot_date", None)
     tier_rule = getattr(tables, "tier_rule", None)
+    usable, left_out = attribute_columns(tables, cutoff)
 
     def compute() -> pd.DataFrame:
-        return customer_features(tables["bookings"], cutoff, customers=tables.get("customers"),
-                                 interactions=tables.get("interactions"),
-                                 feedback=tables.get("feedback"), snapshot_date=snapshot_date,
-                                 tier_rule=tier_rule)
+        bookings = tables.get("bookings")
+        frame = customer_features(empty_bookings() if bookings is None else bookings, cutoff,
+                                  customers=tables.get("customers"),
+                                  interactions=tables.get("interactions"),
+                                  feedback=tables.get("feedback"), snapshot_date=snapshot_date,
+                                  tier_rule=tier_rule)
+        if usable:
+            attrs = tables["customers"].drop_duplicates("customer_id", keep="last")
+            joined = frame.join(attrs.set_index("customer_id")[usable], how="left")
+            joined.attrs.update(frame.attrs)
+            frame = joined
+        if usable or left_out:  # the export's attributes: which are in, which not yet known
+            frame.attrs["attributes"] = list(usable)
+            frame.attrs["attributes_left_out"] = list(left_out)
+        return frame
 
     cache = getattr(tables, "cache", None)
-    if cache is not None and cache.serves(tables["bookings"], tables.get("customers"),
+    if cache is not None and cache.serves(tables.get("bookings"), tables.get("customers"),
                                           tables.get("interactions"), tables.get("feedback")):
         return cache.get(cutoff, compute)
     return compute()
@@ -189,19 +247,29 @@ def run_tables(source: RunLayout, *, cache_dir: Path | None = None, cache_featur
     tier_rule : the job's tier rule (``data.tier_rule``), to rebuild tiers as of each cut-off.
 
     The customers table describes the data's as-of date recorded by the data step
-    (``as_of_date`` in ``data/inputs.json``): its snapshot columns are used at that date only.
+    (``as_of_date`` in ``data/inputs.json``): its snapshot columns are used at that date only,
+    and so are the extra attribute columns the loader mapped (``sources.customers.attributes``
+    of the record), which :func:`features_at` joins at that date. A customers-only snapshot
+    (no ``bookings`` table) gets an empty bookings table (``absent`` names it).
 
     The engine (pandas, or DuckDB over the run's Parquet files for many bookings) is the
     job's ``data.features_engine``, recorded by the data step in ``data/inputs.json``.
     """
     tables = source.read_tables(with_pii=with_pii)
     record = source.read_inputs_record()
-    context = {"snapshot_date": record.get("as_of_date"), "tier_rule": tier_rule}
+    absent = tuple(name for name in ("bookings",) if name not in tables)
+    if absent:  # a customers-only snapshot: every customer has zero bookings
+        tables["bookings"] = empty_bookings()
+    attributes = (record.get("sources", {}).get("customers") or {}).get("attributes") or []
+    if isinstance(attributes, Mapping):  # {name: source column}
+        attributes = list(attributes)
+    context = {"snapshot_date": record.get("as_of_date"), "tier_rule": tier_rule,
+               "attributes": tuple(attributes), "absent": absent}
     if not cache_features:
         return FeatureTables(tables, **context)
     files = source.table_files()
     engine = record.get("features", {})
-    settings = json.dumps([str(context["snapshot_date"]), repr(tier_rule)])
+    settings = json.dumps([str(context["snapshot_date"]), repr(tier_rule), list(attributes)])
     cache = FeatureCache(
         cache_dir or source.feature_cache_dir, tables,
         data_fingerprint(list(files.values()), extra=settings),

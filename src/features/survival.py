@@ -9,6 +9,13 @@ date, features then, outcome after it, with late entry ``entry_days`` or the lan
 time origin), the time-based train/test split and the lifetime table behind the
 Kaplan-Meier views. Durations, ages, entries and gaps are float days; dates are normalised
 to midnight and made timezone-naive; nothing after a cut-off is used.
+
+Month-based data (a subscription snapshot giving tenure in whole months, its start dates
+rebuilt as ``as_of - tenure months``): every duration is the day count of a whole number of
+calendar months ending at the as-of date, a monotone function of the months, so a survival
+curve in days read at :func:`months_as_days` is the curve in months, and a Cox fit on the
+days equals the fit on the months (the partial likelihood depends only on the order and the
+ties of the times). :func:`whole_months` tells such data apart.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from src.data.contract import snapshot_columns
-from src.features.cache import features_at
+from src.features.cache import attribute_columns, features_at
 from src.features.customer import completed_bookings
 
 DURATION_COL = "duration_days"
@@ -212,6 +219,48 @@ def membership_survival_table(
         definition="membership", cutoff_date=str(cutoff.date()), excluded=excluded
     )
     return table
+
+
+def months_as_days(end_date, months: Sequence[int]) -> list[int]:
+    """Day counts of ``months`` whole calendar months ending at ``end_date``.
+
+    ``(end - (end - m months)).days`` for each ``m`` (month-ends clamp, as in
+    ``pd.DateOffset``), e.g. 12 / 24 / 72 months before 2018-09-30 are 365 / 730 / 2,191 days.
+    """
+    end = _timestamp(end_date)
+    return [int((end - (end - pd.DateOffset(months=int(m)))).days) for m in months]
+
+
+def whole_months(table: pd.DataFrame, cutoff_date, *, max_distinct: int = 5000) -> pd.Series | None:
+    """Durations of a membership survival table in whole calendar months, when every one is.
+
+    Parameters
+    ----------
+    table : :func:`membership_survival_table` output (``start_date``, ``cancel_date``,
+        ``event``).
+    cutoff_date : the table's cut-off (the end of censored lifetimes).
+    max_distinct : more distinct (start, end) pairs than this: not month-based (day-level
+        dates), answered without checking each pair.
+
+    Returns
+    -------
+    pandas.Series or None
+        Months per member (int, same index) when each lifetime runs from ``end - k months``
+        to its end (cancellation or cut-off); None otherwise.
+    """
+    end = pd.to_datetime(table["cancel_date"]).where(table[EVENT_COL] == 1,
+                                                     _timestamp(cutoff_date))
+    start = pd.to_datetime(table["start_date"])
+    if len(table) == 0 or start.isna().any():
+        return None
+    months = ((end.dt.year - start.dt.year) * 12 + end.dt.month - start.dt.month).astype(int)
+    pairs = pd.DataFrame({"end": end, "k": months, "start": start}).drop_duplicates()
+    if len(pairs) > max_distinct:
+        return None
+    for row in pairs.itertuples(index=False):
+        if row.k < 0 or row.end - pd.DateOffset(months=int(row.k)) != row.start:
+            return None
+    return months
 
 
 def survival_frame(
@@ -442,6 +491,10 @@ def lifetime_table(tables: Any, *, cutoff_date, definition: Literal["lapse", "me
         day (``member_tier``, consent, region: :func:`src.data.contract.snapshot_columns`)
         describes how the lifetime *ended* (a lapsed customer's tier has fallen), so curves by
         it are circular; such columns are left out and named in ``attrs["snapshot_groups"]``.
+        A snapshot export's own attributes (:func:`src.features.cache.attribute_columns`,
+        e.g. a subscription's contract) are its only description of each member: they are
+        used at a cut-off on their as-of date (descriptive curves, as lifelines users draw
+        them) and left out, named there too, at an earlier cut-off.
     """
     if definition == "lapse":
         table = lapse_survival_table(_table(tables, "bookings"), cutoff_date=cutoff_date, gap_days=gap_days)
@@ -453,6 +506,8 @@ def lifetime_table(tables: Any, *, cutoff_date, definition: Literal["lapse", "me
                                           cancel_col=cancel_col, member_col=member_col)
     customers = _table(tables, "customers")
     snapshots = set(snapshot_columns()["customers"])
+    if isinstance(tables, Mapping):
+        snapshots |= set(attribute_columns(tables, cutoff_date)[1])
     cols = [c for c in group_cols if customers is not None and c in customers.columns
             and c not in snapshots]
     if cols:

@@ -17,8 +17,18 @@ Missing parts degrade gracefully: a scorer without a churn (or CLV, or segmentat
 returns NaN/None in those columns and says so in ``notes_``; a customer the models cannot say
 anything trustworthy about is flagged ``insufficient_history`` with the reason.
 
+A customers-only snapshot (a subscription export with tenure and status, no transactions)
+is scored too: every member is ``active`` or ``cancelled`` (not "no completed booking"), the
+churn probabilities come from the membership model conditional on the current tenure, CLV
+is the margin times the discounted survival of a revenue-per-month column
+(``value_per_month_col``), and the booking columns stay empty.
+
 Units: days for every ``*_days`` column and horizon, the data's currency for money
 (``clv``, ``avg_booking_value``, ``expected_avg_booking_value``).
+
+The module passes the 600-line guide and is kept as one thing: the scorer and the one
+function that assembles it from a run (:func:`fit_missing_parts`, :func:`build_scorer`) must
+agree column for column, and reading them side by side is how that agreement is kept.
 """
 
 from __future__ import annotations
@@ -40,12 +50,13 @@ from src.layout import RunLayout
 from src.models.actions import (
     DEFAULT_ACTION_RULES,
     ItemAssociation,
+    default_action_rules,
     next_best_action,
     preferred_channel,
 )
 from src.models.base import ProjectModel
-from src.models.churn import ChurnModel, select_and_fit
-from src.models.clv import CLVModel, validate_and_fit
+from src.models.churn import ChurnModel, full_history_analysis, select_and_fit
+from src.models.clv import CLVModel, CLVSettings, settings_from_params, validate_and_fit
 from src.models.frames import signature_dtypes, to_plain_dtypes
 from src.models.lifecycle import DEFAULT_STAGE_RULES, first_match
 from src.models.scored_columns import output_schema
@@ -60,6 +71,7 @@ __all__ = [
     "clv_method",
     "collect_run_metrics",
     "fit_missing_parts",
+    "snapshot_value_column",
     "unscored_customers",
 ]
 
@@ -97,6 +109,11 @@ class CustomerScorer(ProjectModel):
         ``survival`` (contractual data, churn observed: expected margin x discounted survival
         from the churn model over the CLV model's horizon and discount rate).
     margin_share : share of revenue that is margin, for ``survival`` CLV (1 = revenue).
+    value_per_month_col : a feature column of revenue per month (currency), e.g. a
+        subscription's ``monthly_charges``: ``survival`` CLV reads it instead of the revenue
+        rate of the bookings (a snapshot without transactions has none).
+    clv_settings : horizon and discounting of ``survival`` CLV when there is no CLV model
+        (default: the CLV model's settings).
     metrics : validation metrics of the parts (for the promotion gates), e.g.
         ``{"churn_concordance": 0.74, "clv_holdout_mae_per_customer": 0.4}``.
     notes : what the scorer was built from (e.g. "churn model refitted: not in the run").
@@ -107,6 +124,8 @@ class CustomerScorer(ProjectModel):
         columns in the bookings).
     input_columns_ : list[str] -- the feature columns :meth:`predict` needs.
     cutoff_date_ : str -- cut-off of the fit (ISO).
+    transactions_ : bool -- False when fitted on tables without bookings (a customers-only
+        snapshot: status ``active`` instead of ``no_completed_booking``).
     notes_ : list[str]; metrics_ : dict[str, float].
     """
 
@@ -126,6 +145,8 @@ class CustomerScorer(ProjectModel):
         max_remaining_days: int = 3650,
         clv_method: Literal["btyd", "survival"] = "btyd",
         margin_share: float = 1.0,
+        value_per_month_col: str | None = None,
+        clv_settings: CLVSettings | None = None,
         metrics: Mapping[str, float] | None = None,
         notes: Sequence[str] = (),
     ) -> None:
@@ -140,6 +161,8 @@ class CustomerScorer(ProjectModel):
         self.max_remaining_days = max_remaining_days
         self.clv_method = clv_method
         self.margin_share = margin_share
+        self.value_per_month_col = value_per_month_col
+        self.clv_settings = clv_settings
         self.metrics = metrics
         self.notes = notes
 
@@ -161,9 +184,15 @@ class CustomerScorer(ProjectModel):
         self.cutoff_date_ = str(pd.Timestamp(cutoff_date).date())
         self.notes_ = list(self.notes)
         self.metrics_ = {k: float(v) for k, v in (self.metrics or {}).items()}
+        self.transactions_ = len(tables.get("bookings", ())) > 0
+        snapshot_clv = self._survival_clv_settings() is not None and self.clv is None
         for name in ("segmentation", "churn", "clv"):
-            if getattr(self, name) is None:
+            if getattr(self, name) is None and not (name == "clv" and snapshot_clv):
                 self.notes_.append(f"no {name} model: its output columns are empty")
+        if snapshot_clv:
+            self.notes_.append(f"clv: {self.margin_share:g} x {self.value_per_month_col} per "
+                               "month x discounted survival of the churn model (no BG/NBD: "
+                               "P(alive) and expected bookings are empty)")
         try:
             self.associations_: ItemAssociation | None = ItemAssociation(self.item_columns).fit(
                 tables["bookings"], cutoff_date)
@@ -188,7 +217,8 @@ class CustomerScorer(ProjectModel):
         rule_cols = _rule_names(self.stage_rules_) | _rule_names(self.action_rules_)
         cols += sorted(c for c in rule_cols if c not in produced)
         cols += [c for c in ("member_tier", "loyalty_member", "membership_cancelled",
-                             "csat_mean", "nps_mean", "monetary_total", "tenure_days")
+                             "csat_mean", "nps_mean", "monetary_total", "tenure_days",
+                             self.value_per_month_col)
                  if c in sample.columns]
         self.input_columns_ = list(dict.fromkeys(cols))
         absent = [c for c in self.input_columns_ if c not in sample.columns]
@@ -199,14 +229,23 @@ class CustomerScorer(ProjectModel):
         self.predict(self.example_)
         return self
 
+    def _survival_clv_settings(self) -> CLVSettings | None:
+        """Horizon and discounting of survival CLV, or None when it is not computed."""
+        if self.clv_method != "survival" or self.churn is None:
+            return None
+        if self.clv is not None:
+            return self.clv.settings
+        return self.clv_settings if self.value_per_month_col else None
+
     def _survival_clv(self, f: pd.DataFrame, num: Mapping[str, np.ndarray]) -> np.ndarray:
         """Contractual CLV (currency): margin per day x discounted survival, summed over the
-        CLV model's periods up to its horizon, for customers at risk; 0 for the others.
+        CLV periods up to the horizon, for customers at risk; 0 for the others.
 
         The margin per day is the customer's revenue rate so far (``monetary_total`` over
-        ``tenure_days``, at least 30 days) times ``margin_share``; survival is the churn
-        model's, conditional on the customer's age at the cut-off."""
-        s = self.clv.settings
+        ``tenure_days``, at least 30 days; or ``value_per_month_col`` / 30.4375 when given)
+        times ``margin_share``; survival is the churn model's, conditional on the customer's
+        age at the cut-off."""
+        s = self._survival_clv_settings()
         n_periods = max(1, int(np.ceil(s.horizon_days / s.period_days)))
         times = s.period_days * np.arange(1, n_periods + 1)
         rate = (1.0 + s.discount_rate_annual) ** (s.period_days / 365.25) - 1.0
@@ -216,8 +255,13 @@ class CustomerScorer(ProjectModel):
         if at_risk.any():
             survival = 1.0 - self.churn.predict_churn_probability(
                 f.loc[at_risk], [int(round(x)) for x in times]).to_numpy()
-            per_day = (np.nan_to_num(num["monetary_total"][at_risk])
-                       / np.maximum(np.nan_to_num(num["tenure_days"][at_risk]), 30.0))
+            if self.value_per_month_col:
+                per_month = pd.to_numeric(f.loc[at_risk, self.value_per_month_col],
+                                          errors="coerce").to_numpy(dtype=float)
+                per_day = np.nan_to_num(per_month) / 30.4375
+            else:
+                per_day = (np.nan_to_num(num["monetary_total"][at_risk])
+                           / np.maximum(np.nan_to_num(num["tenure_days"][at_risk]), 30.0))
             value[at_risk] = (per_day * self.margin_share * s.period_days
                               * (survival * discount).sum(axis=1))
         return value
@@ -271,7 +315,9 @@ class CustomerScorer(ProjectModel):
         # probability of churning, and a cancelled member no future value
         cancelled = num["membership_cancelled"] == 1
         lapsed = (num["churn_at_risk"] == 0) & ~cancelled
-        status = np.select([cancelled, lapsed, ~(num["n_bookings"] > 0)],
+        # a snapshot without transactions: no booking says nothing about the customer
+        no_booking = ~(num["n_bookings"] > 0) & getattr(self, "transactions_", True)
+        status = np.select([cancelled, lapsed, no_booking],
                            ["cancelled", "lapsed", "no_completed_booking"], "active")
 
         # segmentation -----------------------------------------------------------------
@@ -294,7 +340,9 @@ class CustomerScorer(ProjectModel):
                     "expected_days_to_next_booking"]
         for c in clv_cols:
             out[c] = np.nan
-        out["clv_horizon_days"] = float(self.clv.settings.horizon_days) if self.clv else np.nan
+        clv_settings = self._survival_clv_settings() or (self.clv.settings if self.clv else None)
+        out["clv_horizon_days"] = (float(clv_settings.horizon_days) if clv_settings
+                                   else np.nan)
         has_btyd = ~np.isnan(num["btyd_T"])
         if self.clv is not None and has_btyd.any():
             rows = np.flatnonzero(has_btyd)
@@ -310,7 +358,7 @@ class CustomerScorer(ProjectModel):
                 out.loc[rows, c] = pred[c].to_numpy(dtype=float)
             clv_reason = pred["insufficient_history_reason"].to_numpy(dtype=object)
             reasons[rows] = clv_reason
-        if self.clv_method == "survival" and self.churn is not None and self.clv is not None:
+        if self._survival_clv_settings() is not None:
             out["clv"] = self._survival_clv(f, num)
         out.loc[cancelled, ["p_alive", "expected_bookings", "clv"]] = 0.0
         out.loc[cancelled, "expected_days_to_next_booking"] = np.nan
@@ -374,7 +422,6 @@ class CustomerScorer(ProjectModel):
                 out[c] = sug[c].to_numpy()
 
         # trust --------------------------------------------------------------------------
-        no_booking = ~(num["n_bookings"] > 0)
         reasons = np.where(no_booking, "no completed booking at the cut-off", reasons)
         reasons = np.where(pd.isna(reasons), "", reasons).astype(object)
         out["insufficient_history"] = reasons != ""
@@ -475,20 +522,35 @@ def fit_missing_parts(source: RunLayout, tables: Mapping[str, pd.DataFrame],
     :func:`src.models.clv.validate_and_fit`) when ``scoring.refit_missing``; otherwise it
     is left out. A workflow the data cannot support (no events, no repeat buyers) leaves
     the part out and says why in the notes.
+
+    A customers-only snapshot (no bookings) has no landmark history and no transaction log:
+    its churn model is the membership Cox model of the full-history analysis
+    (:func:`src.models.churn.full_history_analysis`, as notebook 03 fits it; concordance
+    in-sample), and there is no BG/NBD CLV model.
     """
     cutoff = pd.Timestamp(params.cutoff()).normalize()
+    transactions = len(tables.get("bookings", ())) > 0
 
     def fit_segmentation() -> tuple[SegmentationModel, dict[str, float], str]:
-        model = SegmentationModel.from_params(params.segmentation, seed=params.seed)
+        model = SegmentationModel.from_params(params.segmentation, seed=params.seed,
+                                              vocabulary=params.vocabulary)
         return (model.fit(features_at(tables, cutoff)), {},
                 "fitted here with the job's segmentation params")
 
     def fit_churn() -> tuple[ChurnModel, dict[str, float], str]:
+        if not transactions:
+            history = full_history_analysis(tables, params.churn, cutoff, seed=params.seed)
+            return (history.model,
+                    {"churn_concordance": history.metrics["full_history.concordance"]},
+                    "the full-history Cox model (no transactions) fitted here with the job's "
+                    "churn params")
         selection = select_and_fit(tables, params.churn, cutoff, seed=params.seed)
         return (selection.model, selection.metrics,
                 f"{selection.best} selected and fitted here with the job's churn params")
 
     def fit_clv() -> tuple[CLVModel, dict[str, float], str]:
+        if not transactions:
+            raise ValueError("no transaction log: BG/NBD and Gamma-Gamma need bookings")
         validation = validate_and_fit(tables["bookings"], params.loyalty, cutoff)
         return (validation.model, validation.metrics,
                 "validated and fitted here with the job's loyalty params")
@@ -526,6 +588,21 @@ def clv_method(params: JobParams) -> Literal["btyd", "survival"]:
     return method
 
 
+def snapshot_value_column(tables: Mapping[str, pd.DataFrame], params: JobParams) -> str | None:
+    """The revenue-per-month column of a customers-only snapshot, or None.
+
+    Without bookings there is no revenue history; the value of a subscription is its
+    charge per month, the column the job ranks value tiers by
+    (``segmentation.tiers.value_col``, e.g. ``monthly_charges``) when it is a customers
+    column. Tables with bookings: None (CLV from the bookings).
+    """
+    if len(tables.get("bookings", ())) > 0:
+        return None
+    col = params.segmentation.tiers.value_col
+    customers = tables.get("customers")
+    return col if customers is not None and col in customers.columns else None
+
+
 def build_scorer(source: RunLayout, tables: Mapping[str, pd.DataFrame], params: JobParams, *,
                  feature_table: pd.DataFrame | None = None) -> CustomerScorer:
     """The job's scorer: the run's fitted parts (:func:`fit_missing_parts`) with the job's
@@ -545,12 +622,15 @@ def build_scorer(source: RunLayout, tables: Mapping[str, pd.DataFrame], params: 
         feature_table = None  # built with another time unit
     lp = params.loyalty
     stage_rules = [r.model_dump() for r in lp.stage_rules] if lp.stage_rules else None
-    action_rules = [r.model_dump() for r in sp.action_rules] if sp.action_rules else None
+    action_rules = ([r.model_dump() for r in sp.action_rules] if sp.action_rules
+                    else default_action_rules(params.vocabulary))
     return CustomerScorer(
         parts.segmentation, parts.churn, parts.clv, features=settings,
         horizons_days=sp.horizons_days, stage_rules=stage_rules, action_rules=action_rules,
         item_columns=sp.item_columns, max_remaining_days=sp.max_remaining_days,
         clv_method=clv_method(params), margin_share=lp.margin_share,
+        value_per_month_col=snapshot_value_column(tables, params),
+        clv_settings=settings_from_params(lp),
         metrics=parts.metrics, notes=parts.notes,
     ).fit(tables, cutoff, feature_table)
 

@@ -24,6 +24,19 @@ Decisions
   breakdown, not in the Cox fit, and no covariate looks ahead of the time it explains.
   A complaint is about the trip that ended most recently before it
   (``complaint_attribution="last_trip"`` of :func:`~src.features.first_trip.first_trip_table`).
+- **Snapshots without transactions.** A subscription export with tenure and status and no
+  bookings (e.g. the IBM telco data) has no first trip: the origin must be the membership
+  start (``full_history_origin: start``), every member is at risk from the start (no late
+  entry), and the covariates are the export's customer attributes (contract, monthly
+  charges, ...; :func:`src.features.cache.attribute_columns`). They describe the export's
+  as-of date, so they are used at a cut-off on that date only: at an earlier cut-off they
+  are refused (point in time). Members with a zero duration (joined on the cut-off) are in
+  the Kaplan-Meier curve (censored at 0) but not in the Cox fit, which needs time at risk.
+  When every duration is a whole number of months (start = as-of - tenure months:
+  :func:`~src.features.survival.whole_months`), the horizons are reported in months too
+  (``horizon_months``: ``churn.horizons_days`` rounded to months, read at the day count of
+  those months, :func:`~src.features.survival.months_as_days`); the Cox fit on the day
+  counts equals the fit on months.
 - **Adjusting for who the member is.** Complaint rates and cancellation hazards both differ by
   kind of traveller; the first-trip booking (product, destination type, channel, party size,
   nights, lead time, amount), age and the signup attributes stand in for it, so the complaint
@@ -42,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from src.data.contract import COMPLAINT_CATEGORIES
+from src.features.cache import attribute_columns
 from src.features.first_trip import first_trip_table, purchases
 from src.features.survival import (
     AGE_COL,
@@ -49,6 +63,8 @@ from src.features.survival import (
     ENTRY_COL,
     EVENT_COL,
     membership_survival_table,
+    months_as_days,
+    whole_months,
 )
 from src.models.churn.km import km_survival_at
 from src.models.churn.model import ChurnModel
@@ -69,6 +85,9 @@ _TRIP_COLUMNS = ("product", "destination_type", "channel", "travel_month", "part
 
 #: complaint categories of the churn-cause breakdown, in the seeds' order
 CAUSE_CATEGORIES = ("service", "product", "price")
+
+#: mean days per month (365.25 / 12): ``churn.horizons_days`` -> whole months on month-based data
+DAYS_PER_MONTH = 30.4375
 
 
 @dataclass
@@ -94,8 +113,13 @@ class FullHistoryAnalysis:
         known): Kaplan-Meier ``km_from_entry`` and the Cox model's mean predicted survival
         ``coxph_from_entry`` (``S(entry + h) / S(entry)``; no one is at risk in the Cox fit
         before the earliest entry, so its curve from the origin would miss the first weeks).
+        On month-based data also ``horizon_months`` (the horizon in whole months; the
+        index is then its day count).
     origin : ``"first_booking"`` or ``"start"``; cutoff_date : the cut-off.
-    metrics : flat metrics for MLflow (``full_history.*``).
+    metrics : flat metrics for MLflow (``full_history.*``; ``full_history.coef.<covariate>``
+        per Cox coefficient; on month-based data ``full_history.km.survival_<m>m``).
+    time_unit : ``"days"``, or ``"months"`` when every duration is whole months.
+    notes : what the analysis left out and why (one line each).
     """
 
     frame: pd.DataFrame
@@ -106,6 +130,8 @@ class FullHistoryAnalysis:
     origin: str
     cutoff_date: pd.Timestamp
     metrics: dict[str, float] = field(default_factory=dict)
+    time_unit: str = "days"
+    notes: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -132,7 +158,9 @@ class FullHistoryAnalysis:
             "duration col": f"'{DURATION_COL}' (days from {origin})",
             "event col": f"'{EVENT_COL}' (membership cancelled on/before "
                          f"{self.cutoff_date.date()})",
-            "entry col": f"'{ENTRY_COL}' (first trip over + {FEEDBACK_WINDOW_DAYS} days)",
+            "entry col": (f"'{ENTRY_COL}' (first trip over + {FEEDBACK_WINDOW_DAYS} days)"
+                          if self.frame.attrs.get("has_trips", True)
+                          else "none (no transactions: at risk from the start)"),
             "penalizer": m.penalizer_,
             "ties": m.ties,
             "baseline estimation": "breslow",
@@ -141,6 +169,7 @@ class FullHistoryAnalysis:
             "partial log-likelihood": round(float(m.fitter_.log_likelihood_), decimals),
             "reference levels": "; ".join(f"{k} = {v}" for k, v in self.reference_levels.items())
                                 or "none",
+            "time unit of the data": self.time_unit,
         }
         width = max(len(k) for k in head)
         print("<FullHistoryAnalysis: membership churn from " + origin + ">")
@@ -161,9 +190,12 @@ class FullHistoryAnalysis:
             print(f"Survival at the horizons: km = all members, days from {origin}; "
                   "km_from_entry / coxph_from_entry = the Cox members, days from their entry")
             print(self.survival_at_horizons)
-            print("---")
-            print("Churn causes: churners with a complaint before leaving")
-            print(self.causes)
+            if len(self.causes):
+                print("---")
+                print("Churn causes: churners with a complaint before leaving")
+                print(self.causes)
+            for note in self.notes:
+                print(f"note: {note}")
 
 
 def full_history_frame(tables: Mapping[str, pd.DataFrame], params: ChurnParams,
@@ -172,10 +204,13 @@ def full_history_frame(tables: Mapping[str, pd.DataFrame], params: ChurnParams,
 
     Parameters
     ----------
-    tables : contract tables by name (``customers`` and ``bookings`` required;
-        ``interactions`` and ``feedback`` give the complaint and CSAT covariates).
+    tables : contract tables by name (``customers`` required; ``bookings`` for the first
+        trip, ``interactions`` and ``feedback`` for the complaint and CSAT covariates). A
+        customers-only snapshot (no or empty ``bookings``) needs ``full_history_origin:
+        start`` and gets the customer attribute columns instead of the first trip
+        (:func:`src.features.cache.attribute_columns`).
     params : the job's ``churn:`` section (``start_col``, ``cancel_col``, ``member_col``,
-        ``full_history_origin``).
+        ``full_history_origin``, ``full_history_covariates``).
     cutoff_date : nothing dated after it is read.
 
     Returns
@@ -183,21 +218,45 @@ def full_history_frame(tables: Mapping[str, pd.DataFrame], params: ChurnParams,
     pandas.DataFrame
         See :attr:`FullHistoryAnalysis.frame`. ``attrs["excluded"]``: members left out and
         why (those of :func:`membership_survival_table`, plus ``no_first_booking`` and
-        ``cancelled_before_origin``).
+        ``cancelled_before_origin``); ``attrs["has_trips"]``: False for a customers-only
+        snapshot; ``attrs["months"]``: the durations in whole months when every one is
+        (None otherwise).
+
+    Raises
+    ------
+    ValueError : no customers table; a customers-only snapshot with ``full_history_origin:
+        first_booking``; covariates that are snapshot attributes at a cut-off before the
+        snapshot's as-of date.
     """
     cutoff = pd.Timestamp(cutoff_date).normalize()
     customers = tables.get("customers")
     if customers is None:
         raise ValueError("the full-history analysis needs the customers table (membership data)")
+    bookings = tables.get("bookings")
+    has_trips = bookings is not None and len(bookings) > 0
+    if not has_trips and params.full_history_origin == "first_booking":
+        raise ValueError("no bookings: the full-history analysis cannot start at a first "
+                         "booking; set churn.full_history_origin: start (the membership start)")
     members = membership_survival_table(customers, cutoff_date=cutoff, start_col=params.start_col,
                                         cancel_col=params.cancel_col, member_col=params.member_col)
     excluded = dict(members.attrs.get("excluded", {}))
-    trips = first_trip_table(tables, cutoff_date=cutoff, labelled_only=False,
-                             feedback_window_days=FEEDBACK_WINDOW_DAYS,
-                             complaint_attribution="last_trip")
-    trips = trips.rename(columns={c: f"first_trip_{c}" for c in _TRIP_COLUMNS})
+    usable, left_out = attribute_columns(tables, cutoff)
+    refused = [c for c in params.full_history_covariates if c in left_out]
+    if refused:
+        raise ValueError(
+            f"covariates {refused} are snapshot attributes of the export's as-of date "
+            f"({getattr(tables, 'snapshot_date', None)}), not known at the cut-off "
+            f"{cutoff.date()}: run the analysis at the as-of date or drop them from "
+            "churn.full_history_covariates")
+    if has_trips:
+        trips = first_trip_table(tables, cutoff_date=cutoff, labelled_only=False,
+                                 feedback_window_days=FEEDBACK_WINDOW_DAYS,
+                                 complaint_attribution="last_trip")
+        trips = trips.rename(columns={c: f"first_trip_{c}" for c in _TRIP_COLUMNS})
+    else:
+        trips = pd.DataFrame(index=members.index)
     if params.full_history_origin == "first_booking":
-        first = purchases(tables["bookings"], cutoff).groupby("customer_id")["booking_date"].min()
+        first = purchases(bookings, cutoff).groupby("customer_id")["booking_date"].min()
         origin = first.reindex(members.index)
     else:
         origin = members["start_date"]
@@ -210,15 +269,27 @@ def full_history_frame(tables: Mapping[str, pd.DataFrame], params: ChurnParams,
     keep = (~no_origin & ~before).to_numpy()
     frame = pd.DataFrame({DURATION_COL: duration[keep], EVENT_COL: members.loc[keep, EVENT_COL],
                           "origin_date": origin[keep], "cancel_date": members.loc[keep, "cancel_date"]})
-    known = trips["first_trip_end"].reindex(frame.index) + pd.Timedelta(days=FEEDBACK_WINDOW_DAYS)
-    frame[ENTRY_COL] = ((known - frame["origin_date"]).dt.days.astype(float)).clip(lower=0.0)
+    if has_trips:
+        known = (trips["first_trip_end"].reindex(frame.index)
+                 + pd.Timedelta(days=FEEDBACK_WINDOW_DAYS))
+        frame[ENTRY_COL] = ((known - frame["origin_date"]).dt.days.astype(float)).clip(lower=0.0)
+    else:  # nothing to wait for: at risk from the start
+        frame[ENTRY_COL] = 0.0
     frame["in_cox"] = frame[ENTRY_COL].notna() & (frame[DURATION_COL] > frame[ENTRY_COL])
     cov = [c for c in dict.fromkeys(params.full_history_covariates) if c in trips.columns]
     frame = frame.join(trips[cov], how="left")
+    attrs = [c for c in dict.fromkeys(params.full_history_covariates)
+             if c in usable and c not in frame.columns]
+    if attrs:
+        snapshot = customers.drop_duplicates("customer_id", keep="last").set_index("customer_id")
+        frame = frame.join(snapshot[attrs], how="left")
+    months = (whole_months(members.loc[keep], cutoff)
+              if params.full_history_origin == "start" else None)
     frame.attrs.update(excluded=excluded, origin=params.full_history_origin,
-                       cutoff_date=str(cutoff.date()),
+                       cutoff_date=str(cutoff.date()), has_trips=has_trips,
+                       months=None if months is None else months.to_dict(),
                        missing_covariates=[c for c in params.full_history_covariates
-                                           if c not in trips.columns],
+                                           if c not in frame.columns],
                        missing_inputs=list(trips.attrs.get("missing_inputs", [])))
     return frame
 
@@ -334,7 +405,24 @@ def full_history_analysis(tables: Mapping[str, pd.DataFrame], params: ChurnParam
     covariates = [c for c in params.full_history_covariates if c in frame.columns]
     model = cox_regression(cox_rows, covariates, horizons_days=tuple(params.horizons_days),
                            seed=seed)
-    hs = [int(h) for h in params.horizons_days]
+    notes = []
+    if frame.attrs["missing_covariates"]:
+        notes.append(f"covariates not in the data: {frame.attrs['missing_covariates']}")
+    if not frame.attrs["has_trips"]:
+        zero = int((frame[DURATION_COL] <= 0).sum())
+        notes.append(f"no transactions: every member at risk from the start; {zero} members "
+                     "with no time at risk (joined on the cut-off) are in the Kaplan-Meier "
+                     "curve, censored at 0, not in the Cox fit")
+    monthly = frame.attrs.get("months") is not None
+    if monthly:
+        horizon_months = sorted({max(1, int(round(h / DAYS_PER_MONTH)))
+                                 for h in params.horizons_days})
+        hs = months_as_days(cutoff, horizon_months)
+        notes.append("durations are whole months (start = cut-off - tenure months): horizons "
+                     f"{list(params.horizons_days)} days read as {horizon_months} months "
+                     f"({hs} days before {cutoff.date()})")
+    else:
+        hs = [int(h) for h in params.horizons_days]
     km = km_survival_at(frame, hs, entry_col=None)
     since_entry = pd.DataFrame({DURATION_COL: cox_rows[DURATION_COL] - cox_rows[ENTRY_COL],
                                 EVENT_COL: cox_rows[EVENT_COL]})
@@ -345,6 +433,8 @@ def full_history_analysis(tables: Mapping[str, pd.DataFrame], params: ChurnParam
          "km_from_entry": km_survival_at(since_entry, hs, entry_col=None)["survival"].to_numpy(),
          "coxph_from_entry": model.survival_at(at_entry, hs).mean(axis=0)},
         index=pd.Index(hs, name="horizon_days"))
+    if monthly:
+        at_horizons.insert(0, "horizon_months", horizon_months)
     causes = churn_causes(frame, tables.get("interactions"), model.summary)
     metrics: dict[str, float] = {
         "full_history.members": float(len(frame)),
@@ -357,7 +447,13 @@ def full_history_analysis(tables: Mapping[str, pd.DataFrame], params: ChurnParam
         for name in ("km", "km_from_entry", "coxph_from_entry"):
             if pd.notna(row[name]):
                 metrics[f"full_history.{name}.survival_{h}d"] = float(row[name])
+                if monthly:
+                    metrics[f"full_history.{name}.survival_{int(row['horizon_months'])}m"] = (
+                        float(row[name]))
     s = model.summary
+    metrics["full_history.partial_log_likelihood"] = float(model.fitter_.log_likelihood_)
+    for name, coef in s["coef"].items():
+        metrics[f"full_history.coef.{name}"] = float(coef)
     for col in [c for c in s.index if c.startswith("first_trip_complaint_")
                 or c == "first_trip_low_csat"]:
         metrics[f"full_history.hr.{col}"] = float(s.loc[col, "exp(coef)"])
@@ -367,4 +463,5 @@ def full_history_analysis(tables: Mapping[str, pd.DataFrame], params: ChurnParam
     return FullHistoryAnalysis(frame=frame, model=model, drivers=model.hazard_ratios(),
                                causes=causes, survival_at_horizons=at_horizons,
                                origin=params.full_history_origin, cutoff_date=cutoff,
-                               metrics=metrics)
+                               metrics=metrics, time_unit="months" if monthly else "days",
+                               notes=notes)

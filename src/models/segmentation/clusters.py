@@ -67,6 +67,9 @@ class BehaviouralSegmenter(ProjectModel):
     n_init : initialisations per k (default 10 for k-means, where local optima are common,
         1 for the mixture).
     silhouette_sample_size : customers the silhouette is computed on.
+    population : ``"booked"`` (default): customers with a completed booking are clustered,
+        the others are cluster ``-1``; ``"all"``: every customer (a snapshot without
+        transactions, clustered on its attributes: pass them as ``features``).
 
     Attributes
     ----------
@@ -95,6 +98,7 @@ class BehaviouralSegmenter(ProjectModel):
         covariance_type: Literal["diag", "full", "tied", "spherical"] = "diag",
         n_init: int | None = None,
         silhouette_sample_size: int = 10_000,
+        population: Literal["booked", "all"] = "booked",
     ) -> None:
         self.method = method
         self.k_range = k_range
@@ -106,8 +110,17 @@ class BehaviouralSegmenter(ProjectModel):
         self.covariance_type = covariance_type
         self.n_init = n_init
         self.silhouette_sample_size = silhouette_sample_size
+        self.population = population
 
     # -- configuration -------------------------------------------------------------------------
+    def _active(self, features: pd.DataFrame) -> np.ndarray:
+        """The customers that are clustered (the others are cluster ``-1``)."""
+        if self.population == "all":
+            return np.ones(len(features), dtype=bool)
+        if self.population != "booked":
+            raise ValueError(f"population must be 'booked' or 'all', got {self.population!r}")
+        return active_mask(features)
+
     def _criterion(self) -> str:
         crit = self.criterion or ("silhouette" if self.method == "kmeans" else "bic")
         if self.method not in ("kmeans", "gmm"):
@@ -156,7 +169,7 @@ class BehaviouralSegmenter(ProjectModel):
         cols = self._columns(features)
         if not cols:
             raise ValueError("BehaviouralSegmenter: no usable feature column")
-        active = active_mask(features)
+        active = self._active(features)
         X = features.loc[active, cols]
         if len(X) < k_max + 1:
             raise ValueError(f"too few customers with a completed booking ({len(X)}) for k={k_max}")
@@ -210,7 +223,7 @@ class BehaviouralSegmenter(ProjectModel):
         """Cluster per customer, shape (n_customers,), int64; -1 without completed booking."""
         check_fitted(self, "pipeline_")
         require_columns(features, self.features_in_, "BehaviouralSegmenter")
-        active = active_mask(features)
+        active = self._active(features)
         out = np.full(len(features), -1, dtype=np.int64)
         if active.any():
             raw = self.pipeline_.predict(features.loc[active, self.features_in_])
@@ -228,14 +241,14 @@ class BehaviouralSegmenter(ProjectModel):
     def transform(self, features: pd.DataFrame) -> np.ndarray:
         """Preprocessed (scaled) features of customers with a completed booking."""
         check_fitted(self, "pipeline_")
-        active = active_mask(features)
+        active = self._active(features)
         return self.pipeline_.named_steps["prep"].transform(
             features.loc[active, self.features_in_])
 
     def project(self, features: pd.DataFrame) -> pd.DataFrame:
         """2-D PCA coordinates (``pc1``, ``pc2``) and ``cluster`` of customers with a completed
         booking (the PCA was fitted in :meth:`fit`)."""
-        active = active_mask(features)
+        active = self._active(features)
         xy = self.pca_.transform(self.transform(features))
         return pd.DataFrame({"pc1": xy[:, 0], "pc2": xy[:, 1],
                              "cluster": self.predict(features)[active]},
@@ -286,6 +299,18 @@ class BehaviouralSegmenter(ProjectModel):
             top = sub.fillna(-np.inf).idxmax(axis=1).str.slice(len(prefix))
             prof[name] = top.where(sub.notna().any(axis=1), None)
             prof[f"{name}_share"] = sub.max(axis=1)
+        for col in getattr(self, "features_in_", []):  # attributes (a snapshot's contract, ...)
+            if col in prof.columns or col.startswith(SHARE_PREFIXES) or col not in features:
+                continue
+            values = features[col]
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                prof[col] = values.astype("float64").groupby(clusters).mean()
+            else:
+                levels = values.astype(object).where(values.notna(), "missing")
+                top = levels.groupby(clusters).agg(lambda v: v.value_counts().idxmax())
+                prof[f"top_{col}"] = top
+                prof[f"top_{col}_share"] = (levels == top.reindex(clusters).to_numpy()).groupby(
+                    clusters).mean()
         prof = prof.reset_index()
         prof = pd.concat([prof[prof["cluster"] >= 0], prof[prof["cluster"] < 0]],
                          ignore_index=True)
@@ -303,7 +328,7 @@ class BehaviouralSegmenter(ProjectModel):
         """Mean adjusted Rand index between fits (at the chosen ``k_``) on two random disjoint
         halves of the customers, both fits assigning all customers with a completed booking."""
         check_fitted(self, "k_")
-        active_features = features.loc[active_mask(features)]
+        active_features = features.loc[self._active(features)]
         rng = np.random.default_rng(seed)
         scores = []
         for _ in range(n_pairs):
@@ -323,6 +348,6 @@ def clone_segmenter(seg: BehaviouralSegmenter, **overrides: Any) -> BehaviouralS
     """An unfitted copy of ``seg`` with some constructor arguments replaced."""
     kw = {k: getattr(seg, k) for k in ("method", "k_range", "criterion", "features",
                                        "sample_size", "seed", "weights", "covariance_type", "n_init",
-                                       "silhouette_sample_size")}
+                                       "silhouette_sample_size", "population")}
     kw.update(overrides)
     return BehaviouralSegmenter(**kw)
