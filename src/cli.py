@@ -1,6 +1,8 @@
 """``crm``: the command line of the lab.
 
     crm run demo                     run a job (params/demo.yaml) end to end
+    crm init shop orders.csv         profile data files and write params/shop.yaml (every guess
+                                     commented; --force overwrites, --out elsewhere)
     crm generate --customers 100000  write the synthetic travel data set as Parquet
     crm features --bookings b/ --customers c/ --cutoff 2025-12-31 --output f.parquet
                                      scoring features of tables too large for memory, by parts
@@ -48,6 +50,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_LOCKED
     return result.exit_code
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from src.runner.init_job import init_job
+
+    try:
+        as_of = date.fromisoformat(args.as_of) if args.as_of else None
+        result = init_job(args.name, args.files, out=args.out, force=args.force, as_of_date=as_of)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if result.ok else 2
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -109,8 +125,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from src.data.errors import DataError
     from src.export.marketing import ReconciliationError, export_run
-    from src.params import load_params
+    from src.params import ParamsError, load_params
     from src.params.schema import ExportParams
     from src.runner.tracking import connect
 
@@ -126,14 +143,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
               "(resume it first: crm run <job> --resume <run_id>)", file=sys.stderr)
         return 2
     params = ExportParams()
+    vocabulary = "travel"
     if layout.params_file.exists():
         job = load_params(layout.params_file)
         params = getattr(job, "export", None) or params
+        vocabulary = job.vocabulary
     if layout.params_file.exists():  # lists from the champion need the run's MLflow store
         connect(job.mlflow.tracking_uri, job.mlflow.experiment)
     try:
-        manifest = export_run(run_dir, params)
-    except (FileNotFoundError, ReconciliationError, ValueError) as exc:
+        manifest = export_run(run_dir, params, vocabulary=vocabulary)
+    except (FileNotFoundError, ReconciliationError, ValueError, ParamsError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if manifest.folder is None:
@@ -230,6 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="re-execute a failed run from its first unfinished notebook")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("init", help="profile data files and write a commented params/<name>.yaml")
+    p.add_argument("name", help="job name: writes params/<name>.yaml")
+    p.add_argument("files", nargs="+", help="CSV files (also .gz): a transaction file, a "
+                   "customers file, or both")
+    p.add_argument("--out", help="write here instead of params/<name>.yaml")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("--as-of", help="extraction date (ISO); default: the last date in the data")
+    p.set_defaults(func=_cmd_init)
 
     p = sub.add_parser("generate", help="write the synthetic travel data set as Parquet")
     p.add_argument("--customers", type=int, default=100_000)

@@ -43,12 +43,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from src.data.errors import InsufficientDataError
 from src.fileio import atomic_write, file_sha256
 from src.layout import RunLayout
 from src.models.registry import score_with_version
 from src.models.scored_columns import data_dictionary
 from src.models.scoring import unscored_customers
-from src.params.schema import ExportParams
+from src.models.vocabulary import Vocabulary
+from src.models.vocabulary import vocabulary as vocabulary_named
+from src.params import ParamsError
+from src.params.schema import DEFAULT_LIST_COLUMNS, ExportParams
 from src.paths import PROJECT_ROOT
 
 __all__ = [
@@ -58,6 +62,7 @@ __all__ = [
     "export_run",
     "hash_email",
     "hash_phone",
+    "list_columns",
     "load_suppression",
     "normalize_email",
     "normalize_phone",
@@ -184,6 +189,46 @@ class ExportResult(dict):
                 + (f"; {source}" if source else ""))
 
 
+def list_columns(params: ExportParams, available: Sequence[str]) -> list[str]:
+    """The columns of every list: ``export.columns`` when given (strict), else the default
+    list columns (:data:`~src.params.schema.DEFAULT_LIST_COLUMNS`) among ``available``.
+
+    Parameters
+    ----------
+    params : the ``export:`` params.
+    available : the columns the run produces (scored columns and ``channel``).
+
+    Raises
+    ------
+    ParamsError : an explicit ``export.columns`` names a column not in ``available``; the
+        message lists the available ones.
+    """
+    have = list(dict.fromkeys(available))
+    if params.columns is None:
+        return [c for c in DEFAULT_LIST_COLUMNS if c in have]
+    absent = [c for c in params.columns if c not in have]
+    if absent:
+        raise ParamsError("export.columns", [
+            f"export.columns names {absent}, which this run does not produce; available: "
+            f"{have} (or remove export.columns to get the default columns the run has)"])
+    return list(params.columns)
+
+
+def _empty_lists_reason(action: pd.Series, channel: np.ndarray, consent: np.ndarray,
+                        suppressed: np.ndarray, scored: pd.DataFrame) -> str:
+    """Why no customer is on any list: counts by action, consent per channel, suppression."""
+    by_action = {str(k): int(v) for k, v in action.astype(str).value_counts().items()}
+    consents = {c: int((pd.to_numeric(scored[c], errors="coerce").fillna(0) > 0).sum())
+                for c in scored.columns if c.startswith("consent_")}
+    return (f"every campaign list is empty: {len(scored)} customers scored, by action "
+            f"{by_action}; customers with consent per channel {consents or 'no consent_* column'}; "
+            f"with a consented preferred channel {int(consent.sum())}; suppressed "
+            f"{int(suppressed.sum())}. If the company may contact them, map the consent columns "
+            "(data.source.tables.customers.columns.consent_email, ...) or set "
+            "data.source.tables.customers.defaults.consent_email: true; to publish empty lists "
+            "anyway set export.allow_empty: true")
+
+
 def _slug(action: str) -> str:
     return re.sub(r"[^0-9A-Za-z_\-]+", "_", action).strip("_") or "unnamed"
 
@@ -219,6 +264,7 @@ def export_marketing(
     run_id: str | None = None,
     base_dir: str | Path | None = None,
     folder_name: str = "exports",
+    vocabulary: str | Vocabulary = "travel",
     _fail_after_files: int | None = None,
 ) -> ExportResult:
     """Write the campaign lists, the full scored table and the manifest into
@@ -235,6 +281,9 @@ def export_marketing(
     model : ``{"name": ..., "version": ...}`` of the scorer, for the manifest.
     run_id : the run's id (and MLflow run id, if any, under ``model``).
     base_dir : folder for a relative ``suppression_file`` (default: the project root).
+    vocabulary : the job's vocabulary (:mod:`src.models.vocabulary`): the files show its
+        column names (``suggested_category`` for ``suggested_destination_type`` in
+        ``retail``; ``params.columns`` names the scored columns) and ``columns.md`` its words.
     _fail_after_files : testing hook: raise after writing this many files (simulates an
         interruption).
 
@@ -245,8 +294,12 @@ def export_marketing(
     Raises
     ------
     ReconciliationError : counts do not reconcile; nothing is published.
+    ParamsError : an explicit ``export.columns`` names a column the scored table lacks.
+    InsufficientDataError : every list is empty (no consent, everyone suppressed or
+        ``do_not_contact``) and ``export.allow_empty`` is false; nothing is published.
     """
     p = params or ExportParams()
+    shown = vocabulary_named(vocabulary).column_names  # scored column -> name in the files
     run_dir = Path(run_dir)
     final = run_dir / folder_name
     staging = run_dir / f".{folder_name}.staging-{uuid.uuid4().hex[:8]}"
@@ -297,6 +350,7 @@ def export_marketing(
     table.insert(1, "channel", channel)
     table["suppressed"] = suppressed
     pii = _pii_frame(customers, ids, p)
+    columns_of_lists = list_columns(p, table.columns)
     lists: dict[str, dict[str, int]] = {}
     staging.mkdir(parents=True)
     written = 0
@@ -312,11 +366,9 @@ def export_marketing(
                                         na_position="last")
             cap = p.max_rows.get(act, p.default_max_rows)
             capped = part.head(cap) if cap is not None else part
-            cols = [c for c in p.columns if c in capped.columns] + list(pii.columns)
-            absent = [c for c in p.columns if c not in capped.columns]
-            if absent:
-                raise ValueError(f"export.columns not in the scored table: {absent}")
-            for f in _write_table(capped[cols], staging, f"list_{_slug(act)}", p.formats):
+            cols = columns_of_lists + list(pii.columns)
+            for f in _write_table(capped[cols].rename(columns=shown), staging,
+                                  f"list_{_slug(act)}", p.formats):
                 files.append({**f, "list": act})
                 written += 1
                 if _fail_after_files is not None and written >= _fail_after_files:
@@ -332,16 +384,20 @@ def export_marketing(
             if r["listed"] + r["suppressed"] + r["no_consent"] + r["over_cap"] != \
                     r["customers_with_action"]:
                 raise ReconciliationError(f"list {act!r} does not reconcile: {r}")
+        if not p.allow_empty and sum(r["listed"] for r in lists.values()) == 0:
+            raise InsufficientDataError(_empty_lists_reason(action, channel, consent,
+                                                            suppressed, scored))
         if p.full_table:
-            for f in _write_table(table, staging, "scored_customers", p.formats):
+            for f in _write_table(table.rename(columns=shown), staging, "scored_customers",
+                                  p.formats):
                 files.append({**f, "list": None})
                 written += 1
                 if _fail_after_files is not None and written >= _fail_after_files:
                     raise OSError("simulated interruption during the export")
         # the data dictionary beside the lists: one line per column, meaning and unit
-        columns = list(dict.fromkeys([*table.columns, *p.columns]))
+        columns = list(dict.fromkeys([*table.columns, *columns_of_lists]))
         atomic_write(staging / "columns.md", lambda q: q.write_text(
-            data_dictionary(columns), encoding="utf-8"))
+            data_dictionary(columns, vocabulary), encoding="utf-8"))
         files.append({"file": "columns.md", "format": "markdown", "rows": len(columns),
                       "bytes": (staging / "columns.md").stat().st_size,
                       "sha256": file_sha256(staging / "columns.md"), "list": None})
@@ -385,7 +441,8 @@ def export_marketing(
 
 
 def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, *,
-               customers_from: RunLayout | None = None) -> ExportResult:
+               customers_from: RunLayout | None = None,
+               vocabulary: str | Vocabulary = "travel") -> ExportResult:
     """Export a run's scored customers (what ``crm export`` and notebook 05 call), as the
     run's champion decision says.
 
@@ -403,7 +460,8 @@ def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, 
 
     The ``customers`` table (PII, suppression e-mails) comes from ``customers_from`` (default
     ``run`` itself: an interactive notebook passes the run it read); then
-    :func:`export_marketing` into the run's ``exports/``.
+    :func:`export_marketing` into the run's ``exports/``, worded in ``vocabulary`` (the job's
+    ``vocabulary``).
     """
     layout = run if isinstance(run, RunLayout) else RunLayout(Path(run))
     source = customers_from or layout
@@ -429,6 +487,7 @@ def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, 
     customers = (pd.read_parquet(source.table_file("customers"))
                  if source.table_file("customers").exists() else None)
     result = export_marketing(scored, layout.root, params, customers=customers,
+                              vocabulary=vocabulary,
                               rejected=rejected, model=model, run_id=layout.root.name)
     result.update(published=True, lists_from=lists_from)
     return result

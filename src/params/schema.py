@@ -80,6 +80,10 @@ class DataParams(StrictModel):
         if (self.synthetic is None) == (self.source is None):
             raise ValueError("give exactly one of 'synthetic' or 'source'")
         if self.source is not None:
+            if "max_reject_share" in self.source:
+                raise ValueError("data.source.max_reject_share is not a job key: set "
+                                 "data_quality.max_reject_share (the one reject-share key for "
+                                 "every source)")
             DataSourceConfig.model_validate(self.source)
         return self
 
@@ -105,7 +109,11 @@ class RunParams(StrictModel):
 
 
 class DataQualityParams(StrictModel):
-    """``01_data_quality``."""
+    """``01_data_quality``: how strict the data step is.
+
+    ``max_reject_share``: above this share (0-1) of rejected rows a table is refused as a
+    whole; the one key for every source (synthetic or mapped).
+    """
 
     max_reject_share: float = Field(default=0.2, ge=0, le=1)
 
@@ -202,7 +210,13 @@ DEFAULT_CHURN_COVARIATES = [
 
 
 class ChurnParams(StrictModel):
-    """``03_churn_survival``: survival churn (lifelines Cox PH / Weibull AFT)."""
+    """``03_churn_survival``: survival churn (lifelines Cox PH / Weibull AFT, Kaplan-Meier).
+
+    Lapse churn needs history: a customer is churned after ``gap_days`` without a booking, the
+    holdout needs ``holdout_days`` after its training cut-off, and the final fit a landmark
+    ``train_window_days`` before the cut-off; too short a history stops the run (exit 2) with
+    values that fit the data.
+    """
 
     definition: Literal["lapse", "membership"] = "lapse"
     gap_days: PositiveInt = Field(default=365, description="lapse: inactivity gap that counts as churn (days)")
@@ -210,7 +224,10 @@ class ChurnParams(StrictModel):
     holdout_days: PositiveInt = Field(default=365, description="test window after the training cut-off")
     train_window_days: PositiveInt = 365
     time_origin: Literal["start", "landmark"] = "landmark"
-    models: list[Literal["coxph", "weibull_aft"]] = Field(default=["coxph", "weibull_aft"], min_length=1)
+    models: list[Literal["coxph", "weibull_aft", "km"]] = Field(
+        default=["coxph", "weibull_aft"], min_length=1,
+        description="kinds compared on the holdout; km: Kaplan-Meier, no covariates (taken "
+                    "anyway, with a note, when the data leave no usable covariate)")
     covariates: list[str] = Field(default_factory=lambda: list(DEFAULT_CHURN_COVARIATES))
     strata: list[str] = Field(default_factory=list)
     strata_bins: dict[str, list[float]] = Field(default_factory=dict)
@@ -326,7 +343,9 @@ class ExportParams(BaseModel):
     """``export:``: the marketing lists.
 
     campaign_actions : actions that get a list (None: every action except ``do_not_contact``).
-    columns : list columns (scored columns, ``channel``; PII via ``pii_columns``).
+    columns : list columns (scored columns, ``channel``; PII via ``pii_columns``); None
+        (default): the columns of :data:`DEFAULT_LIST_COLUMNS` the run produces; an explicit
+        list is strict (a column the run cannot produce stops it before the first notebook).
     sort_by / ascending : list order (e.g. highest CLV first).
     max_rows : cap per action; default_max_rows : cap for the others (None: no cap).
     pii_columns : customer PII allowed in the lists (``name``, ``email``, ``phone``).
@@ -335,11 +354,14 @@ class ExportParams(BaseModel):
     suppression_file : CSV with ``customer_id`` and/or ``email`` / ``email_sha256`` columns
         (relative paths from the project root).
     formats : ``csv`` (UTF-8 with BOM) and/or ``parquet``.
+    allow_empty : publish even when every list is empty (e.g. nobody consents yet); by
+        default such a run fails with exit 2 saying why.
     """
 
     model_config = ConfigDict(extra="forbid")
     campaign_actions: list[str] | None = None
-    columns: list[str] = Field(default_factory=lambda: list(DEFAULT_LIST_COLUMNS))
+    columns: list[str] | None = Field(
+        default=None, description="null: the default list columns this run produces")
     sort_by: list[str] = Field(default=["clv"])
     ascending: bool = False
     max_rows: dict[str, PositiveInt] = Field(default_factory=dict)
@@ -349,6 +371,7 @@ class ExportParams(BaseModel):
     suppression_file: str | None = None
     formats: list[Literal["csv", "parquet"]] = Field(default=["csv", "parquet"], min_length=1)
     full_table: bool = True
+    allow_empty: bool = False
 
     @model_validator(mode="after")
     def _no_hashed_names(self) -> ExportParams:
@@ -365,6 +388,13 @@ class JobParams(StrictModel):
     job: str
     description: str = ""
     seed: int = 42
+    vocabulary: Literal["travel", "retail", "subscription"] = Field(
+        default="travel",
+        description="the domain words of segment labels, default list (action) names, "
+                    "suggestion columns in the exports and the data dictionary "
+                    "(src.models.vocabulary): travel (travellers, trips, destination types), "
+                    "retail (shoppers, orders, products, categories), subscription "
+                    "(subscribers, plans)")
     notebooks: list[str] = Field(min_length=1)
     data: DataParams
     mlflow: MlflowParams = MlflowParams()

@@ -7,11 +7,18 @@ the run folder (names from :class:`src.layout.RunLayout`) the clean tables as Pa
 rejects, and a record of the inputs (file hashes, row counts in/kept/rejected, cut-off),
 which the runner folds into the manifest. Later steps read the clean tables back with
 :func:`src.features.cache.run_tables`.
+
+It also stops a job early (exit 2) on what the later notebooks would only find out after the
+models ran: a history too short for the churn windows (:func:`~src.models.churn.workflow.
+check_history`, when the job runs ``03_churn_survival``) and a customers table without any
+consent column when the job exports lists (``05_score_export``): every customer would be
+``do_not_contact`` and the run would "succeed" with no list, unless ``export.allow_empty``.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -20,17 +27,24 @@ from src.data.errors import DataValidationError, InsufficientDataError
 from src.data.loading import DataSourceConfig, LoadedData, TableSource, load_tables
 from src.data.synthetic import generate_to_parquet
 from src.layout import RunLayout
+from src.models.churn.workflow import check_history
 from src.params.schema import JobParams
-from src.paths import PROJECT_ROOT
+from src.paths import PROJECT_ROOT, notebook_name
 
-__all__ = ["prepare_inputs", "source_config"]
+__all__ = ["check_before_models", "consent_problem", "load_report_records", "prepare_inputs",
+           "source_config"]
+
+#: the notebooks whose needs the data step checks
+CHURN_NOTEBOOK = "03_churn_survival"
+EXPORT_NOTEBOOK = "05_score_export"
 
 
 def source_config(params: JobParams, layout: RunLayout) -> DataSourceConfig:
     """The loader configuration of a job; for synthetic data, generate it first into the
     run's ``input/`` folder (Parquet) and point the loader there."""
-    if params.data.synthetic is None:
-        return DataSourceConfig.model_validate(params.data.source)
+    if params.data.synthetic is None:  # the one reject-share key: data_quality.max_reject_share
+        return DataSourceConfig.model_validate(
+            {**params.data.source, "max_reject_share": params.data_quality.max_reject_share})
     syn = params.data.synthetic
     paths = generate_to_parquet(
         layout.input_dir, n_customers=syn.n_customers, seed=syn.seed,
@@ -44,6 +58,71 @@ def source_config(params: JobParams, layout: RunLayout) -> DataSourceConfig:
     )
 
 
+def check_before_models(params: JobParams, tables: dict[str, pd.DataFrame]) -> None:
+    """What the clean tables must hold for the job's later notebooks, checked before any model.
+
+    Raises
+    ------
+    InsufficientDataError
+        The job runs ``03_churn_survival`` with lapse churn on a history shorter than the
+        churn windows (the message names the span and values that fit); or it exports lists
+        (``05_score_export``) from a customers table with no ``consent_*`` column (everyone
+        would be ``do_not_contact``) and ``export.allow_empty`` is false.
+    """
+    names = {notebook_name(n) for n in params.notebooks}
+    if CHURN_NOTEBOOK in names:
+        check_history(tables, params.churn, params.cutoff())
+    customers = tables.get("customers")
+    problem = consent_problem(params, set() if customers is None else set(customers.columns))
+    if problem is not None:
+        raise InsufficientDataError(problem)
+
+
+def consent_problem(params: JobParams, customer_columns: set[str]) -> str | None:
+    """Why a job that exports lists cannot contact anyone, or None.
+
+    Parameters
+    ----------
+    params : the job params.
+    customer_columns : the contract columns of the customers table (empty: no table).
+
+    Returns
+    -------
+    str or None
+        A message naming the keys to set when the job runs ``05_score_export``, no column of
+        ``customer_columns`` is a ``consent_*`` column and ``export.allow_empty`` is false.
+    """
+    names = {notebook_name(n) for n in params.notebooks}
+    if EXPORT_NOTEBOOK not in names or params.export.allow_empty or any(
+            str(c).startswith("consent_") for c in customer_columns):
+        return None
+    derived = params.data.source is not None and "customers" not in (
+        params.data.source.get("tables") or {})
+    if derived and any(str(c).startswith("consent_")
+                       for c in params.data.source.get("customer_defaults") or {}):
+        return None
+    where = ("the source has no customers table (give one: data.source.tables.customers: "
+             "{path: ...}), so no consent column" if derived
+             else "the customers table has no consent column (consent_email, consent_sms, "
+                  "consent_phone)")
+    return (f"{where}: every customer would be do_not_contact and {EXPORT_NOTEBOOK} would "
+            "publish no list. If the company may contact them set " + (
+                "data.source.customer_defaults.consent_email: true" if derived else
+                "data.source.tables.customers.defaults.consent_email: true")
+            + ", or map the consent columns (data.source.tables.customers.columns."
+            "consent_email: <your column>); to run without lists set "
+            "export.allow_empty: true")
+
+
+def load_report_records(report: pd.DataFrame) -> list[dict[str, Any]]:
+    """The load report as JSON-friendly records (NaN -> None, numpy scalars -> Python)."""
+    out = []
+    for rec in report.to_dict("records"):
+        out.append({k: (None if isinstance(v, float) and v != v else
+                        v.item() if hasattr(v, "item") else v) for k, v in rec.items()})
+    return out
+
+
 def prepare_inputs(params: JobParams, layout: RunLayout) -> LoadedData:
     """Load and validate the job's inputs; write clean tables, rejects and the input record.
 
@@ -55,22 +134,29 @@ def prepare_inputs(params: JobParams, layout: RunLayout) -> LoadedData:
     try:
         loaded = load_tables(config, base_dir=PROJECT_ROOT)
     except DataValidationError as err:  # a refused table: its rejects still go to the run folder
+        if err.hint:  # the loader does not know the job's key of the share
+            err.hint = err.hint.replace(" data.max_reject_share", " data_quality.max_reject_share")
         if getattr(err, "rejects", None) is not None:
             LoadedData(tables={}, rejects=err.rejects, report=pd.DataFrame(),
                        sources={}).write_rejects(layout.rejects_file)
         raise
-    bookings = loaded.tables["bookings"]
+    bookings = loaded.tables.get("bookings", pd.DataFrame())
     if "status" in bookings.columns and not (bookings["status"].astype(str) == "completed").any():
         raise InsufficientDataError(
             f"no completed booking among {len(bookings)} bookings (statuses: "
             f"{bookings['status'].astype(str).value_counts().to_dict()}): the models need completed "
             "trips; check the status mapping (data.source.tables.bookings.values.status)")
+    check_before_models(params, loaded.tables)
     layout.write_tables(loaded.tables)
     loaded.write_rejects(layout.rejects_file)
     rows = {r["table"]: {"in": int(r["rows_in"]), "kept": int(r["rows_kept"]),
                          "rejected": int(r["rows_rejected"])}
             for r in loaded.report.to_dict("records")}
     record = {"sources": loaded.sources, "rows": rows, "cutoff_date": str(params.cutoff()),
+              # rows read / filtered (per condition) / lines merged / kept / rejected, amounts
+              "load_report": load_report_records(loaded.report),
+              # suspicious shapes, each with the params that fix it (src.data.shapes)
+              "warnings": list(loaded.warnings),
               # the day the customers table describes (its snapshot columns hold then)
               "as_of_date": str(config.as_of_date or date.today()),
               "features": {"engine": params.data.features_engine,

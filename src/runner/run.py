@@ -38,12 +38,14 @@ from papermill.exceptions import PapermillExecutionError
 
 from src.fileio import write_json_atomic
 from src.layout import RunLayout
-from src.params import JobParams, ParamsError, dump_params, flatten, load_params
+from src.params import JobParams, ParamsError, dump_params, flatten, load_params, params_path
 from src.paths import PROJECT_ROOT, notebook_name, notebook_path, runs_dir
-from src.runner.failures import describe_failure, failure_summary, is_disk_full
+from src.runner.applicability import skip_reason
+from src.runner.failures import describe_failure, failure_summary, is_bad_input, is_disk_full
 from src.runner.killed import mark_killed
 from src.runner.lock import job_lock, note_run
 from src.runner.memory import PeakMemory
+from src.runner.preflight import check_resume_params, preflight
 from src.runner.provenance import git_commit, package_versions
 from src.runner.publication import (
     export_files,
@@ -77,9 +79,13 @@ EXIT_STORAGE = 6  # the run's records or exports could not be written (disk full
 #: DeadKernelError, and anything the kernel process prints itself still goes to stderr.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
-#: exceptions raised inside a notebook that mean "the input is bad", not "the code failed"
-BAD_INPUT_EXCEPTIONS = {"DataValidationError", "DataSourceError", "DataError", "ParamsError",
-                        "InsufficientDataError"}
+#: metrics a notebook sets to 1 when it departed from the params, and the note the run
+#: summary and the manifest (``notes``) give for it
+NOTE_METRICS = {
+    "churn_km_fallback": ("churn: no usable covariates for churn.models, so Kaplan-Meier (km, "
+                          "no covariates) was fitted instead; add km to churn.models to choose "
+                          "it explicitly"),
+}
 
 #: the parameters every notebook receives; each notebook's parameters cell must declare them
 NOTEBOOK_PARAMETERS = ("params_file", "run_dir", "mlflow_run_id")
@@ -145,6 +151,9 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
     overrides : dotted-key overrides applied to the params before validation.
     resume : run id of an earlier failed run of this job: its finished notebooks are kept and
         execution restarts at the first notebook that did not succeed, with that run's params.
+        The job file (with ``overrides``) is read again and must give the same params as the
+        run's frozen ``params.yaml``: a resume never mixes two sets of params, so a change is
+        refused naming every differing key (:func:`src.runner.preflight.check_resume_params`).
         The earlier attempt stays in the manifest (``attempts``, and per notebook
         ``previous_attempts``); its partial notebook is kept as ``<name>.attempt<k>.ipynb``.
     quiet : no progress lines on stderr.
@@ -155,8 +164,9 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
 
     Raises
     ------
-    ParamsError : the params file (or a notebook's parameters cell) is invalid, or ``resume``
-        names no failed run of this job; nothing ran.
+    ParamsError : the params file (or a notebook's parameters cell) is invalid, the checks
+        before the first notebook fail (:func:`src.runner.preflight.preflight`), or ``resume``
+        names no failed run of this job or the job's params changed since; nothing ran.
     JobLockedError : another run of the same job holds its lock.
     """
     started = time.perf_counter()
@@ -168,10 +178,17 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
         if Path(job).suffix not in {".yaml", ".yml"} and str(job) != params.job:
             raise ParamsError(RunLayout(run_dir).params_file, [
                 f"run {resume!r} is a run of job {params.job!r}, not {str(job)!r}"])
+        earlier = json.loads(RunLayout(run_dir).manifest_file.read_text(encoding="utf-8"))
+        check_resume_params(params, job, overrides, resume, RunLayout(run_dir).params_file,
+                            ignore=("mlflow.tracking_uri",) if earlier.get("mlflow_fallback")
+                            else ())
+        params_file = RunLayout(run_dir).params_file
     else:
         params = load_params(job, overrides)
+        params_file = params_path(job)
     for entry in params.notebooks:
         check_notebook_parameters(notebook_path(entry))
+    preflight(params, params_file)
 
     run_id = resume or new_run_id(params.job)
     killed: list[str] = []
@@ -294,6 +311,7 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
         exit_code, status, error = _run_notebooks(client, experiment_id, parent_id, params,
                                                   manifest, run_dir, quiet)
         _collect_run_outputs(run_dir, manifest)
+        manifest["notes"] = _run_notes(manifest)
     except OSError as exc:
         if not is_disk_full(exc) and not isinstance(exc, PermissionError):
             raise
@@ -389,6 +407,14 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
         if entry.get("status") == "succeeded":
             _say(f"[{i}/{len(params.notebooks)}] {name}: kept from the earlier attempt", quiet, run_dir)
             continue
+        # --- applicability hook (src/runner/applicability.py): inputs absent -> skipped, with why
+        reason = skip_reason(name, params, RunLayout(run_dir))
+        if reason:
+            entry.update(status="skipped", reason=reason)
+            write_json_atomic(manifest_path, manifest)
+            _say(f"[{i}/{len(params.notebooks)}] {name}: skipped: {reason}", quiet, run_dir)
+            continue
+        # --- end of the applicability hook
         child = client.create_run(experiment_id, tags={
             MLFLOW_PARENT_RUN_ID: parent_id, MLFLOW_RUN_NAME: name, "crm.notebook": name,
             "crm.run_id": run_id})
@@ -419,7 +445,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
                 except Exception as exc:  # noqa: BLE001 - any failure is recorded, never swallowed
                     nb_error = exc
                     bad_input = (isinstance(exc, PapermillExecutionError)
-                                 and exc.ename in BAD_INPUT_EXCEPTIONS)
+                                 and is_bad_input(exc.ename))
                     if bad_input or is_disk_full(exc) or attempts > params.run.retries:
                         break
                     _say(f"    attempt {attempts} failed ({type(exc).__name__}); retrying", quiet, run_dir)
@@ -432,13 +458,14 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
             entry["status"] = "succeeded"
             client.set_terminated(child_id, RunStatus.to_string(RunStatus.FINISHED))
             _say(f"      done in {seconds:.1f} s", quiet, run_dir)
+            _say_input_warnings(run_dir, manifest, quiet)
             continue
         error = describe_failure(nb_error, name, out_nb)
         entry.update(status="failed", error=error)
         client.set_terminated(child_id, RunStatus.to_string(RunStatus.FAILED))
         if is_disk_full(nb_error):
             exit_code = EXIT_STORAGE
-        elif error["exception"] in BAD_INPUT_EXCEPTIONS:
+        elif is_bad_input(str(error["exception"])):
             exit_code = EXIT_BAD_INPUT
         else:
             exit_code = EXIT_NOTEBOOK_FAILED
@@ -509,6 +536,19 @@ def _connect(params: JobParams, quiet: bool, run_dir: Path) -> tuple[Any, str, s
         return client, exp, fallback
 
 
+def _say_input_warnings(run_dir: Path, manifest: dict[str, Any], quiet: bool) -> None:
+    """Once the data step has recorded the inputs, print its shape warnings (each naming the
+    params that fix it) and keep them in the manifest."""
+    inputs = RunLayout(run_dir).inputs_file
+    if "warnings" in manifest or not inputs.exists():
+        return
+    warnings = json.loads(inputs.read_text(encoding="utf-8")).get("warnings", [])
+    manifest["warnings"] = warnings
+    for w in warnings:
+        _say(f"      warning: {w.get('table')}: {w.get('message')}; fix: {w.get('fix')}",
+             quiet, run_dir)
+
+
 def _collect_run_outputs(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Fold what the notebooks recorded (inputs, row counts, metrics) into the manifest."""
     inputs = RunLayout(run_dir).inputs_file
@@ -516,10 +556,21 @@ def _collect_run_outputs(run_dir: Path, manifest: dict[str, Any]) -> None:
         data = json.loads(inputs.read_text(encoding="utf-8"))
         manifest["inputs"] = data.get("sources", {})
         manifest["rows"] = data.get("rows", {})
+        manifest["load_report"] = data.get("load_report", [])
+        manifest["warnings"] = data.get("warnings", [])
     metrics_dir = RunLayout(run_dir).metrics_dir
     if metrics_dir.exists():
         manifest["metrics"] = {p.stem: json.loads(p.read_text(encoding="utf-8"))
                                for p in sorted(metrics_dir.glob("*.json"))}
+
+
+def _run_notes(manifest: dict[str, Any]) -> list[str]:
+    """What the notebooks did differently from the params (:data:`NOTE_METRICS`)."""
+    notes = []
+    for nb, metrics in (manifest.get("metrics") or {}).items():
+        notes += [f"{nb}: {text}" for key, text in NOTE_METRICS.items()
+                  if float(metrics.get(key, 0.0)) == 1.0]
+    return notes
 
 
 def _headline_metrics(manifest: dict[str, Any]) -> dict[str, float]:
@@ -538,7 +589,8 @@ def _finish(manifest: dict[str, Any], path: Path, run_dir: Path, started: float,
     if status == "succeeded":
         _say("\n".join([f"run {manifest['run_id']} succeeded in "
                         f"{manifest['duration_seconds']:.1f} s; report: "
-                        f"{RunLayout(run_dir).index_file}", *promotion_lines(manifest)]),
+                        f"{RunLayout(run_dir).index_file}", *promotion_lines(manifest),
+                        *(f"  note: {n}" for n in manifest.get("notes") or [])]),
              quiet, run_dir)
     else:
         _say(failure_summary(manifest), quiet, run_dir)

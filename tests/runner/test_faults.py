@@ -31,7 +31,7 @@ from src import fileio
 from src.cli import main
 from src.export import marketing
 from src.params import ParamsError
-from src.paths import PARAMS_DIR, PROJECT_ROOT
+from src.paths import PROJECT_ROOT
 from src.runner import run
 from src.runner.run import (
     EXIT_BAD_INPUT,
@@ -42,6 +42,7 @@ from src.runner.run import (
     RunResult,
     run_job,
 )
+from tests.helpers import job_file
 from tests.helpers import write_notebook as notebook
 
 pytestmark = pytest.mark.slow
@@ -61,19 +62,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield {"tmp": tmp, "uri": uri}
 
 
-def job_file(folder: Path, notebooks: list[str], data: dict[str, Any] | None = None,
-             **sections: Any) -> Path:
-    """The demo job with other notebooks, other data (default: a tiny synthetic company)."""
-    params = yaml.safe_load((PARAMS_DIR / "demo.yaml").read_text(encoding="utf-8"))
-    params["notebooks"] = notebooks
-    params["data"]["synthetic"]["n_customers"] = 200
-    if data is not None:
-        params["data"] = data
-    for key, value in sections.items():
-        params.setdefault(key, {}).update(value)
-    path = folder / "job.yaml"
-    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def source(path: Path, **options: Any) -> dict[str, Any]:

@@ -6,15 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from src.paths import PROJECT_ROOT
 from src.runner.run import EXIT_OK, run_job
+from tests.helpers import require_shared
 
 pytestmark = pytest.mark.slow
-CDNOW = PROJECT_ROOT.parent / "shared" / "data" / "cdnow" / "cdnow_sample.csv"
 
 
-@pytest.mark.skipif(not CDNOW.exists(), reason="../shared/data/cdnow is not beside the project")
 def test_cdnow_job_reproduces_fader_hardie_lee(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_shared("cdnow", "cdnow_sample.csv")  # fails, never skips, without the data
     monkeypatch.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     result = run_job("cdnow", quiet=True)
