@@ -34,7 +34,8 @@ def render_reports(run_dir: Path, manifest: dict[str, Any]) -> Path:
             render_notebook_html(nb)
             link = f'<a href="{html.escape(nb.with_suffix(".html").name)}">{link}</a>'
         secs, peak = entry.get("seconds"), entry.get("peak_rss_mb")
-        rows.append(f"<tr><td>{link}</td><td>{html.escape(entry['status'])}</td>"
+        state = entry["status"] + (f": {entry['reason']}" if entry.get("reason") else "")
+        rows.append(f"<tr><td>{link}</td><td>{html.escape(state)}</td>"
                     f"<td>{'' if secs is None else f'{secs:.1f}'}</td>"
                     f"<td>{'' if peak is None else f'{peak:.0f}'}</td></tr>")
     folder = RunLayout(run_dir).exports_dir
@@ -58,12 +59,21 @@ def render_reports(run_dir: Path, manifest: dict[str, Any]) -> Path:
         err_html = (f"<h2>Failure</h2><p><b>{html.escape(str(err.get('notebook')))}</b>, cell "
                     f"{html.escape(str(err.get('cell')))}: {html.escape(str(err.get('exception')))}: "
                     f"{html.escape(str(err.get('message')))}</p>")
+    secs = manifest.get("duration_seconds")
+    duration_html = "" if secs is None else f", took {float(secs):.0f} s"
+    warnings = manifest.get("warnings") or []
+    warnings_html = "" if not warnings else (
+        "<h2>Warnings about the input</h2><ul>" + "".join(
+            f"<li>{html.escape(str(w.get('table')))}: {html.escape(str(w.get('message')))}; "
+            f"fix: <code>{html.escape(str(w.get('fix')))}</code></li>" for w in warnings)
+        + "</ul>")
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Run {html.escape(manifest['run_id'])}</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:4px 12px;text-align:left}}</style>
 </head><body><h1>Run {html.escape(manifest['run_id'])}</h1>
 <p>job <b>{html.escape(manifest['job'])}</b>, status <b>{html.escape(str(manifest.get('status')))}</b>,
-started {html.escape(str(manifest.get('started_at')))}</p>{err_html}
+started {html.escape(str(manifest.get('started_at')))}{duration_html}</p>{err_html}
+{warnings_html}
 {champion_html}
 <h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>seconds</th><th>peak MB</th></tr>{''.join(rows)}</table>
 <h2>Exports</h2><ul>{export_items}</ul>

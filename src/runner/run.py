@@ -317,6 +317,7 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
             raise
         return _storage_failure(manifest, run_dir, started, exc, client, quiet)
     status, exit_code, error = _publish(client, run_dir, manifest, status, exit_code, error)
+    _settle(manifest, started, status, exit_code, error)  # index.html shows the final status
     try:
         render_reports(run_dir, manifest)
     except Exception as exc:  # noqa: BLE001 - a report that cannot render must not hide the run's result
@@ -581,10 +582,17 @@ def _headline_metrics(manifest: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _finish(manifest: dict[str, Any], path: Path, run_dir: Path, started: float, status: str,
-            exit_code: int, error: dict[str, Any] | None, quiet: bool) -> RunResult:
+def _settle(manifest: dict[str, Any], started: float, status: str, exit_code: int,
+            error: dict[str, Any] | None) -> None:
+    """The run's outcome into the manifest: status, exit code, error, end time and duration
+    (seconds since ``started``, a ``time.perf_counter()`` value)."""
     manifest.update(status=status, exit_code=exit_code, error=error, finished_at=_now(),
                     duration_seconds=round(time.perf_counter() - started, 2))
+
+
+def _finish(manifest: dict[str, Any], path: Path, run_dir: Path, started: float, status: str,
+            exit_code: int, error: dict[str, Any] | None, quiet: bool) -> RunResult:
+    _settle(manifest, started, status, exit_code, error)  # the duration includes the reports
     write_json_atomic(path, manifest)
     if status == "succeeded":
         _say("\n".join([f"run {manifest['run_id']} succeeded in "

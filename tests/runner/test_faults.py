@@ -222,7 +222,10 @@ def test_notebook_that_raises_withdraws_what_earlier_cells_exported(store: dict)
     assert_nothing_published(result)
     assert result.manifest["exports_withdrawn"] == ["campaign_a.csv"]
     assert (result.run_dir / "exports.withdrawn" / "campaign_a.csv").exists()
-    assert "withdrawn" in (result.run_dir / "index.html").read_text(encoding="utf-8")
+    index = (result.run_dir / "index.html").read_text(encoding="utf-8")
+    assert "withdrawn" in index
+    # rendered once the outcome is known (it used to say "running" on every run)
+    assert "status <b>failed</b>" in index and "status <b>running</b>" not in index
 
 
 def test_killed_kernel_fails_the_run_naming_notebook_and_cell(store: dict) -> None:

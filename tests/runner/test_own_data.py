@@ -186,6 +186,8 @@ def test_suspicious_shapes_are_printed_and_kept_in_the_manifest(
     assert "qty * unit_price" in codes["unit_price_amount"]["fix"]
     printed = capsys.readouterr().err
     assert "warning: bookings:" in printed and "qty * unit_price" in printed
+    index = (Path(result.run_dir) / "index.html").read_text(encoding="utf-8")
+    assert "status <b>succeeded</b>" in index and "qty * unit_price" in index
     report = {r["table"]: r for r in result.manifest["load_report"]}
     assert report["bookings"]["rows_read"] == 61
     assert report["bookings"]["amount_read"] == pytest.approx(sum(10 + i for i in range(60)) - 25)

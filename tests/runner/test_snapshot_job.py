@@ -70,5 +70,7 @@ def test_the_runner_skips_a_notebook_whose_inputs_are_absent(
     assert entry == {"name": "04_loyalty_clv", "status": "skipped",
                      "reason": "no bookings table in the data: planted"}
     assert not RunLayout(result.run_dir).notebook_file("04_loyalty_clv").exists()
+    index = RunLayout(result.run_dir).index_file.read_text(encoding="utf-8")
+    assert "skipped: no bookings table in the data: planted" in index
     assert "04_loyalty_clv: skipped: no bookings table in the data: planted" in RunLayout(
         result.run_dir).log_file.read_text(encoding="utf-8")
