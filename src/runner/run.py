@@ -55,6 +55,7 @@ from src.runner.publication import (
     settle_champion,
     withdraw_exports,
 )
+from src.runner.records import collect_run_outputs, headline_metrics, run_notes
 from src.runner.report import render_reports
 from src.runner.tracking import (
     TrackingUnavailableError,
@@ -79,16 +80,9 @@ EXIT_STORAGE = 6  # the run's records or exports could not be written (disk full
 #: DeadKernelError, and anything the kernel process prints itself still goes to stderr.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
-#: metrics a notebook sets to 1 when it departed from the params, and the note the run
-#: summary and the manifest (``notes``) give for it
-NOTE_METRICS = {
-    "churn_km_fallback": ("churn: no usable covariates for churn.models, so Kaplan-Meier (km, "
-                          "no covariates) was fitted instead; add km to churn.models to choose "
-                          "it explicitly"),
-}
-
 #: the parameters every notebook receives; each notebook's parameters cell must declare them
 NOTEBOOK_PARAMETERS = ("params_file", "run_dir", "mlflow_run_id")
+
 
 @dataclass
 class RunResult:
@@ -310,8 +304,8 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
         parent_id = _start_parent(client, experiment_id, tracking_uri, params, manifest)
         exit_code, status, error = _run_notebooks(client, experiment_id, parent_id, params,
                                                   manifest, run_dir, quiet)
-        _collect_run_outputs(run_dir, manifest)
-        manifest["notes"] = _run_notes(manifest)
+        collect_run_outputs(run_dir, manifest)
+        manifest["notes"] = run_notes(manifest)
     except OSError as exc:
         if not is_disk_full(exc) and not isinstance(exc, PermissionError):
             raise
@@ -330,7 +324,7 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
         client.log_artifact(parent_id, str(manifest_path))
     except OSError as exc:  # the run's own record is complete on disk; say what MLflow lacks
         _say(f"warning: manifest not logged to MLflow: {exc}", quiet, run_dir)
-    for key, value in _headline_metrics(manifest).items():
+    for key, value in headline_metrics(manifest).items():
         client.log_metric(parent_id, key, value)
     client.set_terminated(parent_id, RunStatus.to_string(
         RunStatus.FINISHED if status == "succeeded" else RunStatus.FAILED))
@@ -548,38 +542,6 @@ def _say_input_warnings(run_dir: Path, manifest: dict[str, Any], quiet: bool) ->
     for w in warnings:
         _say(f"      warning: {w.get('table')}: {w.get('message')}; fix: {w.get('fix')}",
              quiet, run_dir)
-
-
-def _collect_run_outputs(run_dir: Path, manifest: dict[str, Any]) -> None:
-    """Fold what the notebooks recorded (inputs, row counts, metrics) into the manifest."""
-    inputs = RunLayout(run_dir).inputs_file
-    if inputs.exists():
-        data = json.loads(inputs.read_text(encoding="utf-8"))
-        manifest["inputs"] = data.get("sources", {})
-        manifest["rows"] = data.get("rows", {})
-        manifest["load_report"] = data.get("load_report", [])
-        manifest["warnings"] = data.get("warnings", [])
-    metrics_dir = RunLayout(run_dir).metrics_dir
-    if metrics_dir.exists():
-        manifest["metrics"] = {p.stem: json.loads(p.read_text(encoding="utf-8"))
-                               for p in sorted(metrics_dir.glob("*.json"))}
-
-
-def _run_notes(manifest: dict[str, Any]) -> list[str]:
-    """What the notebooks did differently from the params (:data:`NOTE_METRICS`)."""
-    notes = []
-    for nb, metrics in (manifest.get("metrics") or {}).items():
-        notes += [f"{nb}: {text}" for key, text in NOTE_METRICS.items()
-                  if float(metrics.get(key, 0.0)) == 1.0]
-    return notes
-
-
-def _headline_metrics(manifest: dict[str, Any]) -> dict[str, float]:
-    out = {"duration_seconds": float(manifest.get("duration_seconds") or 0.0)}
-    for nb, metrics in (manifest.get("metrics") or {}).items():
-        for k, v in metrics.items():
-            out[f"{nb}.{k}"] = float(v)
-    return out
 
 
 def _settle(manifest: dict[str, Any], started: float, status: str, exit_code: int,

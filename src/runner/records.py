@@ -1,0 +1,55 @@
+"""What a run's notebooks recorded, folded into its manifest: the inputs, row counts, load
+report and warnings the data step wrote, every notebook's metrics, the notes for what a
+notebook did differently from the params, and the headline metrics of the MLflow parent run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from src.layout import RunLayout
+
+__all__ = ["NOTE_METRICS", "collect_run_outputs", "headline_metrics", "run_notes"]
+
+#: metrics a notebook sets to 1 when it departed from the params, and the note the run
+#: summary and the manifest (``notes``) give for it
+NOTE_METRICS = {
+    "churn_km_fallback": ("churn: no usable covariates for churn.models, so Kaplan-Meier (km, "
+                          "no covariates) was fitted instead; add km to churn.models to choose "
+                          "it explicitly"),
+}
+
+
+def collect_run_outputs(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Fold what the notebooks recorded (inputs, row counts, metrics) into the manifest."""
+    inputs = RunLayout(run_dir).inputs_file
+    if inputs.exists():
+        data = json.loads(inputs.read_text(encoding="utf-8"))
+        manifest["inputs"] = data.get("sources", {})
+        manifest["rows"] = data.get("rows", {})
+        manifest["load_report"] = data.get("load_report", [])
+        manifest["warnings"] = data.get("warnings", [])
+    metrics_dir = RunLayout(run_dir).metrics_dir
+    if metrics_dir.exists():
+        manifest["metrics"] = {p.stem: json.loads(p.read_text(encoding="utf-8"))
+                               for p in sorted(metrics_dir.glob("*.json"))}
+
+
+def run_notes(manifest: dict[str, Any]) -> list[str]:
+    """What the notebooks did differently from the params (:data:`NOTE_METRICS`)."""
+    notes = []
+    for nb, metrics in (manifest.get("metrics") or {}).items():
+        notes += [f"{nb}: {text}" for key, text in NOTE_METRICS.items()
+                  if float(metrics.get(key, 0.0)) == 1.0]
+    return notes
+
+
+def headline_metrics(manifest: dict[str, Any]) -> dict[str, float]:
+    """The metrics logged on the run's MLflow parent run: the duration (seconds) and every
+    notebook's metrics as ``<notebook>.<metric>``."""
+    out = {"duration_seconds": float(manifest.get("duration_seconds") or 0.0)}
+    for nb, metrics in (manifest.get("metrics") or {}).items():
+        for k, v in metrics.items():
+            out[f"{nb}.{k}"] = float(v)
+    return out
