@@ -134,8 +134,6 @@ def prepare_inputs(params: JobParams, layout: RunLayout) -> LoadedData:
     try:
         loaded = load_tables(config, base_dir=PROJECT_ROOT)
     except DataValidationError as err:  # a refused table: its rejects still go to the run folder
-        if err.hint:  # the loader does not know the job's key of the share
-            err.hint = err.hint.replace(" data.max_reject_share", " data_quality.max_reject_share")
         if getattr(err, "rejects", None) is not None:
             LoadedData(tables={}, rejects=err.rejects, report=pd.DataFrame(),
                        sources={}).write_rejects(layout.rejects_file)

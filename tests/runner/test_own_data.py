@@ -57,6 +57,16 @@ def _slice(source: Path, out: Path, column: str, below: float) -> Path:
     return out
 
 
+def _run_slice(file: Path, folder: Path, name: str, column: str, below: float):
+    """``crm init`` on a slice of ``file`` (see :func:`_slice`), then ``crm run``, unedited;
+    returns (slice file, params file, run result) after checking the run succeeded."""
+    part = _slice(file, folder / f"{name}.csv.gz", column, below)
+    params_file, _ = _init(name, [part], folder)
+    result = run_job(str(params_file), quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest.get("error")
+    return part, params_file, result
+
+
 def _loaded(params_file: Path):
     params = load_params(params_file)
     config = DataSourceConfig.model_validate(params.data.source)
@@ -102,10 +112,7 @@ def test_online_retail_init_loads_the_source_figures(tmp_path: Path) -> None:
 
 def test_online_retail_slice_runs_unedited(isolated: Path) -> None:
     file = require_shared("online_retail_ii", "online_retail_ii_year_2009_2010.csv.gz")
-    part = _slice(file, isolated / "retail_part.csv.gz", "Customer ID", 13_500)
-    params_file, _ = _init("retail_part", [part], isolated)
-    result = run_job(str(params_file), quiet=True)
-    assert result.exit_code == EXIT_OK, result.manifest.get("error")
+    part, _, result = _run_slice(file, isolated, "retail_part", "Customer ID", 13_500)
     raw = pd.read_csv(part, dtype={"Invoice": str})
     clean = raw[raw["Customer ID"].notna() & ~raw["Invoice"].str.startswith("C")
                 & (raw["Quantity"] > 0) & (raw["Price"] > 0)]
@@ -151,10 +158,7 @@ def test_cdnow_master_init_loads_the_source_figures(tmp_path: Path) -> None:
 
 def test_cdnow_master_slice_runs_unedited_and_fits_bgnbd_like_a_direct_fit(isolated: Path) -> None:
     file = require_shared("cdnow", "cdnow_master.csv.gz")
-    part = _slice(file, isolated / "cdnow_part.csv.gz", "customer_id", 2_001)
-    params_file, _ = _init("cdnow_part", [part], isolated)
-    result = run_job(str(params_file), quiet=True)
-    assert result.exit_code == EXIT_OK, result.manifest.get("error")
+    part, params_file, result = _run_slice(file, isolated, "cdnow_part", "customer_id", 2_001)
     m = result.manifest["metrics"]
     assert m["01_data_quality"]["customers"] == 2_000
     direct = _direct_bgnbd(part, str(load_params(params_file).cutoff()))
