@@ -193,6 +193,33 @@ class RunLayout:
     def scorer_record_file(self) -> Path:
         return self.data_dir / "scorer_model.json"
 
+    @property
+    def campaign_assignments_file(self) -> Path:
+        """Every exported list's customers with their arm (treated / control) and the scores
+        of the day (written by the export, appended to the campaign register on publication)."""
+        return self.data_dir / "campaign_assignments.parquet"
+
+    @property
+    def planted_effects_file(self) -> Path:
+        """Synthetic data only: the campaign effects planted in this run's data, per earlier
+        publication and list (:mod:`src.data.synthetic.campaign_effects`)."""
+        return self.input_dir / "planted_campaign_effects.csv"
+
+    @property
+    def campaign_results_file(self) -> Path:
+        """Treated vs control of the earlier publications measured by ``06_campaign_results``."""
+        return self.data_dir / "campaign_results.csv"
+
+    @property
+    def backtest_file(self) -> Path:
+        """The previous run's predictions against what happened (``06_campaign_results``)."""
+        return self.data_dir / "backtest.csv"
+
+    @property
+    def kpis_file(self) -> Path:
+        """One row per KPI: current value, last run, baseline, target (``07_kpis``)."""
+        return self.data_dir / "kpis.csv"
+
     def model_file(self, part: str) -> Path:
         """The fitted model of a part (:data:`MODEL_PARTS`)."""
         if part not in MODEL_PARTS:

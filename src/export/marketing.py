@@ -12,8 +12,17 @@
   ``params.pii_columns`` allows, either plain or as normalized SHA-256 (``email_sha256``:
   trimmed lower-case e-mail; ``phone_sha256``: digits only with the country code, a leading
   ``00`` dropped) for ad-platform matching.
-- **Formats**: CSV in UTF-8 *with BOM* (Excel then shows Chinese names correctly) and
-  Parquet.
+- **Control groups**: each list holds back a random, seeded, tier-stratified share of its
+  customers (``campaigns.control_share`` / ``control_shares``,
+  :func:`src.models.control_groups.assign_control`); the list file holds the treated arm
+  only; both arms, with the scores of the day, go to ``data/campaign_assignments.parquet``
+  (outside ``exports/``: controls are never sent), which the runner appends to the campaign
+  register when the run is published.
+- **Formats**: CSV in UTF-8 *with BOM* (Excel then shows Chinese names correctly), numbers
+  rounded for people (probabilities 3 decimals, money 2, days 1;
+  :func:`src.export.files.csv_ready`), dates as
+  ``YYYY-MM-DD``, headers in the job's ``report.language``; Parquet keeps full precision and
+  the column names.
 - **Atomic**: every file is written to a temporary name and renamed; the whole set is built
   in a staging folder and renamed to ``<run_dir>/exports`` only when everything, including
   the manifest and the reconciliation checks, succeeded. An interrupted export leaves no
@@ -24,7 +33,7 @@
 - **Manifest** (``manifest.json``): rows per list, SHA-256 and size per file, model name and
   version, run ids, and the reconciliation: customers in = scored + rejected; every scored
   customer has exactly one action; per action, listed + no consent + suppressed + over the
-  cap = customers with that action.
+  cap = customers with that action; listed (treated) + control = the capped list.
 """
 
 from __future__ import annotations
@@ -44,15 +53,18 @@ import numpy as np
 import pandas as pd
 
 from src.data.errors import InsufficientDataError
+from src.export.files import write_table
+from src.export.language import csv_headers
 from src.fileio import atomic_write, file_sha256
 from src.layout import RunLayout
+from src.models.control_groups import ARM_CONTROL, ARM_TREATED, assign_control
 from src.models.registry import score_with_version
 from src.models.scored_columns import data_dictionary
 from src.models.scoring import unscored_customers
 from src.models.vocabulary import Vocabulary
 from src.models.vocabulary import vocabulary as vocabulary_named
 from src.params import ParamsError
-from src.params.schema import DEFAULT_LIST_COLUMNS, ExportParams
+from src.params.schema import DEFAULT_LIST_COLUMNS, CampaignParams, ExportParams
 from src.paths import PROJECT_ROOT
 
 __all__ = [
@@ -129,42 +141,13 @@ def load_suppression(path: str | Path) -> tuple[set[str], set[str]]:
     return ids, hashes
 
 
-def write_csv(df: pd.DataFrame, path: str | Path) -> None:
-    """CSV for Excel: UTF-8 with a byte-order mark (Chinese names open correctly), a header,
-    text quoted only where needed, booleans as ``True``/``False``, missing values empty.
-
-    Written by Arrow's multi-threaded CSV writer: a million scored customers take about 3 s
-    instead of 20 s with ``DataFrame.to_csv``.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    frame = df.copy(deep=False)
-    for col in frame.columns:
-        s = frame[col]
-        if pd.api.types.is_bool_dtype(s.dtype):  # Excel and pandas read True/False back
-            frame[col] = s.map({True: "True", False: "False"}).astype(object)
-        elif isinstance(s.dtype, pd.CategoricalDtype):
-            frame[col] = s.astype(object)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    with open(path, "wb") as fh:
-        fh.write(b"\xef\xbb\xbf")
-        pacsv.write_csv(table, fh, write_options=pacsv.WriteOptions(quoting_style="needed"))
-
-
-def _write_table(df: pd.DataFrame, folder: Path, stem: str, formats: Sequence[str]
-                 ) -> list[dict[str, Any]]:
-    files = []
-    for fmt in formats:
-        path = folder / f"{stem}.{fmt}"
-        if fmt == "csv":
-            atomic_write(path, lambda p: write_csv(df, p))
-        else:
-            atomic_write(path, lambda p: df.to_parquet(p, index=False))
-        files.append({"file": path.name, "format": fmt, "rows": len(df),
-                      "bytes": path.stat().st_size, "sha256": file_sha256(path)})
-    return files
-
+#: scored columns recorded with each list member in the campaign assignments (the scores of
+#: the day, for the register and the back-test)
+ASSIGNMENT_COLUMNS = [
+    "value_tier", "segment", "lifecycle_stage", "churn_status", "recommended_action", "channel",
+    "churn_prob_90d", "churn_prob_180d", "churn_prob_365d", "p_alive", "expected_bookings",
+    "clv", "clv_horizon_days", "expected_avg_booking_value", "avg_booking_value", "n_bookings",
+]
 
 # --------------------------------------------------------------------------------------------
 # the export
@@ -253,6 +236,23 @@ def _pii_frame(customers: pd.DataFrame | None, ids: pd.Series, p: ExportParams) 
     return out
 
 
+def _assignments(capped: pd.DataFrame, held: np.ndarray, action: str, run_id: str | None,
+                 cutoff: str | None) -> pd.DataFrame:
+    """One list's members: run, list, customer, arm, cut-off and the scores of the day."""
+    out = pd.DataFrame({
+        "run_id": pd.Series([run_id] * len(capped), dtype=object),
+        "list": pd.Series([action] * len(capped), dtype=object),
+        "customer_id": capped["customer_id"].astype(str).to_numpy(),
+        "arm": np.where(held, ARM_CONTROL, ARM_TREATED).astype(object),
+        "cutoff_date": pd.Series([cutoff] * len(capped), dtype=object),
+    })
+    for col in ASSIGNMENT_COLUMNS:
+        if col in capped.columns:
+            values = capped[col].to_numpy()
+            out[col] = values.astype(object) if values.dtype == object else values
+    return out
+
+
 def export_marketing(
     scored: pd.DataFrame,
     run_dir: str | Path,
@@ -265,6 +265,9 @@ def export_marketing(
     base_dir: str | Path | None = None,
     folder_name: str = "exports",
     vocabulary: str | Vocabulary = "travel",
+    campaigns: CampaignParams | None = None,
+    seed: int = 42,
+    csv_headers: Mapping[str, str] | None = None,
     _fail_after_files: int | None = None,
 ) -> ExportResult:
     """Write the campaign lists, the full scored table and the manifest into
@@ -284,6 +287,12 @@ def export_marketing(
     vocabulary : the job's vocabulary (:mod:`src.models.vocabulary`): the files show its
         column names (``suggested_category`` for ``suggested_destination_type`` in
         ``retail``; ``params.columns`` names the scored columns) and ``columns.md`` its words.
+    campaigns : control groups (:class:`CampaignParams`): each list's control share, the
+        stratifying column and the seed (default the job's ``seed``); None: no control group
+        (every listed customer is in the file).
+    seed : the job's seed (used when ``campaigns.seed`` is not set).
+    csv_headers : column name in the files -> header of the CSV files (e.g. Chinese headers,
+        :func:`src.export.language.csv_headers`); Parquet keeps the names.
     _fail_after_files : testing hook: raise after writing this many files (simulates an
         interruption).
 
@@ -352,6 +361,9 @@ def export_marketing(
     pii = _pii_frame(customers, ids, p)
     columns_of_lists = list_columns(p, table.columns)
     lists: dict[str, dict[str, int]] = {}
+    cutoff = str(scored["cutoff_date"].iloc[0]) if len(scored) else None
+    draw_seed = seed if campaigns is None or campaigns.seed is None else campaigns.seed
+    arms: list[pd.DataFrame] = []
     staging.mkdir(parents=True)
     written = 0
     try:
@@ -366,30 +378,38 @@ def export_marketing(
                                         na_position="last")
             cap = p.max_rows.get(act, p.default_max_rows)
             capped = part.head(cap) if cap is not None else part
+            share = campaigns.share_for(act) if campaigns is not None else 0.0
+            strata_col = campaigns.stratify_by if campaigns is not None else None
+            held = assign_control(
+                capped["customer_id"], share, seed=draw_seed, key=f"{act}|{cutoff}",
+                strata=capped[strata_col] if strata_col in capped.columns else None)
+            sent = capped.loc[~held]
+            arms.append(_assignments(capped, held, act, run_id, cutoff))
             cols = columns_of_lists + list(pii.columns)
-            for f in _write_table(capped[cols].rename(columns=shown), staging,
-                                  f"list_{_slug(act)}", p.formats):
+            for f in write_table(sent[cols].rename(columns=shown), staging,
+                                  f"list_{_slug(act)}", p.formats, csv_headers):
                 files.append({**f, "list": act})
                 written += 1
                 if _fail_after_files is not None and written >= _fail_after_files:
                     raise OSError("simulated interruption during the export")
             lists[act] = {
                 "customers_with_action": int(in_action.sum()),
-                "listed": len(capped),
+                "listed": len(sent),
+                "control": int(held.sum()),
                 "suppressed": int((in_action & suppressed).sum()),
                 "no_consent": int((in_action & ~suppressed & ~consent).sum()),
                 "over_cap": len(part) - len(capped),
             }
             r = lists[act]
-            if r["listed"] + r["suppressed"] + r["no_consent"] + r["over_cap"] != \
-                    r["customers_with_action"]:
+            if r["listed"] + r["control"] + r["suppressed"] + r["no_consent"] + \
+                    r["over_cap"] != r["customers_with_action"]:
                 raise ReconciliationError(f"list {act!r} does not reconcile: {r}")
         if not p.allow_empty and sum(r["listed"] for r in lists.values()) == 0:
             raise InsufficientDataError(_empty_lists_reason(action, channel, consent,
                                                             suppressed, scored))
         if p.full_table:
-            for f in _write_table(table.rename(columns=shown), staging, "scored_customers",
-                                  p.formats):
+            for f in write_table(table.rename(columns=shown), staging, "scored_customers",
+                                  p.formats, csv_headers):
                 files.append({**f, "list": None})
                 written += 1
                 if _fail_after_files is not None and written >= _fail_after_files:
@@ -416,12 +436,22 @@ def export_marketing(
         if recon["customers_in"] != recon["scored"] + recon["rejected"] or \
                 not recon["every_scored_customer_has_one_action"]:
             raise ReconciliationError(f"counts do not reconcile: {recon}")
+        assignments = (pd.concat(arms, ignore_index=True) if arms
+                       else _assignments(table.iloc[:0], np.zeros(0, bool), "", run_id, cutoff))
         manifest = ExportResult(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             run_id=run_id, model=dict(model or {}),
-            cutoff_date=str(scored["cutoff_date"].iloc[0]) if len(scored) else None,
+            cutoff_date=cutoff,
             lists=lists, files=files, reconciliation=recon,
             params=p.model_dump(mode="json"),
+            control_groups={
+                "params": None if campaigns is None else campaigns.model_dump(mode="json"),
+                "seed": draw_seed,
+                "treated": int((assignments["arm"] == ARM_TREATED).sum()),
+                "control": int((assignments["arm"] == ARM_CONTROL).sum()),
+                "assignments_file": str(RunLayout(run_dir).campaign_assignments_file
+                                        .relative_to(run_dir)),
+            },
         )
         atomic_write(staging / "manifest.json", lambda q: q.write_text(
             json.dumps(manifest, indent=2, default=str, ensure_ascii=False), encoding="utf-8"))
@@ -433,6 +463,10 @@ def export_marketing(
         os.replace(staging, final)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        # both arms beside (never inside) the exports: controls are recorded, not sent
+        target = RunLayout(run_dir).campaign_assignments_file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, lambda q: assignments.to_parquet(q, index=False))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -442,7 +476,9 @@ def export_marketing(
 
 def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, *,
                customers_from: RunLayout | None = None,
-               vocabulary: str | Vocabulary = "travel") -> ExportResult:
+               vocabulary: str | Vocabulary = "travel",
+               campaigns: CampaignParams | None = None, seed: int = 42,
+               language: str = "en") -> ExportResult:
     """Export a run's scored customers (what ``crm export`` and notebook 05 call), as the
     run's champion decision says.
 
@@ -461,7 +497,9 @@ def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, 
     The ``customers`` table (PII, suppression e-mails) comes from ``customers_from`` (default
     ``run`` itself: an interactive notebook passes the run it read); then
     :func:`export_marketing` into the run's ``exports/``, worded in ``vocabulary`` (the job's
-    ``vocabulary``).
+    ``vocabulary``), with the control groups of ``campaigns`` (the job's ``campaigns:``
+    section and ``seed``) and the CSV headers of ``language`` (the job's
+    ``report.language``).
     """
     layout = run if isinstance(run, RunLayout) else RunLayout(Path(run))
     source = customers_from or layout
@@ -486,8 +524,12 @@ def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, 
                     if layout.rejected_customers_file.exists() else None)
     customers = (pd.read_parquet(source.table_file("customers"))
                  if source.table_file("customers").exists() else None)
+    shown = vocabulary_named(vocabulary).column_names
+    file_columns = [shown.get(c, c) for c in [*scored.columns, "channel", "email_sha256",
+                                               "phone_sha256", *_PII]]
     result = export_marketing(scored, layout.root, params, customers=customers,
-                              vocabulary=vocabulary,
+                              vocabulary=vocabulary, campaigns=campaigns, seed=seed,
+                              csv_headers=csv_headers(file_columns, language),
                               rejected=rejected, model=model, run_id=layout.root.name)
     result.update(published=True, lists_from=lists_from)
     return result

@@ -10,6 +10,7 @@ or the runner, so loading params never pulls in the model stack. Units: days for
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Literal
 
@@ -33,6 +34,26 @@ class SyntheticDataParams(StrictModel):
     seed: int = 42
     start_date: date = date(2021, 1, 1)
     extraction_date: date = date(2025, 12, 31)
+    extract_at_cutoff: bool = Field(
+        default=False,
+        description="each run reads the export of its cut-off day (src.data.synthetic."
+                    "extraction): nothing dated later, statuses as known then, the customers "
+                    "table a snapshot of that day; for replays (data.cutoff_dates) of the past")
+    campaign_effects: dict[str, float] = Field(
+        default_factory=dict,
+        description="planted campaign effect per list (action name): the probability that a "
+                    "treated customer of an earlier publication of this job books one extra "
+                    "trip within campaigns.measure_days after that publication's cut-off "
+                    "(src.data.synthetic.campaign_effects); absent or 0: no effect. Control "
+                    "customers are never touched, so the measured uplift can be checked "
+                    "against the planted one")
+
+    @model_validator(mode="after")
+    def _effects_are_probabilities(self) -> SyntheticDataParams:
+        bad = {k: v for k, v in self.campaign_effects.items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(f"campaign_effects are probabilities in [0, 1]; got {bad}")
+        return self
 
 
 class TierLevelParams(StrictModel):
@@ -66,6 +87,11 @@ class DataParams(StrictModel):
         default=None,
         description="analysis cut-off; default: the synthetic extraction date / the source's as_of_date",
     )
+    cutoff_dates: list[date] | None = Field(
+        default=None, min_length=1,
+        description="a replay: `crm run` runs the job once per date, in this order, each run "
+                    "with that cut-off (its data.cutoff_date); the later runs measure the "
+                    "lists the earlier ones published. Excludes cutoff_date")
     features_engine: Literal["auto", "pandas", "duckdb"] = Field(
         default="auto",
         description="customer features: pandas in memory, or DuckDB SQL over the run's Parquet "
@@ -79,6 +105,12 @@ class DataParams(StrictModel):
     def _one_source(self) -> DataParams:
         if (self.synthetic is None) == (self.source is None):
             raise ValueError("give exactly one of 'synthetic' or 'source'")
+        if self.cutoff_dates is not None:
+            if self.cutoff_date is not None:
+                raise ValueError("give cutoff_date (one run) or cutoff_dates (a replay), not both")
+            if list(self.cutoff_dates) != sorted(set(self.cutoff_dates)):
+                raise ValueError(f"cutoff_dates must be distinct and ascending; got "
+                                 f"{[str(d) for d in self.cutoff_dates]}")
         if self.source is not None:
             if "max_reject_share" in self.source:
                 raise ValueError("data.source.max_reject_share is not a job key: set "
@@ -382,6 +414,93 @@ class ExportParams(BaseModel):
 
 
 
+class CampaignParams(StrictModel):
+    """``campaigns:``: random control groups, the campaign register and the measurement of
+    earlier lists (``06_campaign_results``).
+
+    Every exported list holds back a random ``control_share`` of its customers (per list in
+    ``control_shares``, keyed by action name), drawn within each ``stratify_by`` group
+    (value tier) with a generator seeded by ``seed`` (default: the job's seed), the list name
+    and the cut-off: the same run gives the same arms. Controls are recorded, never sent.
+    Each published run appends both arms with the scores of the day to the register
+    (``register_dir``: a folder of Parquet files, one per publication, default
+    ``<outputs>/campaigns/register``; a relative path is taken from the project root). A
+    publication is measured once ``measure_days`` have passed
+    after its cut-off; arms smaller than ``min_arm_size`` are reported as too small.
+    """
+
+    control_share: float = Field(default=0.10, ge=0, lt=1)
+    control_shares: dict[str, float] = Field(default_factory=dict,
+                                             description="per list (action name): share held back")
+    stratify_by: str | None = Field(default="value_tier",
+                                    description="scored column the draw is stratified by")
+    seed: int | None = Field(default=None, description="default: the job's seed")
+    register_dir: str | None = Field(
+        default=None, description="Parquet dataset folder; default <outputs>/campaigns/register")
+    measure_days: PositiveInt = Field(default=90, description="measurement window after a publication (days)")
+    min_arm_size: PositiveInt = 30
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _shares(self) -> CampaignParams:
+        bad = {k: v for k, v in self.control_shares.items() if not 0 <= v < 1}
+        if bad:
+            raise ValueError(f"control_shares are shares in [0, 1); got {bad}")
+        return self
+
+    def share_for(self, list_name: str) -> float:
+        """The control share of one list (its own, else ``control_share``)."""
+        return self.control_shares.get(list_name, self.control_share)
+
+
+#: the KPIs of ``07_kpis`` (``kpis.targets`` keys) and whether higher is better
+KPI_NAMES: dict[str, bool] = {
+    "repeat_rate": True, "churn_rate": False, "nps": True, "csat": True,
+    "active_customers": True, "revenue_per_active": True,
+}
+
+#: ``"+20% by 2027-12"``, ``"-10% by 2027-12-31"``, ``"0.45 by 2027-12"``, ``"+0.5 by 2027-12"``
+KPI_TARGET_PATTERN = r"^\s*([+-]?\d+(?:\.\d+)?)(%?)\s+by\s+(\d{4}-\d{2}(?:-\d{2})?)\s*$"
+
+
+class KpiParams(StrictModel):
+    """``kpis:``: the business KPIs of ``07_kpis`` against targets.
+
+    ``targets``: per KPI (:data:`KPI_NAMES`) a goal and a date: ``"+20% by 2027-12"``
+    (relative to the baseline), ``"+0.5 by 2027-12"`` (an absolute change: a signed number
+    without %), ``"0.45 by 2027-12"`` (a level: no sign). ``baseline_run``: the run id whose
+    KPIs are the starting point (default: the job's earliest succeeded run with KPIs, else
+    this run). ``months``: months of history in the KPI paths.
+    """
+
+    targets: dict[str, str] = Field(default_factory=dict)
+    baseline_run: str | None = None
+    months: PositiveInt = 24
+    by: list[str] = Field(default_factory=lambda: ["value_tier", "segment"],
+                          description="scored columns the KPIs are broken down by")
+
+    @model_validator(mode="after")
+    def _targets(self) -> KpiParams:
+        unknown = sorted(set(self.targets) - set(KPI_NAMES))
+        if unknown:
+            raise ValueError(f"kpis.targets: unknown KPI {unknown}; known: {sorted(KPI_NAMES)}")
+        bad = [f"{k}: {v!r}" for k, v in self.targets.items()
+               if not re.match(KPI_TARGET_PATTERN, str(v))]
+        if bad:
+            raise ValueError(f"kpis.targets: {bad} do not read as '<+N%|+N|N> by YYYY-MM' "
+                             "(e.g. '+20% by 2027-12')")
+        return self
+
+
+class ReportParams(StrictModel):
+    """``report:``: the run's front page (``index.html``) and the exported CSV headers.
+
+    ``language``: ``en`` or ``zh`` (Chinese labels on the page, Chinese column headers in
+    the CSV lists for marketing teams in China; Parquet keeps the column names)."""
+
+    language: Literal["en", "zh"] = "en"
+
+
 class JobParams(StrictModel):
     """A job: which notebooks run in which order, on which data, with which settings."""
 
@@ -405,6 +524,9 @@ class JobParams(StrictModel):
     loyalty: LoyaltyParams = LoyaltyParams()
     scoring: ScoringParams = ScoringParams()
     export: ExportParams = ExportParams()
+    campaigns: CampaignParams = CampaignParams()
+    kpis: KpiParams = KpiParams()
+    report: ReportParams = ReportParams()
 
     @model_validator(mode="after")
     def _notebooks_exist(self) -> JobParams:

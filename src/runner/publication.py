@@ -12,6 +12,10 @@ run's own records then cannot be written, the promotion is rolled back
 holds it under ``promotion``, so the terminal summary, ``index.html`` and ``crm show`` say
 whether the candidate was promoted, rejected (with the gates' reasons) or not promoted because
 the run failed, and where the lists came from.
+
+A published run's list members, both arms with the scores of the day, are added to the
+campaign register (:func:`record_campaigns`, :mod:`src.models.campaign_register`); a failed
+run adds nothing, so the register only holds lists that went out.
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from src.layout import RunLayout
+from src.models.campaign_register import append_publication, register_dir
 from src.models.registry import rollback_promotion, settle_promotion
+from src.params.schema import CampaignParams
 
-__all__ = ["export_files", "promotion_lines", "restore_exports", "rollback_champion",
+__all__ = ["export_files", "promotion_lines", "record_campaigns", "unrecord_campaigns", "restore_exports", "rollback_champion",
            "settle_champion", "withdraw_exports"]
 
 #: the record's keys the manifest keeps under ``promotion``
@@ -42,6 +49,39 @@ def export_files(run_dir: Path) -> list[str]:
         return []
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
                   if p.is_file() and not p.name.startswith("."))
+
+
+def record_campaigns(run_dir: Path, manifest: dict[str, Any], published_at: str) -> None:
+    """Add a published run's list members (both arms) to the campaign register; the manifest
+    gets ``campaigns``: the register file and the treated / control counts per list. A run
+    that exported nothing (or withheld its lists) adds nothing."""
+    layout = RunLayout(run_dir)
+    if not layout.campaign_assignments_file.exists() or not layout.exports_dir.is_dir():
+        return
+    assignments = pd.read_parquet(layout.campaign_assignments_file)
+    campaigns = CampaignParams.model_validate((manifest.get("params") or {}).get("campaigns") or {})
+    folder = register_dir(campaigns)
+    path = append_publication(folder, assignments, job=str(manifest["job"]),
+                              run_id=str(manifest["run_id"]), published_at=published_at)
+    counts = (assignments.groupby(["list", "arm"]).size().unstack(fill_value=0)
+              if not assignments.empty else pd.DataFrame())
+    manifest["campaigns"] = {
+        "register": str(folder),
+        "file": None if path is None else str(path),
+        "lists": {str(k): {"treated": int(row.get("treated", 0)),
+                           "control": int(row.get("control", 0))}
+                  for k, row in counts.iterrows()},
+    }
+
+
+def unrecord_campaigns(manifest: dict[str, Any]) -> None:
+    """Take a run's publication back out of the register (the run failed after recording it:
+    its lists are withdrawn, so they never went out)."""
+    entry = manifest.get("campaigns") or {}
+    if entry.get("file"):
+        Path(entry["file"]).unlink(missing_ok=True)
+        entry["file"] = None
+        entry["withdrawn"] = True
 
 
 def withdraw_exports(run_dir: Path, manifest: dict[str, Any]) -> None:

@@ -41,6 +41,7 @@ from src.layout import RunLayout
 from src.params import JobParams, ParamsError, dump_params, flatten, load_params, params_path
 from src.paths import PROJECT_ROOT, notebook_name, notebook_path, runs_dir
 from src.runner.applicability import skip_reason
+from src.runner.attempts import archive_attempt
 from src.runner.failures import describe_failure, failure_summary, is_bad_input, is_disk_full
 from src.runner.killed import mark_killed
 from src.runner.lock import job_lock, note_run
@@ -50,9 +51,11 @@ from src.runner.provenance import git_commit, package_versions
 from src.runner.publication import (
     export_files,
     promotion_lines,
+    record_campaigns,
     restore_exports,
     rollback_champion,
     settle_champion,
+    unrecord_campaigns,
     withdraw_exports,
 )
 from src.runner.records import collect_run_outputs, headline_metrics, run_notes
@@ -93,6 +96,7 @@ class RunResult:
     status: str
     exit_code: int
     manifest: dict[str, Any]
+    replay: list[RunResult] | None = None  # every run of a replay (data.cutoff_dates), in order
 
 
 class NotebookParametersError(ParamsError):
@@ -180,6 +184,8 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
     else:
         params = load_params(job, overrides)
         params_file = params_path(job)
+        if params.data.cutoff_dates:
+            return _replay(job, overrides, params, quiet)
     for entry in params.notebooks:
         check_notebook_parameters(notebook_path(entry))
     preflight(params, params_file)
@@ -204,7 +210,7 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
             if manifest.get("status") == "succeeded":
                 raise ParamsError(RunLayout(run_dir).manifest_file, [
                     f"run {resume!r} succeeded; there is nothing to resume (start a new run)"])
-            _archive_attempt(manifest, run_dir)
+            archive_attempt(manifest, run_dir)
             restore_exports(run_dir, manifest)
             manifest.setdefault("resumed", []).append(_now())
             manifest.update(status="running", error=None, exit_code=None, finished_at=None)
@@ -223,35 +229,24 @@ def run_job(job: str | Path, *, overrides: dict[str, Any] | None = None, resume:
         return _execute(params, manifest, run_dir, started, quiet)
 
 
-def _archive_attempt(manifest: dict[str, Any], run_dir: Path) -> None:
-    """Before a resume: keep the earlier attempt's outcome and its partial notebooks."""
-    attempts = manifest.setdefault("attempts", [])
-    number = len(attempts) + 1
-    attempts.append({
-        "attempt": number,
-        "started_at": (manifest.get("resumed") or [manifest.get("started_at")])[-1],
-        "finished_at": manifest.get("finished_at"),
-        "status": manifest.get("status"),
-        "exit_code": manifest.get("exit_code"),
-        "error": manifest.get("error"),
-        "notebooks": {n["name"]: n.get("status") for n in manifest["notebooks"]},
-    })
-    for entry in manifest["notebooks"]:
-        if entry.get("status") == "succeeded":
-            continue
-        if entry.get("status") not in (None, "pending", "skipped"):
-            previous = {k: v for k, v in entry.items() if k not in ("name", "previous_attempts")}
-            previous["attempt"] = number
-            nb = RunLayout(run_dir).notebook_file(entry['name'])
-            if nb.exists():
-                kept = nb.with_name(f"{entry['name']}.attempt{number}.ipynb")
-                os.replace(nb, kept)
-                nb.with_suffix(".html").unlink(missing_ok=True)
-                previous["output"] = kept.name
-            entry.setdefault("previous_attempts", []).append(previous)
-        for key in ("error", "seconds", "attempts", "started_at", "finished_at", "peak_rss_mb"):
-            entry.pop(key, None)
-        entry["status"] = "pending"
+def _replay(job: str | Path, overrides: dict[str, Any] | None, params: JobParams,
+            quiet: bool) -> RunResult:
+    """``data.cutoff_dates``: one run per cut-off, in order, each a whole run with that
+    ``data.cutoff_date``; stops at the first run that fails. Returns the last run, with
+    every run in ``replay``."""
+    dates = list(params.data.cutoff_dates or [])
+    results: list[RunResult] = []
+    for i, cutoff in enumerate(dates, start=1):
+        _say(f"replay {i}/{len(dates)}: cut-off {cutoff}", quiet)
+        result = run_job(job, overrides={**(overrides or {}), "data.cutoff_dates": None,
+                                         "data.cutoff_date": str(cutoff)}, quiet=quiet)
+        results.append(result)
+        if result.exit_code != EXIT_OK:
+            _say(f"replay stopped: the run at cut-off {cutoff} failed", quiet)
+            break
+    last = results[-1]
+    last.replay = results
+    return last
 
 
 def _new_manifest(params: JobParams, run_id: str, run_dir: Path, job: str | Path) -> dict[str, Any]:
@@ -261,6 +256,7 @@ def _new_manifest(params: JobParams, run_id: str, run_dir: Path, job: str | Path
         "run_dir": str(run_dir),
         "status": "running",
         "started_at": _now(),
+        "cutoff_date": str(params.cutoff()),
         "finished_at": None,
         "duration_seconds": None,
         "params": params.model_dump(mode="json"),
@@ -340,20 +336,33 @@ def _publish(client: Any, run_dir: Path, manifest: dict[str, Any], status: str, 
     Returns the (possibly failed) status, exit code and error.
     """
     if status == "succeeded":
+        try:  # the register holds only lists that went out, and every list that did
+            record_campaigns(run_dir, manifest, _now())
+        except Exception as exc:  # noqa: BLE001 - unrecorded control groups: not published
+            status, exit_code = "failed", EXIT_STORAGE
+            error = _publish_error(exc, f"the campaign register could not be written ({exc}); "
+                                        "the run is not counted as succeeded and its exports "
+                                        "are withdrawn")
+    if status == "succeeded":
         try:
             settle_champion(run_dir, manifest, succeeded=True, failure=None, client=client)
         except Exception as exc:  # noqa: BLE001 - any store error: the run is not complete
             status, exit_code = "failed", EXIT_TRACKING
-            error = {"notebook": None, "cell": None, "exception": type(exc).__name__,
-                     "message": (f"the champion alias could not be moved ({exc}); the run is "
-                                 "not counted as succeeded and its exports are withdrawn")[:2000],
-                     "traceback_head": traceback.format_exception(exc)[-3:]}
+            error = _publish_error(exc, f"the champion alias could not be moved ({exc}); the "
+                                        "run is not counted as succeeded and its exports are "
+                                        "withdrawn")
+            unrecord_campaigns(manifest)
     if status == "succeeded":
         manifest["exports"] = export_files(run_dir)
         return status, exit_code, error
     withdraw_exports(run_dir, manifest)
     _settle_failed(client, run_dir, manifest, error)
     return status, exit_code, error
+
+
+def _publish_error(exc: BaseException, message: str) -> dict[str, Any]:
+    return {"notebook": None, "cell": None, "exception": type(exc).__name__,
+            "message": message[:2000], "traceback_head": traceback.format_exception(exc)[-3:]}
 
 
 def _settle_failed(client: Any, run_dir: Path, manifest: dict[str, Any],

@@ -170,7 +170,9 @@ def test_interrupted_export_leaves_nothing_partial(data, tmp_path):
     # the published folder is the first export, byte for byte; no staging or temp files
     after = {p.name: p.read_bytes() for p in (run / "exports").iterdir()}
     assert after == before
-    assert sorted(p.name for p in run.iterdir()) == ["exports"]
+    # beside the exports only the first export's control-group record (data/)
+    assert sorted(p.name for p in run.iterdir()) == ["data", "exports"]
+    assert [p.name for p in (run / "data").iterdir()] == ["campaign_assignments.parquet"]
     assert not any(p.name.startswith(".") for p in (run / "exports").iterdir())
     # and from scratch: an interruption publishes no folder at all
     with pytest.raises(OSError):
