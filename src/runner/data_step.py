@@ -25,8 +25,12 @@ import pandas as pd
 from src.data.contract import TABLES
 from src.data.errors import DataValidationError, InsufficientDataError
 from src.data.loading import DataSourceConfig, LoadedData, TableSource, load_tables
-from src.data.synthetic import generate_to_parquet
+from src.data.synthetic import generate, write_parquet
+from src.data.synthetic.campaign_effects import plant_campaign_effects
+from src.data.synthetic.extraction import extract_at
+from src.fileio import atomic_write
 from src.layout import RunLayout
+from src.models.campaign_register import read_register, register_dir
 from src.models.churn.workflow import check_history
 from src.params.schema import JobParams
 from src.paths import PROJECT_ROOT, notebook_name
@@ -46,16 +50,39 @@ def source_config(params: JobParams, layout: RunLayout) -> DataSourceConfig:
         return DataSourceConfig.model_validate(
             {**params.data.source, "max_reject_share": params.data_quality.max_reject_share})
     syn = params.data.synthetic
-    paths = generate_to_parquet(
-        layout.input_dir, n_customers=syn.n_customers, seed=syn.seed,
-        start_date=str(syn.start_date), extraction_date=str(syn.extraction_date),
-    )
+    data = generate(syn.n_customers, seed=syn.seed, start_date=str(syn.start_date),
+                    extraction_date=str(syn.extraction_date))
+    if syn.campaign_effects:
+        data.bookings = _with_campaign_effects(params, layout, data.bookings)
+    as_of = syn.extraction_date
+    if syn.extract_at_cutoff and params.cutoff() < syn.extraction_date:
+        as_of = params.cutoff()
+        data = extract_at(data, as_of, keep_member_tier=params.data.tier_rule is not None)
+    paths = write_parquet(data, layout.input_dir)
     return DataSourceConfig(
         tables={name: TableSource(path=str(paths[name]), format="parquet")
                 for name in TABLES if name in paths},
-        as_of_date=syn.extraction_date,
+        as_of_date=as_of,
         max_reject_share=params.data_quality.max_reject_share,
     )
+
+
+def _with_campaign_effects(params: JobParams, layout: RunLayout,
+                           bookings: pd.DataFrame) -> pd.DataFrame:
+    """The synthetic bookings with the effects planted for the treated customers of this
+    job's earlier publications (cut-off before this run's) in the campaign register; the
+    planted uplifts go to :attr:`RunLayout.planted_effects_file`."""
+    syn = params.data.synthetic
+    assert syn is not None
+    register = read_register(register_dir(params.campaigns), params.job)
+    if not register.empty:
+        register = register[register["cutoff_date"].astype(str) < str(params.cutoff())]
+    bookings, planted = plant_campaign_effects(
+        bookings, register, syn.campaign_effects, measure_days=params.campaigns.measure_days,
+        extraction_date=syn.extraction_date, seed=syn.seed)
+    layout.input_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(layout.planted_effects_file, lambda p: planted.to_csv(p, index=False))
+    return bookings
 
 
 def check_before_models(params: JobParams, tables: dict[str, pd.DataFrame]) -> None:
