@@ -10,6 +10,8 @@
     crm export <run_id>              write a run's marketing lists into its exports/ folder
     crm runs                         recent runs with status, duration and key metrics
     crm show <run_id>                print a run's manifest
+    crm kpis [demo] [--run RUN_ID]   the KPIs against their targets of a job's latest run with
+                                     KPIs (07_kpis; default job: the latest run's)
     crm ui                           open the MLflow UI on the project's tracking store
     crm schedule add demo --cron "0 3 * * 1"   run a job from cron (also: remove, list)
 
@@ -143,15 +145,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
               "(resume it first: crm run <job> --resume <run_id>)", file=sys.stderr)
         return 2
     params = ExportParams()
-    vocabulary = "travel"
+    options: dict = {"vocabulary": "travel"}
     if layout.params_file.exists():
         job = load_params(layout.params_file)
         params = getattr(job, "export", None) or params
-        vocabulary = job.vocabulary
+        options = {"vocabulary": job.vocabulary, "campaigns": job.campaigns, "seed": job.seed,
+                   "language": job.report.language}
     if layout.params_file.exists():  # lists from the champion need the run's MLflow store
         connect(job.mlflow.tracking_uri, job.mlflow.experiment)
     try:
-        manifest = export_run(run_dir, params, vocabulary=vocabulary)
+        manifest = export_run(run_dir, params, **options)
     except (FileNotFoundError, ReconciliationError, ValueError, ParamsError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -159,7 +162,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"no lists published for run {run_dir.name}: {manifest.get('withheld') or 'withheld'}")
         return 0
     for name, r in manifest["lists"].items():
-        print(f"{name:<24} {r['listed']:>8} customers")
+        print(f"{name:<24} {r['listed']:>8} customers, {r.get('control', 0):>6} held back as control")
     print(f"exports: {manifest.folder}")
     return 0
 
@@ -197,6 +200,49 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print(f"error: no run {args.run_id!r} in {runs_dir()}", file=sys.stderr)
         return 2
     print(path.read_text(encoding="utf-8"))
+    return 0
+
+
+def _cmd_kpis(args: argparse.Namespace) -> int:
+    from src.runner.history import job_runs, run_named
+    from src.runner.kpi_report import format_kpi_table, kpi_runs, read_kpi_table
+
+    if args.run:
+        run = run_named(args.run)
+        if run is None:
+            print(f"error: no run {args.run!r} in {runs_dir()}", file=sys.stderr)
+            return 2
+        job = str(run.manifest.get("job") or "?")
+    else:
+        job = args.job
+        if job and job.endswith((".yaml", ".yml")) and Path(job).is_file():
+            import yaml
+
+            job = str((yaml.safe_load(Path(job).read_text(encoding="utf-8")) or {}).get("job"))
+        if not job:
+            job = next((m["job"] for m in _manifests(1_000) if m.get("job")), None)
+        if not job:
+            print(f"error: no runs in {runs_dir()}: run a job with 07_kpis among its notebooks "
+                  "first (crm run <job>)", file=sys.stderr)
+            return 2
+        runs = kpi_runs(job)
+        run = runs[-1] if runs else None
+        if run is None:
+            if not job_runs(job, status=None):
+                print(f"error: no run of job {job!r} in {runs_dir()}: run `crm run {job}` with "
+                      "07_kpis among its notebooks", file=sys.stderr)
+            else:
+                print(f"error: no succeeded run of job {job!r} has KPIs (data/kpis.csv): add "
+                      f"07_kpis to the notebooks of params/{job}.yaml and run `crm run {job}`",
+                      file=sys.stderr)
+            return 2
+    if not run.layout.kpis_file.exists():
+        print(f"error: run {run.run_id} has no KPIs ({run.layout.kpis_file}): 07_kpis did not "
+              f"run in it; run `crm run {job}` with 07_kpis among its notebooks",
+              file=sys.stderr)
+        return 2
+    print(f"KPIs of job {job}, run {run.run_id} (cut-off {run.cutoff_date}, {run.status})")
+    print(format_kpi_table(read_kpi_table(run.layout.kpis_file)))
     return 0
 
 
@@ -308,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print a run's manifest")
     p.add_argument("run_id")
     p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("kpis", help="print the KPIs against their targets of a job's latest "
+                                    "run with KPIs (07_kpis)")
+    p.add_argument("job", nargs="?", help="job name (default: the job of the latest run)")
+    p.add_argument("--run", metavar="RUN_ID", help="this run's KPIs instead")
+    p.set_defaults(func=_cmd_kpis)
 
     p = sub.add_parser("ui", help="open the MLflow UI on the project's tracking store")
     p.add_argument("--port", type=int, default=5000)

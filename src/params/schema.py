@@ -485,10 +485,11 @@ class KpiParams(StrictModel):
         if unknown:
             raise ValueError(f"kpis.targets: unknown KPI {unknown}; known: {sorted(KPI_NAMES)}")
         bad = [f"{k}: {v!r}" for k, v in self.targets.items()
-               if not re.match(KPI_TARGET_PATTERN, str(v))]
+               if not (m := re.match(KPI_TARGET_PATTERN, str(v)))
+               or (m.group(2) == "%" and m.group(1)[0] not in "+-")]
         if bad:
             raise ValueError(f"kpis.targets: {bad} do not read as '<+N%|+N|N> by YYYY-MM' "
-                             "(e.g. '+20% by 2027-12')")
+                             "(e.g. '+20% by 2027-12'; a % change needs its sign)")
         return self
 
 

@@ -32,8 +32,9 @@ from src.data.contract import TABLES
 from src.data.loading import DataSourceConfig, mapped_columns
 from src.models.scored_columns import output_schema
 from src.params import JobParams, ParamsError, flatten, load_params, params_path
-from src.paths import PROJECT_ROOT, notebook_name
+from src.paths import PROJECT_ROOT, notebook_name, runs_dir
 from src.runner.data_step import EXPORT_NOTEBOOK, consent_problem
+from src.runner.history import run_named
 
 __all__ = ["available_list_columns", "check_resume_params", "params_changes", "preflight",
            "preflight_problems", "provided_columns"]
@@ -67,12 +68,21 @@ def available_list_columns(params: JobParams, base_dir: Path = PROJECT_ROOT) -> 
     return list(dict.fromkeys([*scored, *EXPORT_ADDED_COLUMNS]))
 
 
+#: the notebook whose baseline run is checked
+KPI_NOTEBOOK = "07_kpis"
+
+
 def preflight_problems(params: JobParams, base_dir: Path = PROJECT_ROOT) -> list[str]:
     """One line per problem found from params and headers, each naming the key to change."""
     names = {notebook_name(n) for n in params.notebooks}
-    if EXPORT_NOTEBOOK not in names:
-        return []
     problems = []
+    baseline = params.kpis.baseline_run
+    if KPI_NOTEBOOK in names and baseline and run_named(baseline) is None:
+        problems.append(f"kpis.baseline_run names run {baseline!r}, which is not in {runs_dir()}; "
+                        f"name a run of job {params.job!r} (crm runs lists them) or remove the "
+                        "key (the job's first run with KPIs is then the baseline)")
+    if EXPORT_NOTEBOOK not in names:
+        return problems
     if params.export.columns is not None:
         available = available_list_columns(params, base_dir)
         absent = [c for c in params.export.columns if c not in available]

@@ -235,3 +235,12 @@ def test_every_data_or_params_error_class_is_bad_input() -> None:
         assert is_bad_input(name), name
     for name in ("ValueError", "KeyError", "TypeError", "DeadKernelError"):
         assert not is_bad_input(name), name
+
+
+def test_a_missing_kpi_baseline_run_is_refused_before_the_first_notebook(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
+    params = load_params("demo_loop", {"kpis.baseline_run": "20250101-000000-demo_loop-dead"})
+    problems = preflight.preflight_problems(params)
+    assert any("kpis.baseline_run" in p and "dead" in p and "crm runs" in p for p in problems)
+    assert not preflight.preflight_problems(load_params("demo_loop"))
