@@ -91,3 +91,23 @@ def test_flatten_gives_dotted_strings() -> None:
     flat = flatten(load_params("demo"))
     assert flat["data.synthetic.n_customers"] == str(DEMO["data"]["synthetic"]["n_customers"])
     assert all(isinstance(v, str) for v in flat.values())
+
+
+def test_closing_the_loop_keys_are_checked() -> None:
+    """Replay dates, control shares, planted effects and KPI targets name what is wrong."""
+    cases = {
+        "data.cutoff_dates": (["2025-12-31", "2025-09-30"], "distinct and ascending"),
+        "campaigns.control_shares": ({"win_back_call": 1.0}, "control_shares"),
+        "data.synthetic.campaign_effects": ({"win_back_call": 1.5}, "campaign_effects"),
+        "kpis.targets": ({"repeat_rate": "20% by 2027-12"}, "needs its sign"),
+    }
+    for key, (value, said) in cases.items():
+        with pytest.raises(ParamsError, match=said):
+            load_params("demo_loop", {key: value})
+    with pytest.raises(ParamsError, match="not both"):
+        load_params("demo_loop", {"data.cutoff_date": "2025-12-31"})
+    with pytest.raises(ParamsError, match="unknown KPI"):
+        load_params("demo", {"kpis.targets": {"happiness": "+1 by 2027-12"}})
+    loop = load_params("demo_loop")
+    assert loop.campaigns.share_for("win_back_call") == 0.5
+    assert loop.campaigns.share_for("nurture") == 0.1
