@@ -36,8 +36,8 @@ test: $(STAMP) browser
 # sees it (tests/runner/test_front_page.py fails, naming this, when it is missing)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
-	  { apt-get install -y -q chromium >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	  { apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1; }; }; } || \
 	  echo "warning: chromium is not installed (apt-get install chromium); the front-page test will fail"
 
 lint: $(STAMP)

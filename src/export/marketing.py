@@ -236,11 +236,11 @@ def _pii_frame(customers: pd.DataFrame | None, ids: pd.Series, p: ExportParams) 
     return out
 
 
-def _assignments(capped: pd.DataFrame, held: np.ndarray, action: str, run_id: str | None,
-                 cutoff: str | None) -> pd.DataFrame:
-    """One list's members: run, list, customer, arm, cut-off and the scores of the day."""
+def _assignments(capped: pd.DataFrame, held: np.ndarray, action: str, cutoff: str | None
+                 ) -> pd.DataFrame:
+    """One list's members: list, customer, arm, cut-off and the scores of the day (the run
+    id is added when the register records the publication)."""
     out = pd.DataFrame({
-        "run_id": pd.Series([run_id] * len(capped), dtype=object),
         "list": pd.Series([action] * len(capped), dtype=object),
         "customer_id": capped["customer_id"].astype(str).to_numpy(),
         "arm": np.where(held, ARM_CONTROL, ARM_TREATED).astype(object),
@@ -384,7 +384,7 @@ def export_marketing(
                 capped["customer_id"], share, seed=draw_seed, key=f"{act}|{cutoff}",
                 strata=capped[strata_col] if strata_col in capped.columns else None)
             sent = capped.loc[~held]
-            arms.append(_assignments(capped, held, act, run_id, cutoff))
+            arms.append(_assignments(capped, held, act, cutoff))
             cols = columns_of_lists + list(pii.columns)
             for f in write_table(sent[cols].rename(columns=shown), staging,
                                   f"list_{_slug(act)}", p.formats, csv_headers):
@@ -437,7 +437,7 @@ def export_marketing(
                 not recon["every_scored_customer_has_one_action"]:
             raise ReconciliationError(f"counts do not reconcile: {recon}")
         assignments = (pd.concat(arms, ignore_index=True) if arms
-                       else _assignments(table.iloc[:0], np.zeros(0, bool), "", run_id, cutoff))
+                       else _assignments(table.iloc[:0], np.zeros(0, bool), "", cutoff))
         manifest = ExportResult(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             run_id=run_id, model=dict(model or {}),

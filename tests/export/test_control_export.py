@@ -49,7 +49,7 @@ def test_controls_are_held_back_stratified_and_recorded(scored, tmp_path):
     # the scores of the day travel with the arms
     merged = assign.merge(scored, on="customer_id", suffixes=("", "_scored"))
     assert np.allclose(merged["clv"], merged["clv_scored"])
-    assert {"run_id", "list", "customer_id", "arm", "cutoff_date", "churn_prob_365d",
+    assert {"list", "customer_id", "arm", "cutoff_date", "churn_prob_365d",
             "p_alive"} <= set(assign.columns)
     assert m["control_groups"]["control"] == (assign["arm"] == "control").sum()
     assert not any("assignments" in f["file"] for f in m["files"])

@@ -45,7 +45,9 @@ def _kernel() -> str:
 def _copy_run(source: Path, runs: Path, run_id: str) -> Path:
     """A copy of a run folder under ``runs/<run_id>`` with that id in its manifest."""
     target = runs / run_id
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("feature_cache", "*.html"))
+    # without the KPIs the demo run made itself (07_kpis is in the demo job)
+    shutil.copytree(source, target,
+                    ignore=shutil.ignore_patterns("feature_cache", "*.html", "kpis.csv"))
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     manifest["run_id"] = run_id
     (target / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")

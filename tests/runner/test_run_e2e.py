@@ -106,9 +106,12 @@ def test_demo_job_runs_end_to_end(demo_runs) -> None:
     assert sum(recon["actions"].values()) == recon["scored"]
     assert len(exports["lists"]) >= 3 and "do_not_contact" not in exports["lists"]
     for action, r in exports["lists"].items():
-        assert r["listed"] + r["suppressed"] + r["no_consent"] + r["over_cap"] == \
-            r["customers_with_action"], action
+        assert r["listed"] + r["control"] + r["suppressed"] + r["no_consent"] + \
+            r["over_cap"] == r["customers_with_action"], action
+        # 10 % held back, rounded within each of the four value tiers
+        assert abs(r["control"] - 0.1 * (r["listed"] + r["control"])) <= 2, action
         assert scoring[f"list_size.{action}"] == r["listed"]
+        assert scoring[f"list_control.{action}"] == r["control"]
         for fmt in ("csv", "parquet"):
             assert f"list_{action}.{fmt}" in manifest["exports"], (action, fmt)
         assert len(pd.read_parquet(layout.exports_dir / f"list_{action}.parquet")) == r["listed"]
@@ -189,12 +192,12 @@ def test_champion_moves_only_when_the_whole_run_succeeded(demo_runs, isolated: d
     run_id = "20260101-000000-promo-0001"
     run_dir = isolated["tmp"] / "outputs" / "runs" / run_id
     shutil.copytree(demo_dir, run_dir, ignore=shutil.ignore_patterns(
-        "exports", "05_*", "*.html", "scored.parquet", "rejected_customers.parquet",
-        "scorer_model.json"))
+        "exports", "05_*", "07_*", "*.html", "scored.parquet", "rejected_customers.parquet",
+        "scorer_model.json", "kpis.csv"))
     probe = write_notebook(isolated["tmp"] / "champion_probe.ipynb", PROBE)
     params = yaml.safe_load((run_dir / "params.yaml").read_text(encoding="utf-8"))
     params["job"] = "promo"
-    params["notebooks"] = [*params["notebooks"], str(probe)]
+    params["notebooks"] = [*params["notebooks"][:5], str(probe)]  # 01-05, then the probe
     params["scoring"]["promotion"].pop("model_name", None)  # default: <job>_scorer
     suppression = isolated["tmp"] / "suppression.csv"
     params["export"]["suppression_file"] = str(suppression)  # missing: the export fails
