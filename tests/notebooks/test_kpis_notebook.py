@@ -74,6 +74,9 @@ def executed(demo_runs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     first = _copy_run(demo["run_dir"], runs, "20250101-000000-demo-aaaa")
     second = _copy_run(demo["run_dir"], runs, "20250102-000000-demo-bbbb")
     job = yaml.safe_load((demo["home"] / "demo.yaml").read_text(encoding="utf-8"))
+    job.pop("kpis", None)  # the first run: no targets
+    plain_file = home / "demo_plain.yaml"
+    plain_file.write_text(yaml.safe_dump(job, allow_unicode=True), encoding="utf-8")
     job["kpis"] = {"targets": {"active_customers": "+10% by 2027-12",
                                "churn_rate": "-0.01 by 2026-12", "csat": "4.9 by 2026-06"}}
     params_file = home / "demo_targets.yaml"
@@ -81,7 +84,7 @@ def executed(demo_runs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CRM_OUTPUT_DIR", str(home / "outputs"))
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-        seconds = _execute(first, demo["home"] / "demo.yaml", home / "first.ipynb")
+        seconds = _execute(first, plain_file, home / "first.ipynb")
         _execute(second, params_file, home / "second.ipynb")
     return {"first": RunLayout(first), "second": RunLayout(second), "seconds": seconds,
             "out": home / "first.ipynb"}

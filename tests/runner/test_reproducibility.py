@@ -37,9 +37,11 @@ def test_same_params_and_inputs_give_the_same_tables(runs: tuple[dict, dict]) ->
                                       check_exact=True, obj=str(rel))
     logged = sorted(p.relative_to(a) for p in (a / "tables").rglob("*.csv"))
     assert logged and sorted(p.relative_to(b) for p in (b / "tables").rglob("*.csv")) == logged
-    for rel in [*logged, Path("rejects.csv")]:  # paths of the run folders aside
-        text_a = (a / rel).read_text(encoding="utf-8").replace(str(a), "<run>")
-        text_b = (b / rel).read_text(encoding="utf-8").replace(str(b), "<run>")
+    for rel in [*logged, Path("rejects.csv")]:  # paths and ids of the run folders aside
+        text_a = (a / rel).read_text(encoding="utf-8").replace(str(a), "<run>").replace(
+            a.name, "<run id>")
+        text_b = (b / rel).read_text(encoding="utf-8").replace(str(b), "<run>").replace(
+            b.name, "<run id>")
         assert text_a == text_b, rel
 
 
