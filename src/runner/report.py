@@ -18,7 +18,8 @@ from :mod:`src.runner.page_text`):
 - links to every notebook report, every export, ``manifest.json`` and ``params.yaml``.
 
 Every section reads its own file and says so when it cannot: the page is always written.
-Inline CSS only: no script, no external resource.
+Inline CSS only: no script, no external resource. One coherent page, so its sections stay
+in one module (a little over 600 lines) beside the notebook rendering.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ h1{font-size:21px;margin:0 0 2px}h2{font-size:15px;margin:0 0 8px;color:#102a43}
 .meta{margin:0;color:#52606d}.meta b{color:#1f2933}
 header.succeeded #run-status b{color:#2b8a3e}header.failed #run-status b{color:#c92a2a}
 main{display:grid;grid-template-columns:minmax(0,1.5fr) minmax(0,1fr);gap:16px;
-padding:16px 28px;max-width:1500px}
+padding:0 28px 16px;max-width:1500px}.wide{padding:16px 28px 0;max-width:1500px}
 section{background:#fff;border:1px solid #dde3ea;border-radius:6px;padding:10px 14px;
 margin-bottom:16px}
 .failbox{margin:16px 28px 0;background:#fff5f5;border:1px solid #ffa8a8;border-radius:6px;
@@ -158,8 +159,8 @@ def front_page(run_dir: Path, manifest: dict[str, Any], reports: Mapping[str, st
     results = _section(page, "campaign-results", "results_heading", _campaign_results)
     drivers = _section(page, "drivers", "drivers_heading", _drivers)
     # two columns of about the same height: the drivers go where there is room
-    left = [_section(page, "kpis", "kpis_heading", _kpis),
-            _section(page, "lists", "lists_heading", _lists), results or drivers]
+    kpis = _section(page, "kpis", "kpis_heading", _kpis)  # full width: a wide table
+    left = [_section(page, "lists", "lists_heading", _lists), results or drivers]
     right = [_section(page, "champion", "champion_heading", _champion),
              drivers if results else "",
              _section(page, "data-quality", "dq_heading", _data_quality),
@@ -170,6 +171,7 @@ def front_page(run_dir: Path, manifest: dict[str, Any], reports: Mapping[str, st
             f'<meta charset="utf-8"><meta name="viewport" content="width=device-width">'
             f"<title>{title}</title><style>{_CSS}</style></head><body>"
             f"{_header(page, title)}{_failure(page)}"
+            f'<div class="wide">{kpis}</div>'
             f'<main><div class="col">{"".join(left)}</div>'
             f'<div class="col">{"".join(right)}</div></main></body></html>')
 
@@ -369,6 +371,10 @@ def _campaign_results(page: _Page) -> str | None:
         uplift = page.t("points", value=f"{100 * up:+.1f}") if math.isfinite(up) else "–"
         interval = (f" <small>({100 * low:+.1f} … {100 * high:+.1f})</small>"
                     if math.isfinite(low) and math.isfinite(high) else "")
+        planted = _float(r.get("planted_uplift"))  # synthetic data: the effect put in
+        if math.isfinite(planted):
+            interval += (' <small class="planted">'
+                         + page.t("results_planted", value=f"{100 * planted:+.1f}") + "</small>")
         verdict = str(r.get("verdict"))
         key = "verdict_too_small" if verdict.startswith("too small") else \
             "verdict_" + verdict.replace(" ", "_")
