@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from src.export.files import csv_ready
-from src.export.marketing import export_marketing
+from src.export.language import csv_headers
+from src.export.marketing import export_marketing, export_run
 from src.layout import RunLayout
 from src.params.schema import CampaignParams, ExportParams
 
@@ -85,3 +86,17 @@ def test_csv_is_rounded_for_people_and_parquet_keeps_precision(scored, tmp_path)
     assert out["stamp"].dtype.kind == "M"  # a time of day is kept
     assert str(out["n"].dtype) == "Int64"  # whole numbers without '.0'
     assert out["expected_days_to_next_booking"].tolist() == [12.3, 1.0]
+
+
+def test_export_run_gives_chinese_csv_headers_and_keeps_parquet_names(scored, tmp_path):
+    """``report.language: zh`` through the path notebook 05 and ``crm export`` take."""
+    layout = RunLayout(tmp_path / "run")
+    layout.write_frame(layout.scored_file, scored, index=False)
+    m = export_run(layout, ExportParams(), campaigns=CampaignParams(), seed=3, language="zh")
+    csv = pd.read_csv(m.folder / "list_nurture.csv", encoding="utf-8-sig")
+    parquet = pd.read_parquet(m.folder / "list_nurture.parquet")
+    zh = csv_headers(list(parquet.columns), "zh")
+    assert list(csv.columns) == [zh[c] for c in parquet.columns]
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in c) for c in csv.columns), csv.columns
+    assert "customer_id" in parquet.columns
+    assert m["lists"]["nurture"]["control"] > 0  # the job's control groups on this path too
