@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(VENV)/bin/crm run $(JOB)
 
 test: $(STAMP) browser
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadscope -q
 
 # headless Chromium from the Debian packages, for the test that reads index.html as a person
 # sees it (tests/runner/test_front_page.py fails, naming this, when it is missing)

@@ -55,3 +55,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, index: int) -> dict[str, 
 def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], dict[str, Any]]:
     """``demo_runs(i)``: the i-th shared demo run (run_dir, MLflow uri, home folder)."""
     return lambda index: demo_run(tmp_path_factory, index)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with end-to-end (``slow``) tests first, each module kept together: with
+    ``pytest -n 2 --dist loadscope`` (``make test``) a module's fixtures are made once, on
+    one worker, and the long modules start early instead of being the last ones left."""
+    slow_modules = {item.module.__name__ for item in items
+                    if item.get_closest_marker("slow") is not None and item.module is not None}
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (0 if item.module is not None
+                                 and item.module.__name__ in slow_modules else 1, order[id(item)]))

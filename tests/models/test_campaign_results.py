@@ -82,7 +82,7 @@ def test_the_interval_covers_the_true_uplift_95_percent_of_the_time():
     """200 simulated campaigns with a known uplift of 0.10 on the booking rate."""
     rng = np.random.default_rng(11)
     n, covered, zero_effect_covered = 400, 0, 0
-    for rep in range(200):
+    for _ in range(200):
         ids = [f"C{i}" for i in range(2 * n)]
         arm = np.array(["treated"] * n + ["control"] * n)
         p = np.where(arm == "treated", 0.30, 0.20)

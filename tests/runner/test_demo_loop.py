@@ -21,8 +21,8 @@ from src.models.campaign_register import read_register
 from src.paths import PARAMS_DIR
 from src.runner.run import EXIT_OK, run_job
 
-#: customers of the test's company (the job itself has 5,000): lists of a few hundred
-CUSTOMERS = 2500
+#: customers of the test's company (the job itself has 5,000): arms of about 90 to 160
+CUSTOMERS = 1500
 
 
 @pytest.fixture(scope="module")
