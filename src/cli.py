@@ -129,6 +129,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from src.data.errors import DataError
     from src.export.marketing import ReconciliationError, export_run
+    from src.features.attributes import TierRule
+    from src.features.cache import run_tables
     from src.params import ParamsError, load_params
     from src.params.schema import ExportParams
     from src.runner.tracking import connect
@@ -150,7 +152,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         job = load_params(layout.params_file)
         params = getattr(job, "export", None) or params
         options = {"vocabulary": job.vocabulary, "campaigns": job.campaigns, "seed": job.seed,
-                   "language": job.report.language}
+                   "language": job.report.language,
+                   "tables": run_tables(layout, cache_features=False,
+                                        tier_rule=TierRule.from_params(job.data.tier_rule))}
     if layout.params_file.exists():  # lists from the champion need the run's MLflow store
         connect(job.mlflow.tracking_uri, job.mlflow.experiment)
     try:

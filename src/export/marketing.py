@@ -55,6 +55,7 @@ import pandas as pd
 from src.data.errors import InsufficientDataError
 from src.export.files import write_table
 from src.export.language import csv_headers
+from src.features.cache import run_tables
 from src.fileio import atomic_write, file_sha256
 from src.layout import RunLayout
 from src.models.control_groups import ARM_CONTROL, ARM_TREATED, assign_control
@@ -478,7 +479,8 @@ def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, 
                customers_from: RunLayout | None = None,
                vocabulary: str | Vocabulary = "travel",
                campaigns: CampaignParams | None = None, seed: int = 42,
-               language: str = "en") -> ExportResult:
+               language: str = "en",
+               tables: Mapping[str, pd.DataFrame] | None = None) -> ExportResult:
     """Export a run's scored customers (what ``crm export`` and notebook 05 call), as the
     run's champion decision says.
 
@@ -490,7 +492,10 @@ def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, 
       scored (``customer_id``, ``reason``);
     - ``champion`` (the gates rejected the candidate, ``on_reject: champion``): this run's
       customers scored by the champion's registered model
-      (:func:`src.models.registry.score_with_version`, tables of ``customers_from``);
+      (:func:`src.models.registry.score_with_version`) from ``tables``: the run's
+      contract tables as its notebooks read them (:func:`src.features.cache.run_tables`, with
+      the data's as-of date and the job's tier rule; default: read from ``customers_from``
+      with both, the tier rule then unknown);
     - ``none`` (rejected, ``on_reject: skip``): nothing is published; the result says why
       (``published`` False, ``withheld``) and has no lists.
 
@@ -513,7 +518,7 @@ def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, 
         withheld.folder = None
         return withheld
     if lists_from == "champion":
-        tables = source.read_tables()
+        tables = tables if tables is not None else run_tables(source, cache_features=False)
         lists_model = model["lists_model"]
         scored = score_with_version(lists_model["name"], lists_model["version"], tables,
                                     model["cutoff_date"])
