@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from src.export import marketing
 from src.export.files import csv_ready
 from src.export.language import csv_headers
 from src.export.marketing import export_marketing, export_run
+from src.features.cache import FeatureTables
 from src.layout import RunLayout
 from src.params.schema import CampaignParams, ExportParams
 
@@ -100,3 +102,31 @@ def test_export_run_gives_chinese_csv_headers_and_keeps_parquet_names(scored, tm
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in c) for c in csv.columns), csv.columns
     assert "customer_id" in parquet.columns
     assert m["lists"]["nurture"]["control"] > 0  # the job's control groups on this path too
+
+
+def test_champion_lists_score_the_tables_as_the_notebooks_read_them(scored, tmp_path,
+                                                                      monkeypatch):
+    """``on_reject: champion``: the champion scores the run's tables with the data's as-of
+    date (snapshot columns such as member_tier usable at it), or the tables the notebook
+    passes (its tier rule too), never the bare tables (member_tier was left out and 05
+    failed)."""
+    layout = RunLayout(tmp_path / "run")
+    customers = pd.DataFrame({"customer_id": scored["customer_id"], "member_tier": "gold"})
+    layout.write_tables({"customers": customers})
+    layout.write_json(layout.inputs_file, {"sources": {}, "as_of_date": "2025-09-30"})
+    layout.write_json(layout.scorer_record_file, {
+        "lists_from": "champion", "lists_model": {"name": "m", "version": "1"},
+        "cutoff_date": "2025-09-30"})
+    seen = []
+
+    def champion_scores(name, version, tables, cutoff):
+        seen.append(tables)
+        return scored
+
+    monkeypatch.setattr(marketing, "score_with_version", champion_scores)
+    export_run(layout, ExportParams())
+    assert isinstance(seen[0], FeatureTables)
+    assert seen[0].snapshot_date == pd.Timestamp("2025-09-30")
+    given = FeatureTables({"customers": customers})
+    export_run(layout, ExportParams(), tables=given)
+    assert seen[1] is given
