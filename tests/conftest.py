@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 try:
     import fcntl
 except ImportError:  # not POSIX: no cross-worker lock
     fcntl = None  # type: ignore[assignment]
 
-from src.paths import PARAMS_DIR
-from src.runner.run import EXIT_OK, run_job
+from src.runner.run import EXIT_OK
+from tests.helpers import run_shipped_job
 
 DEMO_CUSTOMERS = 400
 
@@ -35,15 +34,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, index: int) -> dict[str, 
         if fcntl is not None:
             fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be making this run
         if not done.exists():
-            params = yaml.safe_load((PARAMS_DIR / "demo.yaml").read_text(encoding="utf-8"))
-            params["data"]["synthetic"]["n_customers"] = DEMO_CUSTOMERS
-            job = home / "demo.yaml"
-            job.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-            uri = f"sqlite:///{home / 'mlflow.db'}"
-            with pytest.MonkeyPatch.context() as mp:
-                mp.setenv("CRM_OUTPUT_DIR", str(home / "outputs"))
-                mp.setenv("MLFLOW_TRACKING_URI", uri)
-                result = run_job(job, quiet=True)
+            result, uri = run_shipped_job("demo", home, DEMO_CUSTOMERS)
             assert result.exit_code == EXIT_OK, result.manifest.get("error")
             done.write_text(json.dumps({"run_dir": str(result.run_dir), "uri": uri}),
                             encoding="utf-8")

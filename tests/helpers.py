@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 import yaml
 
 from src.paths import PARAMS_DIR
+from src.runner.run import RunResult, run_job
 
 #: the parameters cell every job notebook declares (what the runner injects)
 RUNNER_PARAMS_CELL = 'params_file = ""\nrun_dir = ""\nmlflow_run_id = ""'
@@ -51,3 +53,18 @@ def job_file(folder: Path, notebooks: list[str], data: dict[str, Any] | None = N
     path = folder / "job.yaml"
     path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def run_shipped_job(name: str, home: Path, n_customers: int) -> tuple[RunResult, str]:
+    """Run ``params/<name>.yaml`` (a synthetic job) with ``n_customers`` customers, with
+    ``home`` as its outputs folder and MLflow store; returns the run's result and the store's
+    URI."""
+    params = yaml.safe_load((PARAMS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    params["data"]["synthetic"]["n_customers"] = n_customers
+    job = home / f"{name}.yaml"
+    job.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CRM_OUTPUT_DIR", str(home / "outputs"))
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        return run_job(job, quiet=True), uri
