@@ -17,7 +17,7 @@ from typing import Any
 from src.layout import RunLayout
 from src.paths import runs_dir
 
-__all__ = ["JobRun", "job_runs", "previous_run", "run_named"]
+__all__ = ["JobRun", "job_runs", "notebook_metrics", "previous_run", "run_named"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,12 @@ def run_named(run_id: str, *, folder: Path | None = None) -> JobRun | None:
     return JobRun(run_id=run_id, layout=layout, cutoff_date=cutoff,
                   started_at=str(manifest.get("started_at") or ""),
                   status=str(manifest.get("status")), manifest=manifest)
+
+
+def notebook_metrics(job: str, notebook: str, *, exclude: str | None = None,
+                     folder: Path | None = None) -> list[tuple[str, date, dict[str, Any]]]:
+    """``(run_id, cut-off, metrics)`` of one notebook in each succeeded run of ``job``,
+    oldest cut-off first (``exclude``: a run id to leave out, this run itself): the history
+    a trend across runs is drawn from."""
+    return [(r.run_id, r.cutoff_date, (r.manifest.get("metrics") or {}).get(notebook, {}))
+            for r in job_runs(job, folder=folder) if r.run_id != exclude]
