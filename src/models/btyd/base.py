@@ -259,10 +259,11 @@ class LogParamMLE(ProjectModel):
         self.converged_ = bool(res.success or grad_norm <= 1e-4)
         with _single_threaded_blas(), \
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            weak = self._set_standard_errors(objective, u)
+            bounds = self._bounds_reached(lambda v: scaled(v)[0] * W, u)
+            weak = self._set_standard_errors(objective, u, at_bound=list(bounds))
             self.fit_diagnostics_ = {
                 "converged": self.converged_, "max_abs_mean_gradient": grad_norm,
-                "bounds": self._bounds_reached(lambda v: scaled(v)[0] * W, u),
+                "bounds": bounds,
                 "nonfinite_se": [n for n, v in self.standard_errors_.items()
                                  if not np.isfinite(v)],
                 "weak_directions": weak,
@@ -300,13 +301,30 @@ class LogParamMLE(ProjectModel):
                 out[name] = "both" if len(sides) == 2 else sides[0]
         return out
 
-    def _set_standard_errors(self, objective: Objective, u: np.ndarray) -> list[str]:
+    def _set_standard_errors(self, objective: Objective, u: np.ndarray,
+                             at_bound: list[str] | None = None) -> list[str]:
         """Inverse Hessian of the negative log-likelihood; delta method to natural scale.
 
-        Returns the parameters along which the Hessian is not positive definite (loading
-        >= 0.3 on an eigenvector with a non-positive eigenvalue); empty when it is.
+        Parameters
+        ----------
+        objective : the fitted objective; u : the optimum, log-parameters, shape (k,).
+        at_bound : parameters the data cannot tell from a bound of their range
+            (:meth:`_bounds_reached`). A Wald standard error means nothing there (the
+            optimum is not an interior maximum: the profile interval runs to the bound), so
+            they get none, whatever the sign of the Hessian's smallest eigenvalue, which at
+            a flat optimum is rounding noise and differs between CPUs.
+
+        Returns
+        -------
+        The parameters without a standard error and why the curvature fails along them:
+        ``at_bound``, plus, when the Hessian of the other (interior) parameters is not
+        positive definite, those loading >= 0.3 on an eigenvector of it with a non-positive
+        eigenvalue (then no parameter has a standard error); empty for a sound fit. A
+        RuntimeWarning names them.
         """
         k = len(u)
+        names = list(self._param_names)
+        at_bound = [n for n in names if n in set(at_bound or ())]
         h = 1e-5
         H = np.empty((k, k))
         for i in range(k):
@@ -315,30 +333,42 @@ class LogParamMLE(ProjectModel):
             H[:, i] = (objective.fun(u + e)[1] - objective.fun(u - e)[1]) / (2 * h)
         H = 0.5 * (H + H.T)
         theta = np.exp(u)
-        weak: list[str] = []
-        try:
-            cov_log = np.linalg.inv(H)
-            eigenvalues, vectors = np.linalg.eigh(H)
-            ok = bool(np.all(eigenvalues > 0))
-            flat = np.abs(vectors[:, eigenvalues <= 0]) >= 0.3
-            weak = [n for n, hit in zip(self._param_names, flat.any(axis=1), strict=True) if hit]
-        except np.linalg.LinAlgError:
-            cov_log, ok = np.full((k, k), np.nan), False
-        if not ok:
+        # the Wald analysis covers the interior parameters only (the others have none)
+        free = [i for i, n in enumerate(names) if n not in at_bound]
+        cov_log = np.full((k, k), np.nan)
+        positive_definite, not_curved = True, []
+        if free:
+            H_free = H[np.ix_(free, free)]
+            try:
+                eigenvalues, vectors = np.linalg.eigh(H_free)
+                positive_definite = bool(np.all(eigenvalues > 0))
+                flat = (np.abs(vectors[:, eigenvalues <= 0]) >= 0.3).any(axis=1)
+                not_curved = [names[i] for i, hit in zip(free, flat, strict=True) if hit]
+                if positive_definite:
+                    cov_log[np.ix_(free, free)] = np.linalg.inv(H_free)
+            except np.linalg.LinAlgError:
+                positive_definite = False
+            if not positive_definite:
+                cov_log = np.full((k, k), np.nan)
+                not_curved = not_curved or [names[i] for i in free]
+        weak = list(dict.fromkeys(at_bound + ([] if positive_definite else not_curved)))
+        if weak:
+            reasons = []
+            if at_bound:
+                reasons.append(f"{', '.join(at_bound)} cannot be told from a bound of "
+                               "the parameter range")
+            if not positive_definite:
+                reasons.append("the Hessian is not positive definite at the optimum "
+                               "(standard errors are not available)")
             warnings.warn(
-                f"{type(self).__name__}: the Hessian is not positive definite at the "
-                "optimum; standard errors are not available",
-                RuntimeWarning, stacklevel=3,
+                f"{type(self).__name__}: no standard error for {', '.join(weak)}: "
+                + "; ".join(reasons), RuntimeWarning, stacklevel=3,
             )
-            cov_log = np.full((k, k), np.nan)
-        self._cov_log = cov_log
-        self.covariance_ = pd.DataFrame(
-            cov_log * np.outer(theta, theta),
-            index=list(self._param_names), columns=list(self._param_names),
-        )
+        self.covariance_ = pd.DataFrame(cov_log * np.outer(theta, theta),
+                                        index=names, columns=names)
         se = theta * np.sqrt(np.diag(cov_log))
-        self.standard_errors_ = dict(zip(self._param_names, map(float, se), strict=True))
-        return weak if not ok else []
+        self.standard_errors_ = dict(zip(names, map(float, se), strict=True))
+        return weak
 
     # -- fit diagnostics -----------------------------------------------------------------
     def fit_problems(self) -> list[str]:
