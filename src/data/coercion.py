@@ -295,12 +295,18 @@ def _parse_bools(s: pd.Series, text: pd.Series | None = None) -> pd.Series:
     return text.map(mapping).astype("boolean")
 
 
+def _category_key(text: str) -> str:
+    return re.sub(r"[\s\-]+", "_", text.strip().lower())
+
+
 def _normalise_categories(cat: pd.Series, allowed: tuple[str, ...] | None) -> pd.Series:
-    """Match category values onto ``allowed`` ("No Show" -> "no_show"); others unchanged."""
+    """Match category values onto ``allowed`` by case, blanks and hyphens ("No Show" ->
+    "no_show", "AURORA" -> "Aurora"); others unchanged."""
     if not allowed:
         return cat
-    norm = {u: re.sub(r"[\s\-]+", "_", u.strip().lower()) for u in cat.cat.categories}
-    fixes = {u: v for u, v in norm.items() if u != v and v in allowed}
+    spelled = {_category_key(a): a for a in allowed}
+    fixes = {u: spelled[_category_key(u)] for u in cat.cat.categories
+             if _category_key(u) in spelled and spelled[_category_key(u)] != u}
     if not fixes:
         return cat
     return cat.astype(object).replace(fixes).astype("category")

@@ -35,7 +35,9 @@ class Column:
     kind : logical type; the loader coerces to it (``date`` -> ``datetime64[ns]`` normalised
         to midnight, ``category`` -> pandas ``category`` restricted to ``allowed`` when given).
     required : whether the table is unusable without it.
-    allowed : allowed values for ``category`` columns (``None``: any value).
+    allowed : the contract's meanings for a ``category`` column the models read (booking
+        statuses, contact channels, ...); ``None``: the company's own levels (any value, or
+        those its job declares under ``vocabulary``).
     pii : personal data: never logged to MLflow nor printed in notebooks.
     nullable : whether missing values are acceptable.
     snapshot : the value as of the extraction day, with no history: it may have been
@@ -83,16 +85,17 @@ class Table:
         raise KeyError(f"table {self.name!r} has no column {name!r}")
 
 
-MEMBER_TIERS: tuple[str, ...] = ("regular", "silver", "gold", "platinum", "diamond")
-CUSTOMER_KINDS: tuple[str, ...] = ("individual", "corporate")
-PRODUCTS: tuple[str, ...] = ("hotel", "flight", "package", "tour", "ticket", "business_travel")
-DESTINATION_TYPES: tuple[str, ...] = ("nature", "culture", "beach", "city")
-BOOKING_CHANNELS: tuple[str, ...] = ("app", "web", "call_center", "ota", "store")
+# The meanings the models need. A company's own words for them are mapped onto these by its
+# job (``values``: e.g. {status: {Storno: cancelled}}); everything else (tiers, products,
+# channels, destinations, customer kinds) is the company's own vocabulary, declared in its job
+# (``vocabulary``) or taken from the data: see src/data/synthetic/vocabularies.py for the demo
+# company's.
 BOOKING_STATUSES: tuple[str, ...] = ("completed", "confirmed", "cancelled", "no_show")
 """``confirmed``: booked, trip not yet ended (counts as completed only once the trip ends)."""
 CONTACT_CHANNELS: tuple[str, ...] = ("email", "sms", "phone", "app_push", "social")
 INTERACTION_KINDS: tuple[str, ...] = ("campaign_sent", "opened", "clicked", "inquiry", "complaint")
 COMPLAINT_CATEGORIES: tuple[str, ...] = ("service", "product", "price", "competitor", "moved", "other")
+"""Complaint causes the churn-cause analysis and the first-trip flags are defined on."""
 
 CUSTOMERS = Table(
     name="customers",
@@ -104,10 +107,12 @@ CUSTOMERS = Table(
         Column("birth_year", "int"),
         Column("gender", "category"),
         Column("home_region", "category", snapshot=True),
-        Column("member_tier", "category", allowed=MEMBER_TIERS, snapshot=True,
-               description="loyalty tier on the extraction day (rebuilt as of each date by "
-                           "data.tier_rule; without one, left out before the extraction day)"),
-        Column("customer_type", "category", allowed=CUSTOMER_KINDS),
+        Column("member_tier", "category", snapshot=True,
+               description="loyalty tier on the extraction day, in the company's words "
+                           "(ordered lowest first by the job's vocabulary.member_tier; rebuilt "
+                           "as of each date by data.tier_rule; without one, left out before "
+                           "the extraction day)"),
+        Column("customer_type", "category"),
         Column("acquisition_channel", "category"),
         Column("consent_email", "bool", snapshot=True,
                description="consent on the extraction day: decides who is contacted now"),
@@ -136,10 +141,10 @@ BOOKINGS = Table(
         Column("booking_date", "date", required=True, nullable=False),
         Column("travel_start", "date"),
         Column("nights", "int"),
-        Column("product", "category", allowed=PRODUCTS),
+        Column("product", "category"),
         Column("destination", "category"),
         Column("destination_type", "category"),
-        Column("channel", "category", allowed=BOOKING_CHANNELS),
+        Column("channel", "category"),
         Column("party_size", "int"),
         Column("amount", "float", required=True, nullable=False),
         Column("currency", "category"),

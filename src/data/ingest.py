@@ -43,6 +43,13 @@ from src.data.readers import (
 )
 from src.data.rejects import record_json
 from src.data.sources import TableSource
+from src.data.textnumbers import (
+    NUMBER_PATTERNS,
+    number_sql,
+    sql_identifier,
+    sql_literal,
+    stripped_sql,
+)
 
 __all__ = [
     "Ingested",
@@ -59,12 +66,8 @@ _RECODE_SUFFIXES = frozenset({".bz2", ".xz"})
 _WORD = re.compile(r"[A-Za-z_]+")
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+_q = sql_identifier
+_lit = sql_literal
 
 
 def is_memory_url(source: TableSource) -> bool:
@@ -77,14 +80,16 @@ def is_memory_url(source: TableSource) -> bool:
 def needs_duckdb(source: TableSource, header: list[str]) -> bool:
     """Whether a source needs the DuckDB engine rather than plain renaming.
 
-    True when it has a ``where``, ``group_lines``, ``attributes``, an in-memory DuckDB URL,
-    or a ``columns`` value that is an SQL expression (:func:`src.data.mapping.is_expression`
+    True when it has a ``where``, ``group_lines``, ``attributes``, a decimal comma
+    (``decimal: ","``), an in-memory DuckDB URL, or a ``columns`` value that is an SQL
+    expression (:func:`src.data.mapping.is_expression`
     against the source's ``header``).
     """
     return bool(
         source.where
         or source.group_lines
         or source.attributes
+        or source.decimal == ","
         or is_memory_url(source)
         or any(is_expression(v, header) for v in source.columns.values())
     )
@@ -220,8 +225,9 @@ def _csv_relation(path: Path, source: TableSource, table: str, con: Any, text: s
     enc = source.encoding.lower().replace("_", "-")
     if enc not in _NATIVE_ENCODINGS or path.suffix.lower() in _RECODE_SUFFIXES:
         path = utf8_copy(path, source.encoding, table, Path(tmp.name) / "source.csv")
+    comma = source.decimal == ","
     opts = f"header=true, delim={_lit(source.delimiter)}, auto_detect=true" + (
-        ", sample_size=-1" if full_sniff else "")
+        ", sample_size=-1" if full_sniff else "") + (", all_varchar=true" if comma else "")
     try:
         duck = [d[0] for d in con.execute(
             f"DESCRIBE SELECT * FROM read_csv({_lit(str(path))}, {opts})").fetchall()]
@@ -235,10 +241,27 @@ def _csv_relation(path: Path, source: TableSource, table: str, con: Any, text: s
     if err is not None:
         raise err
     types = {d: "VARCHAR" for d, n in zip(duck, names, strict=True) if n in text}
-    if types:
+    if types and not comma:
         opts += ", types={" + ", ".join(f"{_lit(d)}: 'VARCHAR'" for d in types) + "}"
-    cols = ", ".join(f"{_q(d)} AS {_q(n)}" for d, n in zip(duck, names, strict=True))
-    return f"SELECT {cols} FROM read_csv({_lit(str(path))}, {opts})", names
+    rel = f"read_csv({_lit(str(path))}, {opts})"
+    numbers = _comma_number_columns(con, rel, [d for d in duck if d not in types]) if comma \
+        else set()
+    cols = ", ".join(
+        (f"{number_sql(_q(d), ',')} AS {_q(n)}" if d in numbers else f"{_q(d)} AS {_q(n)}")
+        for d, n in zip(duck, names, strict=True))
+    return f"SELECT {cols} FROM {rel}", names
+
+
+def _comma_number_columns(con: Any, rel: str, columns: list[str]) -> set[str]:
+    """The columns of ``rel`` (all text) whose every non-empty value is a number written with
+    a decimal comma (``12,5``, ``1.234,50``, ``-3``; a currency sign allowed)."""
+    if not columns:
+        return set()
+    pattern = _lit("|".join(f"(?:{NUMBER_PATTERNS[k]})" for k in ("int", "comma", "comma_th")))
+    parts = [f"bool_and(trim({_q(c)}) = '' OR {_q(c)} IS NULL OR regexp_full_match("
+             f"{stripped_sql(_q(c))}, {pattern}))" for c in columns]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {rel}").fetchone()
+    return {c for c, ok in zip(columns, row, strict=True) if ok}
 
 
 def _open(source: TableSource, table: str, base_dir: Path, text: set[str], full_sniff: bool

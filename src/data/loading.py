@@ -432,6 +432,7 @@ def _validate(mapped: pd.DataFrame, name: str, display: str, source: TableSource
         date_format=source.date_format,
         dayfirst=source.dayfirst,
         source_columns=used,
+        vocabulary=source.vocabulary,
         raw=raw,
         with_records=with_records,
     )
@@ -508,6 +509,23 @@ def _validate_ingested(ing: Ingested, source: TableSource, name: str, config: Da
     return kept, rej, row, {**info, "columns": ing.used, **ing.notes, **extra}
 
 
+def _vocabulary_hint(name: str, rej: pd.DataFrame, config: DataSourceConfig) -> str | None:
+    """A ready-to-paste YAML line of the declared and the rejected levels of each column whose
+    values fell outside the job's vocabulary (None when none did)."""
+    source = config.tables.get(name)
+    mask = rej["reason"].str.startswith("value not in the job's vocabulary", na=False)
+    if source is None or not mask.any():
+        return None
+    lines = []
+    for column, values in rej[mask].groupby("column")["value"]:
+        declared = list(source.vocabulary.get(column, []))
+        seen = [str(v) for v in values.astype(str).str.strip().value_counts().index]
+        levels = declared + [v for v in seen if v not in declared]
+        lines.append(f"tables.{name}.vocabulary.{column}: [{', '.join(levels)}]")
+    return ("the data holds levels the job's vocabulary lacks; declare them (put them in "
+            "order, lowest tier first): " + "; ".join(lines))
+
+
 def _check_reject_share(name: str, row: dict[str, Any], rej: pd.DataFrame,
                         rejects: list[pd.DataFrame], config: DataSourceConfig) -> None:
     rows_in = row["rows_in"]
@@ -516,6 +534,9 @@ def _check_reject_share(name: str, row: dict[str, Any], rej: pd.DataFrame,
     counts = _reason_counts(rej).head(5)
     hint = ("fix the column mapping or the source for the reasons above; if these rows really "
             "are unusable, raise data_quality.max_reject_share")
+    vocab = _vocabulary_hint(name, rej, config)
+    if vocab:
+        hint = vocab + "; " + hint
     dups = int(rej["reason"].str.contains("duplicate booking_id", regex=False).sum())
     if name == "bookings" and dups * 2 > len(rej):
         hint = ("most rejected rows repeat a booking_id: they look like invoice lines; set "

@@ -11,7 +11,8 @@ keys, no date after the as-of date (``interactions.timestamp``: before the end o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -73,6 +74,12 @@ def _allowed_reason(allowed: Iterable[str]) -> str:
     return f"value not allowed (allowed: {', '.join(allowed)})"
 
 
+def vocabulary_reason(table: str, column: str, levels: Iterable[str]) -> str:
+    """Reject reason of a value outside the job's declared vocabulary of ``column``."""
+    return (f"value not in the job's vocabulary (tables.{table}.vocabulary.{column}: "
+            f"{', '.join(levels)})")
+
+
 def _range_reason(lo: float | None, hi: float | None) -> str:
     if hi is None:
         return f"out of range (at least {lo:g})"
@@ -93,11 +100,20 @@ def _negative_ok(df: pd.DataFrame) -> pd.Series:
     return ok
 
 
-def table_spec(table: str) -> Table:
-    """The contract :class:`~src.data.contract.Table` of ``table``; ``ValueError`` if unknown."""
+def table_spec(table: str, vocabulary: Mapping[str, Sequence[str]] | None = None) -> Table:
+    """The contract :class:`~src.data.contract.Table` of ``table``; ``ValueError`` if unknown.
+
+    ``vocabulary`` (contract column -> the company's levels, lowest first for a tier) makes
+    those levels the column's allowed values, in that order.
+    """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; contract tables: {', '.join(TABLES)}")
-    return TABLES[table]
+    spec = TABLES[table]
+    if not vocabulary:
+        return spec
+    cols = tuple(replace(c, allowed=tuple(str(v) for v in vocabulary[c.name]))
+                 if c.name in vocabulary else c for c in spec.columns)
+    return replace(spec, columns=cols)
 
 
 def schema_for(
@@ -106,6 +122,7 @@ def schema_for(
     as_of_date: date | datetime | str | pd.Timestamp | None = None,
     negative_amounts: Literal["reject", "keep"] = "reject",
     known_customer_ids: Iterable[str] | None = None,
+    vocabulary: Mapping[str, Sequence[str]] | None = None,
 ) -> pa.DataFrameSchema:
     """The pandera schema of a contract table, built from :mod:`src.data.contract`.
 
@@ -118,6 +135,8 @@ def schema_for(
         ``cancelled``; ``"keep"``: no sign check.
     known_customer_ids : when given, a ``customer_id`` outside it fails (not for
         ``customers`` itself).
+    vocabulary : contract column -> the company's declared levels: a value outside them
+        fails, naming the params key.
 
     Returns
     -------
@@ -125,14 +144,16 @@ def schema_for(
     required, optional ones may be absent; extra columns are allowed. Every check carries its
     reject reason as its ``error`` text.
     """
-    spec = table_spec(table)
+    spec = table_spec(table, vocabulary)
     as_of = None if as_of_date is None else as_of_timestamp(as_of_date)
     key = spec.key[0] if len(spec.key) == 1 else None
     columns: dict[str, pa.Column] = {}
     for col in spec.columns:
         checks: list[pa.Check] = []
         if col.allowed is not None:
-            checks.append(pa.Check.isin(list(col.allowed), error=_allowed_reason(col.allowed)))
+            reason = (vocabulary_reason(table, col.name, col.allowed)
+                      if vocabulary and col.name in vocabulary else _allowed_reason(col.allowed))
+            checks.append(pa.Check.isin(list(col.allowed), error=reason))
         if (table, col.name) in _RANGES:
             lo, hi = _RANGES[(table, col.name)]
             if col.name == "birth_year" and as_of is not None:

@@ -61,10 +61,18 @@ class TableSource(BaseModel):
     date_format : strptime format of every text date column (e.g. ``"%Y%m%d"``); default:
         mixed formats are parsed (see :func:`src.data.validation.parse_dates`).
     dayfirst : read ``01/02/2024`` as 1 February.
+    decimal : the decimal mark of the file's numbers: ``.`` (``1,234.50``) or ``,``
+        (``1.234,50``, as European spreadsheets write them; dots then group thousands).
+        Read through DuckDB: every column that holds only such numbers becomes a number.
     values : per contract column, source value -> contract value (``null`` = missing), e.g.
         ``{status: {Refunded: cancelled, Storno: cancelled}}``.
     defaults : constant for a contract column the source lacks (e.g. ``currency: USD``);
         for a column the source has, it fills the missing cells.
+    vocabulary : per contract column, the company's own levels (``member_tier: [Star, Nova,
+        Aurora]``, lowest first for a tier, so the last is the top tier; ``product: [...]``):
+        a value outside them is rejected naming this key. A column without one takes the
+        levels found in the data. Not for columns whose levels are the contract's meanings
+        (``status``: map the company's words with ``values``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -79,11 +87,31 @@ class TableSource(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict)
     date_format: str | None = None
     dayfirst: bool = False
+    decimal: Literal[".", ","] = "."
     values: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
     where: list[str] = Field(default_factory=list)
     group_lines: bool = False
     attributes: dict[str, str] = Field(default_factory=dict)
+    vocabulary: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("vocabulary", mode="before")
+    @classmethod
+    def _levels_as_text(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for col, levels in value.items():
+            if not isinstance(levels, list | tuple) or not levels:
+                raise ValueError(f"vocabulary.{col}: give the levels as a list, e.g. "
+                                 f"{col}: [level_a, level_b]")
+            text = [_scalar_text(v).strip() for v in levels]
+            key = [v.casefold() for v in text]  # values match case- and blank-insensitively
+            dup = sorted({v for v, k in zip(text, key, strict=True) if key.count(k) > 1})
+            if dup:
+                raise ValueError(f"vocabulary.{col}: {', '.join(dup)} listed twice")
+            out[col] = text
+        return out
 
     @field_validator("where", mode="before")
     @classmethod
@@ -230,6 +258,19 @@ def unknown_contract_keys(source: TableSource, table: str) -> list[str]:
                     + (f"; did you mean {near[0]!r}?" if near else "")
                     + f" (columns: {', '.join(spec.column_names)})"
                 )
+    for key in source.vocabulary:
+        if key not in spec.column_names:
+            near = difflib.get_close_matches(key, spec.column_names, n=1)
+            problems.append(f"tables.{table}.vocabulary.{key}: {key!r} is not a column of the "
+                            f"contract table {table}" + (f"; did you mean {near[0]!r}?" if near
+                                                         else ""))
+        elif spec.column(key).kind != "category":
+            problems.append(f"tables.{table}.vocabulary.{key}: {key} is not a category column")
+        elif spec.column(key).allowed is not None:
+            problems.append(
+                f"tables.{table}.vocabulary.{key}: the levels of {key} are the contract's "
+                f"meanings ({', '.join(spec.column(key).allowed)}); map the company's words "
+                f"onto them with tables.{table}.values.{key}: {{<word>: <meaning>}}")
     for key in source.attributes:
         if key in spec.column_names:
             problems.append(

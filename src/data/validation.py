@@ -13,7 +13,7 @@ are re-exported from here, so callers keep importing them from this module.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Literal
 
@@ -73,6 +73,7 @@ def validate_table(
     source_columns: Mapping[str, str] | None = None,
     raw: pd.DataFrame | None = None,
     with_records: bool = True,
+    vocabulary: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coerce a mapped table to the contract, validate it, split kept from rejected rows.
 
@@ -94,6 +95,10 @@ def validate_table(
         ``df``.
     with_records : ``False`` leaves ``record`` empty, for a caller that reads the rejected
         source rows itself (the DuckDB engine, :mod:`src.data.ingest`).
+    vocabulary : contract column -> the company's levels (``tables.<table>.vocabulary``):
+        values are matched onto them (case and blanks aside), others rejected naming the
+        key; the kept column's categories are the levels in that order (a tier's lowest
+        first). Columns without one take any value (the levels found in the data).
 
     Returns
     -------
@@ -159,7 +164,7 @@ def validate_table(
     ``23:30+08:00`` stays on its local calendar day. ``date`` columns are normalised to midnight;
     every date column ends as ``datetime64[ns]``.
     """
-    spec = table_spec(table)
+    spec = table_spec(table, vocabulary)
     source_columns = dict(source_columns or {})
     as_of = as_of_timestamp(as_of_date)
     n = len(df)
@@ -223,6 +228,7 @@ def validate_table(
         as_of_date=as_of,
         negative_amounts=negative_amounts,
         known_customer_ids=known_customer_ids,
+        vocabulary=vocabulary,
     )
     try:
         with warnings.catch_warnings():  # pandera's own FutureWarnings while collecting failures

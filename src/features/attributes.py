@@ -23,8 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from src.data.contract import MEMBER_TIERS
-
 __all__ = ["POINT_IN_TIME_COLUMNS", "TierLevel", "TierRule", "point_in_time_attributes",
            "recent_trip_counts", "tier_from_counts"]
 
@@ -74,7 +72,7 @@ def tier_from_counts(ever: np.ndarray, recent: np.ndarray, rule: TierRule) -> pd
     code = np.zeros(len(ever), dtype=np.int64)
     for j, lv in enumerate(rule.levels, start=1):
         code[(ever >= lv.min_trips_ever) & (recent >= lv.min_trips_recent)] = j
-    order = [t for t in MEMBER_TIERS if t in names] + [t for t in names if t not in MEMBER_TIERS]
+    order = list(dict.fromkeys(names))  # the rule's order: base tier, then each level up
     return pd.Categorical(np.asarray(names, dtype=object)[code], categories=order)
 
 

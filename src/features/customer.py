@@ -31,12 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from src.data.contract import (
-    BOOKING_CHANNELS,
-    COMPLAINT_CATEGORIES,
-    DESTINATION_TYPES,
-    PRODUCTS,
-)
+from src.data.contract import COMPLAINT_CATEGORIES
 from src.features.attributes import (
     TierRule,
     point_in_time_attributes,
@@ -55,11 +50,14 @@ change (membership, tier) are rebuilt as of the cut-off by
 :func:`src.features.attributes.point_in_time_attributes`."""
 
 MIX_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("product", "product", PRODUCTS),
-    ("destination_type", "dest", DESTINATION_TYPES),
-    ("channel", "channel", BOOKING_CHANNELS),
+    ("product", "product", ()),
+    ("destination_type", "dest", ()),
+    ("channel", "channel", ()),
 )
-"""(bookings column, feature prefix, contract levels) of the share-of-bookings mixes."""
+"""(bookings column, feature prefix, levels always given a column) of the share-of-bookings
+mixes. Products, destination types and channels are the company's words (its vocabulary), so
+none is fixed here: a mix has one column per level observed among the completed bookings up
+to the cut-off, sorted."""
 _DAY = np.timedelta64(1, "D")
 
 

@@ -11,7 +11,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from src.data.contract import BOOKING_CHANNELS, BOOKING_STATUSES, PRODUCTS
+from src.data.contract import BOOKING_STATUSES
+from src.data.synthetic.vocabularies import BOOKING_CHANNELS, PRODUCTS
 from src.data.validation import schema_for, validate_table
 
 AS_OF = pd.Timestamp("2024-12-31")
@@ -34,6 +35,7 @@ AMOUNT_FORMATS = (
     lambda c: f"${c / 100:.2f}",
     lambda c: f" {c / 100:.2f} ",
 )
+VOCABULARY = {"product": list(PRODUCTS), "channel": list(BOOKING_CHANNELS)}
 # ways of writing a valid category value
 CASE_FORMATS = (str, str.upper, str.title, lambda v: f" {v} ")
 
@@ -132,7 +134,8 @@ def test_every_row_is_kept_or_rejected_exactly_once(case):
     truth, text, invalid = case
     n = len(text)
     kept, rejects = validate_table(
-        text, "bookings", "bookings.csv", as_of_date=AS_OF, dayfirst=True
+        text, "bookings", "bookings.csv", as_of_date=AS_OF, dayfirst=True,
+        vocabulary=VOCABULARY,  # the demo company's words, declared as a job declares them
     )
 
     # every row exactly once

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from src.data.contract import BOOKING_CHANNELS, BOOKING_STATUSES, DESTINATION_TYPES, PRODUCTS
+from src.data.contract import BOOKING_STATUSES
 from src.data.synthetic.planted import (
     CURRENCY,
     DESTINATIONS,
@@ -36,6 +36,7 @@ from src.data.synthetic.sampling import (
     prob_matrix,
     zfill_ids,
 )
+from src.data.synthetic.vocabularies import BOOKING_CHANNELS, DESTINATION_TYPES, PRODUCTS
 
 __all__ = [
     "BookingDraws",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from src.data.contract import CUSTOMER_KINDS, MEMBER_TIERS
 from src.data.synthetic.planted import (
     ACQUISITION_CHANNELS,
     GENDER_PROBS,
@@ -29,6 +28,7 @@ from src.data.synthetic.sampling import (
     persona_values,
     prob_matrix,
 )
+from src.data.synthetic.vocabularies import CUSTOMER_KINDS, MEMBER_TIERS
 
 __all__ = [
     "assign_member_tiers",

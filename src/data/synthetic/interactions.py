@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from src.data.contract import (
-    BOOKING_CHANNELS,
     COMPLAINT_CATEGORIES,
     CONTACT_CHANNELS,
     INTERACTION_KINDS,
 )
 from src.data.synthetic.sampling import days_to_datetime, draw_categorical
+from src.data.synthetic.vocabularies import BOOKING_CHANNELS
 
 __all__ = [
     "COMMENT_RATE",

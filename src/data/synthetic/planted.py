@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from src.data.contract import (
+from src.data.contract import COMPLAINT_CATEGORIES
+from src.data.synthetic.vocabularies import (
     BOOKING_CHANNELS,
-    COMPLAINT_CATEGORIES,
     CUSTOMER_KINDS,
     DESTINATION_TYPES,
     PRODUCTS,
