@@ -57,15 +57,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from datetime import date
 
+    from src.data.errors import DataError
     from src.runner.init_job import init_job
 
+    given = {key: value for key, value in vars(args).items()
+             if key.startswith("role_") and value is not None}
+    given = {key.removeprefix("role_"): value for key, value in given.items()}
     try:
         as_of = date.fromisoformat(args.as_of) if args.as_of else None
-        result = init_job(args.name, args.files, out=args.out, force=args.force, as_of_date=as_of)
-    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        result = init_job(args.name, args.files, out=args.out, force=args.force, as_of_date=as_of,
+                          given=given)
+    except (FileExistsError, FileNotFoundError, ValueError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not result.ok:
+        print(f"error: {result.path.name} is not ready: " + "; ".join(result.problems)
+              + (f"\n  settle it with: {result.command}" if result.command else ""),
+              file=sys.stderr)
     return 0 if result.ok else 2
+
+
+def _init_role_flags() -> list[tuple[str, str, str]]:
+    """(role, flag, plain words) of the ``crm init`` flags that settle a role."""
+    from src.data.recognition.role_names import ROLES
+
+    return [(role, flag, what) for role, (what, flag) in ROLES.items()]
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -306,7 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "customers file, or both")
     p.add_argument("--out", help="write here instead of params/<name>.yaml")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
-    p.add_argument("--as-of", help="extraction date (ISO); default: the last date in the data")
+    p.add_argument("--as-of", help="extraction date (ISO); default: the last date of the bulk "
+                   "of the data")
+    for role, flag, what in _init_role_flags():
+        p.add_argument(flag, dest=f"role_{role}", metavar="COLUMN",
+                       help=f"the {what}: a column name or a SQL expression over the columns "
+                       "('none': the file has none)")
+    p.add_argument("--date-format", dest="role_date_format", metavar="FORMAT",
+                   help="how ambiguous or mixed dates are written, e.g. %%d/%%m/%%Y")
+    p.add_argument("--status-values", dest="role_status_values", metavar="LEVEL=MEANING,...",
+                   help="what each status level means, e.g. Storno=cancelled,Offen=confirmed")
     p.set_defaults(func=_cmd_init)
 
     p = sub.add_parser("generate", help="write the synthetic travel data set as Parquet")

@@ -53,7 +53,7 @@ def test_online_retail_is_invoice_lines(written):
     assert doc["data"]["source"]["as_of_date"] == date(2010, 12, 9)
     assert doc["notebooks"] == ["01_data_quality", "02_segmentation", "03_churn_survival",
                                 "04_loyalty_clv", "05_score_export"]
-    assert any(line.startswith("  shape: invoice lines") for line in lines)
+    assert any(line.startswith("  table bookings, shape: invoice lines") for line in lines)
 
 
 def test_cdnow_is_a_transaction_log(written):
@@ -98,7 +98,7 @@ def test_telco_is_a_tenure_snapshot(written):
 @pytest.mark.parametrize("name", ["online_retail", "cdnow_master"])
 def test_lapse_windows_fit_in_the_span(written, name):
     result, _, _, doc = written[name]
-    rec = result.plan.recognitions[0]
+    rec = result.plan.stats["bookings"]
     span = rec.span_days
     ch, lo = doc["churn"], doc["loyalty"]
     assert ch["definition"] == "lapse"
@@ -125,6 +125,10 @@ def test_every_guess_is_commented_and_printed(written, name):
                         if ln.strip().startswith("#"))
     for g in result.plan.guesses.values():
         if g.key in ("job", "description") or not g.reason:
+            continue
+        if ".column_" in g.key or g.key.endswith(".columns_found"):
+            # the profile of each column: in the file, not printed
+            assert " ".join(g.reason.split()) in comments, g.key
             continue
         assert g.reason in printed, g.key
         assert " ".join(g.reason.split()) in comments, g.key
@@ -168,7 +172,7 @@ def test_missing_file_is_an_error(tmp_path, capsys):
 
 def test_previous_cutoff_is_one_holdout_back(written):
     result, _, _, doc = written["online_retail"]
-    rec = result.plan.recognitions[0]
+    rec = result.plan.stats["bookings"]
     assert doc["loyalty"]["previous_cutoff"] == rec.last_date - timedelta(
         days=doc["loyalty"]["holdout_days"])
 
@@ -212,7 +216,7 @@ def test_short_history_sizes_everything_inside_it(tmp_path):
     result = init_job("shop", [f], out=tmp_path / "shop.yaml", echo=lambda _: None)
     assert result.ok, result.problems
     doc = yaml.safe_load(result.path.read_text(encoding="utf-8"))
-    span = result.plan.recognitions[0].span_days
+    span = result.plan.stats["bookings"].span_days
     assert span < 365
     assert doc["churn"]["holdout_days"] + doc["churn"]["train_window_days"] < span
     assert max(doc["scoring"]["horizons_days"]) <= span
