@@ -25,7 +25,9 @@ from src.data.rules import R_NEGATIVE
 from src.data.sources import TableSource
 
 __all__ = [
+    "KEY_MIN_ROWS",
     "ShapeWarning",
+    "customer_key_problem",
     "data_span_days",
     "mapped_columns",
     "shape_warnings",
@@ -35,6 +37,11 @@ __all__ = [
 _PRICE = re.compile(r"(?i)(price|preis|prix|precio|prezzo|单价|單價|价格|價格|unit_?cost|rate)")
 _QUANTITY = re.compile(r"(?i)(^qty|quantit|menge|anzahl|数量|數量|cantidad|^qte|^units?$|^pieces)")
 _CANCEL_ID = re.compile(r"^[A-Za-z]\d+$")
+_FLAG_VALUES = frozenset({"0", "1", "true", "false", "yes", "no", "y", "n", "t", "f"})
+KEY_MIN_ROWS = 1000
+"""From this many bookings on, a customer key whose top value holds more than
+:data:`KEY_MAX_SHARE` of them, or that differs on every row, is refused."""
+KEY_MAX_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -183,3 +190,40 @@ def shape_warnings(
                 f"drop them with tables.bookings.where: {_yaml(cond)} (or map "
                 "them onto status cancelled)", int(lettered.sum())))
     return out
+
+
+def customer_key_problem(bookings: pd.DataFrame, source_column: str = "customer_id"
+                         ) -> str | None:
+    """Why the loaded bookings' ``customer_id`` cannot name customers, or None.
+
+    A customer key has many values, a person holds few of the bookings, and some customers
+    book twice. Refused: two values or fewer, only flag values (0/1, yes/no, true/false), or,
+    from :data:`KEY_MIN_ROWS` bookings on, one value on more than :data:`KEY_MAX_SHARE` of
+    them, or a different value on every booking (a row or booking number).
+
+    Parameters
+    ----------
+    bookings : the clean bookings (column ``customer_id``).
+    source_column : the source column mapped onto ``customer_id``, for the message.
+    """
+    if bookings is None or "customer_id" not in bookings or not len(bookings):
+        return None
+    ids = bookings["customer_id"].astype(str).str.strip()
+    counts = ids.value_counts()
+    n, distinct = len(ids), len(counts)
+    what = None
+    if distinct <= 2 or set(counts.index.str.lower()) <= _FLAG_VALUES:
+        shown = ", ".join(f"{v!r} ({c:,})" for v, c in counts.head(3).items())
+        what = f"holds only {distinct} distinct value{'s' * (distinct != 1)} ({shown}): a flag"
+    elif n >= KEY_MIN_ROWS and counts.iloc[0] / n > KEY_MAX_SHARE:
+        what = (f"gives {counts.index[0]!r} to {counts.iloc[0] / n:.0%} of the {n:,} bookings: "
+                "a group, a category or a measure")
+    elif n >= KEY_MIN_ROWS and distinct == n:
+        what = (f"differs on every one of the {n:,} bookings (nobody books twice): a row or "
+                "booking number")
+    if what is None:
+        return None
+    return (f"the customer key {source_column!r} {what}, not a customer. Customer-level models "
+            "(segments, churn, lifetime value, lists) need a column that names the customer on "
+            "every booking (a guest, member, loyalty or account number); without one the data "
+            "can still give a data-quality report and the booking mix, but not this job")
