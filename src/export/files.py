@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from src.fileio import atomic_write, file_sha256
+from src.fileio import FORMULA_STARTS, atomic_write, file_sha256, neutralise_formulas
 
 __all__ = ["csv_decimals", "csv_ready", "write_csv", "write_table"]
+
 
 _PROBABILITY = re.compile(r"(^churn_prob_|^p_alive$|_prob$|_probability$|_share$|_rate$)")
 _DAYS = re.compile(r"(_days$|^days_|_days_)")
@@ -56,7 +57,8 @@ def csv_ready(df: pd.DataFrame) -> pd.DataFrame:
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """CSV for Excel: UTF-8 with a byte-order mark (Chinese names open correctly), a header,
-    text quoted only where needed, booleans as ``True``/``False``, missing values empty.
+    text quoted only where needed, booleans as ``True``/``False``, missing values empty, and
+    no cell Excel would evaluate (:func:`neutralise_formulas`; headers too).
 
     Written by Arrow's multi-threaded CSV writer: a million scored customers take about 3 s
     instead of 20 s with ``DataFrame.to_csv``.
@@ -64,7 +66,9 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    frame = df.copy(deep=False)
+    frame = neutralise_formulas(df)
+    frame.columns = [("'" + c) if isinstance(c, str) and c.startswith(FORMULA_STARTS) else c
+                     for c in frame.columns]
     for col in frame.columns:
         s = frame[col]
         if pd.api.types.is_bool_dtype(s.dtype):  # Excel and pandas read True/False back

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from tqdm.auto import tqdm
 
-from src.fileio import atomic_write
+from src.fileio import atomic_write, neutralise_formulas
 from src.models.frames import signature_dtypes
 from src.models.registry import resolve_model_uri
 from src.models.scoring import MissingColumnsError
@@ -112,7 +112,7 @@ def score_file(model: str, source: str, output: str | Path, *, table: str | None
                     writer = writer or pq.ParquetWriter(tmp, schema)
                     writer.write_table(tab)
                 else:
-                    scored.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False,
+                    neutralise_formulas(scored).to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False,
                                   encoding="utf-8-sig" if i == 0 else "utf-8")
                 rows += len(batch)
                 bar.update(len(batch))

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from src.fileio import atomic_write
+from src.fileio import atomic_write, neutralise_formulas
 from src.layout import RunLayout
 from src.models.kpis import HEADLINE_COLUMNS, KpiSnapshot
 from src.runner.history import JobRun, job_runs, run_named
@@ -51,7 +51,8 @@ def write_kpi_table(path: Path, table: pd.DataFrame) -> Path:
                          f"got {list(table.columns)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, encoding="utf-8"))
+    return atomic_write(path, lambda tmp: neutralise_formulas(table).to_csv(
+        tmp, index=False, encoding="utf-8"))
 
 
 def read_kpi_table(path: Path) -> pd.DataFrame:

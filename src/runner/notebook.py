@@ -42,6 +42,7 @@ import pandas as pd
 
 from src.features.attributes import TierRule
 from src.features.cache import FeatureTables, run_tables
+from src.fileio import neutralise_formulas
 from src.layout import RunLayout
 from src.models.mlflow_models import log_project_model
 from src.params import JobParams, load_params
@@ -122,7 +123,8 @@ class NotebookRun:
         folder = self.layout.tables_dir(self.notebook)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.csv"
-        df.to_csv(path, index=not isinstance(df.index, pd.RangeIndex), encoding="utf-8")
+        neutralise_formulas(df).to_csv(path, index=not isinstance(df.index, pd.RangeIndex),
+                                       encoding="utf-8")
         mlflow.log_artifact(str(path), artifact_path="tables", run_id=self.mlflow_run_id)
 
     def log_model(self, model: Any, name: str, input_example: pd.DataFrame, *,

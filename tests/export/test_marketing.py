@@ -220,3 +220,39 @@ def test_a_data_dictionary_is_published_beside_the_lists(data, tmp_path):
     assert "probability (0-1) of churning within 365 days" in text
     assert "(see the list parameters)" not in text
     assert any(f["file"] == "columns.md" and len(f["sha256"]) == 64 for f in result["files"])
+
+
+INJECTIONS = ['=HYPERLINK("http://evil","click")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+              "-2+3+cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+
+
+def test_no_list_cell_is_a_formula_a_spreadsheet_would_evaluate(data, tmp_path):
+    """OWASP CSV injection: names and ids starting with = + - @ tab or CR are exported as text
+    (prefixed with '), in every CSV of the export; the Parquet files keep the raw values."""
+    scored, customers = data
+    k = len(INJECTIONS)
+    bad_ids = {f"C{i:04d}": inj for i, inj in enumerate(INJECTIONS)}
+    scored = scored.copy()
+    scored["customer_id"] = scored["customer_id"].replace(bad_ids)
+    scored["segment"] = pd.Categorical(["=cmd()" if i % 2 else "beach families"
+                                        for i in range(len(scored))])
+    customers = customers.assign(customer_id=customers["customer_id"].replace(bad_ids))
+    customers.loc[k:2 * k - 1, "name"] = INJECTIONS
+    scored.loc[:k - 1, ["recommended_action", "preferred_channel", "consent_email"]] = [
+        "nurture", "email", 1.0]
+    p = ExportParams(pii_columns=["name"], pii_mode="plain", formats=["csv", "parquet"])
+    m = export_marketing(scored, tmp_path / "run", p, customers=customers)
+    csvs = sorted(m.folder.glob("*.csv"))
+    assert csvs
+    seen = 0
+    for path in csvs:
+        back = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        for col in back.columns:
+            cells = back[col]
+            assert not cells.str.startswith(("=", "+", "-", "@", "\t", "\r")).any(), (
+                path.name, col, cells[cells.str.startswith(("=", "+", "-", "@"))].head())
+            seen += int(cells.str.startswith("'").sum())
+    assert seen >= k  # the ids at least, written as text
+    raw = pd.concat([pd.read_parquet(m.folder / f["file"]) for f in m["files"]
+                     if f["format"] == "parquet" and f["list"] == "nurture"])
+    assert set(INJECTIONS) & set(raw["customer_id"])  # Parquet keeps the raw values
