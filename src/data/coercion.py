@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,12 +32,14 @@ from pandas.api.types import (
 from src.data.contract import Column
 
 __all__ = [
+    "DateForms",
     "R_BOOL",
     "R_DATE",
     "R_NUMBER",
     "R_PARTIAL_DATE",
     "R_WHOLE",
     "as_text",
+    "date_forms",
     "coerce_column",
     "partial_dates",
     "parse_dates",
@@ -206,6 +209,72 @@ def _parse_day_month(text: pd.Series, pattern: str, dayfirst: bool | None) -> pd
         parsed[rest] = _naive(_to_datetime(iso[rest], format="mixed"))
     out.loc[parsed.index] = parsed
     return out
+
+
+@dataclass(frozen=True)
+class DateForms:
+    """How the text dates of one column are written (counted over every present value).
+
+    Attributes
+    ----------
+    iso : ISO 8601 values (``2024-01-31``, with or without a time); ymd_slash : ``2024/01/31``.
+    dmy_like : ``01/02/2024``-shaped values (day and month order unknown by shape);
+    first_over_12, second_over_12 : of those, with a first (second) field above 12: they prove
+        day-first (month-first).
+    other : anything else present (month names, compact ``20240131``, garbage).
+    """
+
+    iso: int
+    ymd_slash: int
+    dmy_like: int
+    first_over_12: int
+    second_over_12: int
+    other: int
+
+    def problem(self) -> str | None:
+        """Why the column cannot be read without a declared format (None: it can).
+
+        Day-first and month-first are never chosen by default: a ``01/02/2024``-shaped
+        column is read only when some value proves the order (a field above 12) and none
+        contradicts it, and a column that mixes it with ISO dates is refused."""
+        counts = ", ".join(f"{k.replace('_', ' ')}: {v:,}" for k, v in (
+            ("ISO (2024-01-31)", self.iso), ("year/month/day", self.ymd_slash),
+            ("day/month or month/day", self.dmy_like), ("other", self.other)) if v)
+        if not self.dmy_like:
+            return None
+        if self.first_over_12 and self.second_over_12:
+            return (f"dates are written both day-first ({self.first_over_12:,} values with a "
+                    f"day above 12 first) and month-first ({self.second_over_12:,} with it "
+                    f"second) ({counts})")
+        if self.iso or self.ymd_slash:
+            return f"dates are written in several formats ({counts})"
+        if not (self.first_over_12 or self.second_over_12):
+            return (f"every one of the {self.dmy_like:,} dates reads both day-first and "
+                    "month-first (no field above 12)")
+        return None
+
+    @property
+    def dayfirst(self) -> bool:
+        """The order the values prove (meaningful when :meth:`problem` is None)."""
+        return self.first_over_12 > 0
+
+
+def date_forms(text: pd.Series) -> DateForms:
+    """Count how the present values of a text date column are written (:class:`DateForms`)."""
+    t = text.dropna().astype(str).str.strip()
+    t = t[t != ""]
+    iso = t.str.match(r"^\d{4}-\d{1,2}-\d{1,2}")
+    ymd = ~iso & t.str.match(_YMD_SLASH)
+    parts = t[~iso & ~ymd].str.extract(_DMY)
+    first = pd.to_numeric(parts[0], errors="coerce")
+    second = pd.to_numeric(parts[1], errors="coerce")
+    # a day and a month: one field at most 12, both at most 31 (31/31/2024 is no date)
+    dmy = first.between(1, 31) & second.between(1, 31) & ((first <= 12) | (second <= 12))
+    n_dmy = int(dmy.sum())
+    return DateForms(iso=int(iso.sum()), ymd_slash=int(ymd.sum()), dmy_like=n_dmy,
+                     first_over_12=int((dmy & (first > 12)).sum()),
+                     second_over_12=int((dmy & (second > 12)).sum()),
+                     other=int(len(t) - iso.sum() - ymd.sum() - n_dmy))
 
 
 def _parse_text_dates(text: pd.Series, date_format: str | None, dayfirst: bool) -> pd.Series:

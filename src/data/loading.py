@@ -30,8 +30,9 @@ from src.data.contract import TABLES
 from src.data.errors import DataValidationError
 from src.data.ingest import Ingested, ingest_table, mapped_columns, needs_duckdb
 from src.data.mapping import map_columns
-from src.data.readers import file_sha256, read_raw, source_header
+from src.data.readers import file_sha256, read_raw, resolve_path, source_header
 from src.data.shapes import data_span_days, shape_warnings
+from src.data.sniff import read_whole
 from src.data.sources import DataSourceConfig, TableSource
 from src.data.validation import REJECT_COLUMNS, validate_table
 
@@ -329,6 +330,8 @@ def load_tables(config: DataSourceConfig, base_dir: Path) -> LoadedData:
         source = config.tables.get(name)
         if source is None:
             continue
+        if source.path is not None:
+            _check_compressed(resolve_path(source.path, base_dir))
         header = source_header(source, name, base_dir) if source.path is not None else []
         if needs_duckdb(source, header):
             with ingest_table(source, name, base_dir) as ing:
@@ -524,6 +527,14 @@ def _vocabulary_hint(name: str, rej: pd.DataFrame, config: DataSourceConfig) -> 
         lines.append(f"tables.{name}.vocabulary.{column}: [{', '.join(levels)}]")
     return ("the data holds levels the job's vocabulary lacks; declare them (put them in "
             "order, lowest tier first): " + "; ".join(lines))
+
+
+def _check_compressed(path: Path) -> None:
+    """Refuse a truncated or corrupt ``.gz`` / ``.bz2`` / ``.xz`` file before any reader
+    meets it half way (it would fail with a bare ``EOFError``), naming the bytes it holds."""
+    if path.suffix.lower() in (".gz", ".bz2", ".xz") and path.is_file():
+        for _ in read_whole(path):
+            pass
 
 
 def _check_reject_share(name: str, row: dict[str, Any], rej: pd.DataFrame,

@@ -31,6 +31,7 @@ __all__ = [
     "masked_url",
     "quote_identifier",
     "read_raw",
+    "resolve_path",
     "single_column_error",
     "source_header",
     "utf8_copy",
@@ -50,6 +51,11 @@ _ENCODING_CANDIDATES: tuple[str, ...] = (
     "latin-1",
 )
 _SNIFF_BYTES = 8 << 20
+
+
+def resolve_path(path: str, base_dir: Path) -> Path:
+    """A source path as the readers open it: ``~`` expanded, relative to ``base_dir``."""
+    return _resolve(path, base_dir)
 
 
 def _resolve(path: str, base_dir: Path) -> Path:
@@ -544,7 +550,8 @@ def read_raw(source: TableSource, table: str, base_dir: Path) -> tuple[pd.DataFr
     if len(raw) == 0 and TABLES[table].required:
         raise DataSourceError(
             f"{table}: {Path(info['display']).name if source.path else info['display']} has "
-            "no data rows",
+            + ("a header and no data rows (columns: " + ", ".join(map(str, raw.columns)) + ")"
+               if source.path and len(raw.columns) else "no data rows"),
             file=info["display"],
             hint=f"point tables.{table} at the export that holds the {table}",
         )

@@ -38,6 +38,9 @@ _PRICE = re.compile(r"(?i)(price|preis|prix|precio|prezzo|单价|單價|价格|�
 _QUANTITY = re.compile(r"(?i)(^qty|quantit|menge|anzahl|数量|數量|cantidad|^qte|^units?$|^pieces)")
 _CANCEL_ID = re.compile(r"^[A-Za-z]\d+$")
 _FLAG_VALUES = frozenset({"0", "1", "true", "false", "yes", "no", "y", "n", "t", "f"})
+KEY_FEW_VALUES_ROWS = 10
+"""From this many bookings on, a customer key with two values or fewer is refused (below it,
+one or two customers may be all the file holds; the models then say what is too few)."""
 KEY_MIN_ROWS = 1000
 """From this many bookings on, a customer key whose top value holds more than
 :data:`KEY_MAX_SHARE` of them, or that differs on every row, is refused."""
@@ -197,7 +200,8 @@ def customer_key_problem(bookings: pd.DataFrame, source_column: str = "customer_
     """Why the loaded bookings' ``customer_id`` cannot name customers, or None.
 
     A customer key has many values, a person holds few of the bookings, and some customers
-    book twice. Refused: two values or fewer, only flag values (0/1, yes/no, true/false), or,
+    book twice. Refused: only flag values (0/1, yes/no, true/false), two values or fewer from
+    :data:`KEY_FEW_VALUES_ROWS` bookings on, or,
     from :data:`KEY_MIN_ROWS` bookings on, one value on more than :data:`KEY_MAX_SHARE` of
     them, or a different value on every booking (a row or booking number).
 
@@ -212,9 +216,11 @@ def customer_key_problem(bookings: pd.DataFrame, source_column: str = "customer_
     counts = ids.value_counts()
     n, distinct = len(ids), len(counts)
     what = None
-    if distinct <= 2 or set(counts.index.str.lower()) <= _FLAG_VALUES:
+    flag = set(counts.index.str.lower()) <= _FLAG_VALUES
+    if flag or (distinct <= 2 and n >= KEY_FEW_VALUES_ROWS):
         shown = ", ".join(f"{v!r} ({c:,})" for v, c in counts.head(3).items())
-        what = f"holds only {distinct} distinct value{'s' * (distinct != 1)} ({shown}): a flag"
+        what = (f"holds only {distinct} distinct value{'s' * (distinct != 1)} ({shown}) over "
+                f"{n:,} bookings: {'a flag' if flag else 'a constant or a flag'}")
     elif n >= KEY_MIN_ROWS and counts.iloc[0] / n > KEY_MAX_SHARE:
         what = (f"gives {counts.index[0]!r} to {counts.iloc[0] / n:.0%} of the {n:,} bookings: "
                 "a group, a category or a measure")

@@ -60,7 +60,9 @@ class TableSource(BaseModel):
         the customers table as snapshots of the as-of date (not contract columns).
     date_format : strptime format of every text date column (e.g. ``"%Y%m%d"``); default:
         mixed formats are parsed (see :func:`src.data.validation.parse_dates`).
-    dayfirst : read ``01/02/2024`` as 1 February.
+    dayfirst : read ``01/02/2024`` as 1 February (true) or 2 January (false); default: the
+        order the values prove (a field above 12), and a column whose values do not prove one
+        order, contradict each other or mix such dates with ISO dates is refused.
     decimal : the decimal mark of the file's numbers: ``.`` (``1,234.50``) or ``,``
         (``1.234,50``, as European spreadsheets write them; dots then group thousands).
         Read through DuckDB: every column that holds only such numbers becomes a number.
@@ -86,7 +88,7 @@ class TableSource(BaseModel):
     delimiter: str = ","
     columns: dict[str, str] = Field(default_factory=dict)
     date_format: str | None = None
-    dayfirst: bool = False
+    dayfirst: bool | None = None
     decimal: Literal[".", ","] = "."
     values: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)

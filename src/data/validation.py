@@ -20,8 +20,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandas.api.types import is_datetime64_any_dtype, is_object_dtype, is_string_dtype
 
-from src.data.coercion import coerce_column, parse_dates
+from src.data.coercion import as_text, coerce_column, date_forms, parse_dates
 from src.data.contract import Table
 from src.data.errors import DataValidationError
 from src.data.rejects import (
@@ -69,7 +70,7 @@ def validate_table(
     negative_amounts: Literal["reject", "keep"] = "reject",
     known_customer_ids: Iterable[str] | None = None,
     date_format: str | None = None,
-    dayfirst: bool = False,
+    dayfirst: bool | None = None,
     source_columns: Mapping[str, str] | None = None,
     raw: pd.DataFrame | None = None,
     with_records: bool = True,
@@ -189,7 +190,11 @@ def validate_table(
             continue
         values = pd.Series(df[col.name].array, name=col.name, copy=False)
         raw_cols[col.name] = values
-        coerced, failed, reason, present = coerce_column(values, col, date_format, dayfirst)
+        order = dayfirst
+        if col.kind in ("date", "datetime") and not date_format and dayfirst is None:
+            order = _proven_date_order(values, col.name, table, source, source_columns,
+                                       row_numbers)
+        coerced, failed, reason, present = coerce_column(values, col, date_format, bool(order))
         typed[col.name] = coerced
         if failed is None or not failed.any():
             continue
@@ -276,6 +281,37 @@ def validate_table(
     kept = frame.loc[keep].reset_index(drop=True)
     del frame
     return _finish_kept(kept, spec), rejects
+
+
+def _proven_date_order(values: pd.Series, column: str, table: str, source: str,
+                       source_columns: Mapping[str, str], row_numbers: np.ndarray) -> bool:
+    """Day-first (True) or not, as the text dates of ``column`` prove it on every value.
+
+    Raises
+    ------
+    DataValidationError
+        The values do not prove one order (every ``01/02/2024``-shaped value reads both ways),
+        contradict each other, or mix such dates with ISO dates: the message counts the
+        values per format and names the keys that settle it.
+    """
+    if is_datetime64_any_dtype(values.dtype) or not (
+            is_object_dtype(values.dtype) or is_string_dtype(values.dtype)):
+        return False
+    text = as_text(values)
+    forms = date_forms(text)
+    problem = forms.problem()
+    if problem is None:
+        return forms.dayfirst
+    shaped = text.str.strip().str.match(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}").fillna(False)
+    pos = np.flatnonzero(shaped.to_numpy(dtype=bool))[:5]
+    label = column_label(column, source_columns)
+    raise DataValidationError(
+        f"{table}: {label}: {problem}; a date is never read day-first or month-first by "
+        "guess", file=source, table=table, column=column,
+        rows=pd.DataFrame({"row_number": row_numbers[pos], "value": text.iloc[pos].tolist()}),
+        hint=f"say how the dates are written: tables.{table}.date_format: '%d/%m/%Y' (or "
+             f"'%m/%d/%Y', any strptime format), or tables.{table}.dayfirst: true / false to "
+             "read every form with that order")
 
 
 def _join_by_row(pos: np.ndarray, values: np.ndarray) -> np.ndarray:

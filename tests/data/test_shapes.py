@@ -11,7 +11,10 @@ import pytest
 from src.data.errors import DataValidationError
 from src.data.loading import DataSourceConfig, LoadedData, TableSource, load_tables
 from src.data.shapes import (
+    KEY_FEW_VALUES_ROWS,
+    KEY_MIN_ROWS,
     ShapeWarning,
+    customer_key_problem,
     data_span_days,
     mapped_columns,
     shape_warnings,
@@ -125,3 +128,30 @@ def test_source_header_and_mapped_columns_read_the_header_only(tmp_path):
     cust = TableSource(path="b.csv", columns={"customer_id": "Customer ID"},
                        attributes={"segment": "Segment"})
     assert mapped_columns(cust, "customers", tmp_path) == {"customer_id", "segment"}
+
+
+def _ids(values: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": values})
+
+
+@pytest.mark.parametrize("values, needle", [
+    (["0", "1"] * 3, "a flag"),                                   # a 0/1 flag, even on 6 rows
+    (["yes", "no", "Yes"] * 400, "a flag"),
+    (["C1"] * KEY_FEW_VALUES_ROWS, "a constant or a flag"),       # one value over 10 rows
+    (["Rome"] * 300 + [f"C{i}" for i in range(KEY_MIN_ROWS)], "a group, a category"),
+    ([f"B{i}" for i in range(KEY_MIN_ROWS)], "a row or booking number"),
+])
+def test_a_customer_key_that_cannot_name_customers_is_refused_with_why(values: list[str],
+                                                                        needle: str) -> None:
+    message = customer_key_problem(_ids(values), "Guest flag")
+    assert message is not None and needle in message and "'Guest flag'" in message
+
+
+@pytest.mark.parametrize("values", [
+    ["C1", "C1"],                                                 # one customer, two bookings
+    ["C1", "C2", "C1", "C3"] * 2,                                 # below the row floors
+    [f"C{i % 700}" for i in range(KEY_MIN_ROWS + 500)],           # many customers, some repeat
+    ["Rome"] * 150 + [f"C{i % 500}" for i in range(KEY_MIN_ROWS)],  # top value 13 %
+])
+def test_a_customer_key_that_names_customers_passes(values: list[str]) -> None:
+    assert customer_key_problem(_ids(values)) is None

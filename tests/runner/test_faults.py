@@ -127,6 +127,77 @@ def test_bad_input_is_refused_with_exit_2_and_nothing_published(store: dict, cas
     assert result.manifest["notebooks"][0]["status"] == "failed"
 
 
+def _dates_csv(kind: str) -> bytes:
+    """60 bookings whose dates are written ``kind``: ``mixed`` (ISO, with 5 day-first and 5
+    month-first rows), ``ambiguous`` (every date ``DD/MM/YYYY`` with the day at most 12)."""
+    rows = []
+    for i in range(60):
+        day, month = 1 + i % 12, 1 + (i * 5) % 12
+        if kind == "ambiguous":
+            when = f"{day:02d}/{month:02d}/2024"
+        elif i % 12 == 0:
+            when = f"{13 + i % 15:02d}/{month:02d}/2024"   # day-first, proven
+        elif i % 12 == 6:
+            when = f"{month:02d}/{13 + i % 15:02d}/2024"   # month-first, proven
+        else:
+            when = f"2024-{month:02d}-{day:02d}"
+        rows.append(f"B{i},C{i % 12},{when},{50 + i},completed,Paris\n")
+    return (HEADER + "".join(rows)).encode()
+
+
+def _truncated_gz() -> bytes:
+    import gzip
+
+    whole = gzip.compress(bookings_csv(2000).encode())
+    return whole[: len(whole) // 2]
+
+
+# issue 23: name: (file name, bytes, table options, exception, words of the message)
+BAD_FILES_23: dict[str, tuple[str, bytes, dict[str, Any], str, tuple[str, ...]]] = {
+    "truncated_gz": ("bookings.csv.gz", _truncated_gz(), {}, "DataSourceError",
+                     ("bookings.csv.gz is truncated or corrupt", "bytes on disk",
+                      "copy or download the file again")),
+    "corrupt_parquet": ("bookings.parquet", b"PAR1 not a parquet file PAR1", {},
+                        "DataSourceError", ("cannot read bookings.parquet as Parquet",)),
+    "header_only": ("bookings.csv", HEADER.encode(), {}, "DataSourceError",
+                    ("bookings.csv has a header and no data rows",)),
+    "mixed_date_orders": ("bookings.csv", _dates_csv("mixed"), {}, "DataValidationError",
+                          ("both day-first (5 values", "month-first (5 with it second)",
+                           "ISO (2024-01-31): 50", "tables.bookings.date_format")),
+    "ambiguous_dates": ("bookings.csv", _dates_csv("ambiguous"), {}, "DataValidationError",
+                        ("every one of the 60 dates reads both day-first and month-first",
+                         "tables.bookings.date_format", "dayfirst: true")),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES_23))
+def test_bad_files_of_issue_23_are_refused_by_run_and_init(store: dict, case: str,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    name, content, options, exception, needles = BAD_FILES_23[case]
+    d = folder(store, case)
+    (d / name).write_bytes(content)
+    result = run_job(job_file(d, ["01_data_quality"], source(d / name, **options)), quiet=True)
+    assert_failed_in_data_step(result, exception, *needles)
+    if name.endswith(".parquet"):
+        return  # crm init reads text exports
+    code = main(["init", case, str(d / name), "--out", str(d / "init.yaml")])
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT, err
+    assert "Traceback" not in err
+    if case in ("mixed_date_orders", "ambiguous_dates"):  # the job is written, date open
+        assert "--date-format" in err or "booking date" in err, err
+    else:
+        assert needles[0] in err, err
+
+
+def test_ambiguous_dates_are_read_when_the_job_says_how(store: dict) -> None:
+    d = folder(store, "ambiguous_declared")
+    (d / "bookings.csv").write_bytes(_dates_csv("ambiguous"))
+    result = run_job(job_file(d, ["01_data_quality"],
+                              source(d / "bookings.csv", date_format="%d/%m/%Y")), quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest.get("error")
+
+
 def test_params_typo_is_refused_before_anything_runs(store: dict) -> None:
     d = folder(store, "typo")
     path = job_file(d, ["01_data_quality"])
@@ -159,10 +230,11 @@ def test_gbk_file_with_chinese_text_is_read_when_declared(store: dict) -> None:
 
 
 def test_mixed_date_formats_and_a_few_duplicates_go_to_rejects(store: dict) -> None:
+    """Forms that read one way only (ISO, month names, compact, year first) are read side by
+    side; a day/month form among them is refused (see BAD_FILES_23); garbage is rejected."""
     d = folder(store, "mixed")
     good = bookings_csv(40).split("\n", 1)[1]
-    odd = ("M1,C1,05/02/2024,10,completed,Rome\n"  # month first by default: 2 May
-           "M2,C2,March 3 2024,20,completed,Rome\n"
+    odd = ("M2,C2,March 3 2024,20,completed,Rome\n"
            "M3,C3,20240404,30,completed,Rome\n"
            "M4,C4,2024/06/07,40,completed,Rome\n"
            "M5,C5,not a date,50,completed,Rome\n")
@@ -170,14 +242,14 @@ def test_mixed_date_formats_and_a_few_duplicates_go_to_rejects(store: dict) -> N
     (d / "bookings.csv").write_text(HEADER + good + odd + dupes, encoding="utf-8")
     result = run_job(job_file(d, ["01_data_quality"], source(d / "bookings.csv")), quiet=True)
     assert result.exit_code == EXIT_OK, result.manifest["error"]
-    assert result.manifest["rows"]["bookings"] == {"in": 48, "kept": 44, "rejected": 4}
+    assert result.manifest["rows"]["bookings"] == {"in": 47, "kept": 43, "rejected": 4}
     rejects = pd.read_csv(result.run_dir / "rejects.csv")
     reasons = rejects.set_index("row_number")["reason"]
     assert reasons.str.startswith("duplicate booking_id").sum() == 3
     assert reasons.str.contains("unparseable date").sum() == 1
     clean = pd.read_parquet(result.run_dir / "data" / "bookings.parquet").set_index("booking_id")
-    parsed = clean.loc[["M1", "M2", "M3", "M4"], "booking_date"].dt.strftime("%Y-%m-%d")
-    assert parsed.tolist() == ["2024-05-02", "2024-03-03", "2024-04-04", "2024-06-07"]
+    parsed = clean.loc[["M2", "M3", "M4"], "booking_date"].dt.strftime("%Y-%m-%d")
+    assert parsed.tolist() == ["2024-03-03", "2024-04-04", "2024-06-07"]
 
 
 @pytest.mark.parametrize("case", ["all_cancelled", "single_customer"])
