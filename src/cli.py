@@ -37,12 +37,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from src.runner.lock import JobLockedError
     from src.runner.run import EXIT_BAD_INPUT, EXIT_LOCKED, run_job
 
-    overrides = {}
+    overrides: dict[str, object] = {}
     for item in args.set or []:
-        key, _, value = item.partition("=")
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            print(f"error: --set {item!r}: write --set KEY=VALUE, the dotted key, '=' and the "
+                  f"value (e.g. --set churn.gap_days=365)", file=sys.stderr)
+            return EXIT_BAD_INPUT
         import yaml
 
-        overrides[key] = yaml.safe_load(value)
+        try:
+            overrides[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            print(f"error: --set {item!r}: the value is not YAML ({exc.problem})", file=sys.stderr)
+            return EXIT_BAD_INPUT
     try:
         result = run_job(args.job, overrides=overrides, resume=args.resume, quiet=args.quiet)
     except ParamsError as exc:

@@ -28,11 +28,12 @@ class ParamsError(Exception):
     problems : one human-readable line per problem, each naming the dotted key.
     """
 
-    def __init__(self, file: Path | str, problems: list[str]):
+    def __init__(self, file: Path | str, problems: list[str], overrides: list[str] | None = None):
         self.file = Path(file)
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"invalid job parameters in {self.file}:\n{lines}")
+        given = f" with {', '.join(overrides)}" if overrides else ""
+        super().__init__(f"invalid job parameters in {self.file}{given}:\n{lines}")
 
 
 def params_path(job: str | Path) -> Path:
@@ -65,11 +66,20 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def format_validation_error(err: ValidationError) -> list[str]:
-    """One line per problem, naming the dotted key, what was wrong and what was given."""
+def format_validation_error(err: ValidationError,
+                            overrides: dict[str, Any] | None = None) -> list[str]:
+    """One line per problem, naming the dotted key, what was wrong and what was given.
+
+    A problem under a key given by ``overrides`` (``--set KEY=VALUE``) says so, so the job
+    file is not blamed for the command line."""
     lines = []
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if not str(p).startswith("function-after"))
+        if loc and loc[-1] == "[key]":  # the name of a mapping's entry is what is wrong
+            name = ".".join(str(p) for p in loc[:-1])
+            lines.append(f"key '{name}': not an allowed name here: {e['msg']}"
+                         + _from_set(name, overrides))
+            continue
         key = ".".join(str(p) for p in loc) or "(top level)"
         if e["type"] == "extra_forbidden":
             lines.append(f"unknown key '{key}'{_suggest(str(loc[-1]), _model_at(loc))}")
@@ -79,7 +89,38 @@ def format_validation_error(err: ValidationError) -> list[str]:
             given = e.get("input")
             shown = "" if isinstance(given, dict) else f" (got {given!r})"
             lines.append(f"key '{key}': {e['msg']}{shown}")
+        lines[-1] += _from_set(key, overrides)
     return lines
+
+
+def _from_set(key: str, overrides: dict[str, Any] | None) -> str:
+    """`` (from --set K=V)`` when ``key`` is, or lies under or above, an override's key."""
+    for dotted, value in (overrides or {}).items():
+        if key == dotted or key.startswith(dotted + ".") or dotted.startswith(key + "."):
+            return f" (from --set {dotted}={value!r})"
+    return ""
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> list[str]:
+    """Set each dotted key of ``overrides`` in the job mapping ``raw`` (in place).
+
+    Returns one problem line per override that cannot be set (a parent key holding a value,
+    not keys); intermediate mappings missing from the file are created."""
+    problems = []
+    for dotted, value in overrides.items():
+        node: Any = raw
+        *parents, leaf = dotted.split(".")
+        path: list[str] = []
+        for part in parents:
+            path.append(part)
+            node = node.setdefault(part, {}) if isinstance(node, dict) else node
+            if not isinstance(node, dict):
+                problems.append(f"--set {dotted}={value!r}: '{'.'.join(path)}' holds a value "
+                                f"({node!r}), not keys; set '{'.'.join(path)}' itself")
+                break
+        else:
+            node[leaf] = value
+    return problems
 
 
 def load_params(job: str | Path, overrides: dict[str, Any] | None = None) -> JobParams:
@@ -104,16 +145,14 @@ def load_params(job: str | Path, overrides: dict[str, Any] | None = None) -> Job
         raise ParamsError(path, [f"not valid YAML: {exc}"]) from exc
     if not isinstance(raw, dict):
         raise ParamsError(path, ["the file must hold a mapping of keys (job:, notebooks:, data:, ...)"])
-    for dotted, value in (overrides or {}).items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+    given = [f"--set {k}={v!r}" for k, v in (overrides or {}).items()]
+    problems = apply_overrides(raw, overrides or {})
+    if problems:
+        raise ParamsError(path, problems, given)
     try:
         return JobParams.model_validate(raw)
     except ValidationError as exc:
-        raise ParamsError(path, format_validation_error(exc)) from exc
+        raise ParamsError(path, format_validation_error(exc, overrides), given) from exc
 
 
 def dump_params(params: JobParams, path: Path) -> Path:

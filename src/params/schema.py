@@ -14,7 +14,7 @@ import re
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from src.data.contract import CONTACT_CHANNELS
 from src.data.loading import DataSourceConfig
@@ -116,7 +116,13 @@ class DataParams(StrictModel):
                 raise ValueError("data.source.max_reject_share is not a job key: set "
                                  "data_quality.max_reject_share (the one reject-share key for "
                                  "every source)")
-            DataSourceConfig.model_validate(self.source)
+            try:
+                DataSourceConfig.model_validate(self.source)
+            except ValidationError as exc:  # its keys are under data.source, say so
+                raise ValidationError.from_exception_data(exc.title, [
+                    {"type": e["type"], "loc": ("source", *e["loc"]), "input": e["input"],
+                     **({"ctx": e["ctx"]} if "ctx" in e else {})}
+                    for e in exc.errors()]) from None
         return self
 
 

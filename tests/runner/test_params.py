@@ -111,3 +111,39 @@ def test_closing_the_loop_keys_are_checked() -> None:
     loop = load_params("demo_loop")
     assert loop.campaigns.share_for("win_back_call") == 0.5
     assert loop.campaigns.share_for("nurture") == 0.1
+
+
+@pytest.mark.parametrize("override, needles", [
+    ({"data.source.tables.booking.path": "x.csv"},    # a misspelt table name under data.source
+     ["key 'data.source.tables.booking': not an allowed name here", "'bookings'",
+      "(from --set data.source.tables.booking.path='x.csv')"]),
+    ({"churn.gap_days": "abc"}, ["key 'churn.gap_days'", "(got 'abc')",
+                                 "(from --set churn.gap_days='abc')"]),
+    ({"job.x": 1}, ["--set job.x=1: 'job' holds a value ('cdnow'), not keys"]),
+])
+def test_a_set_problem_names_the_set_argument_and_the_full_dotted_key(override: dict,
+                                                                       needles: list[str]) -> None:
+    with pytest.raises(ParamsError) as err:
+        load_params("cdnow", override)
+    header, *lines = str(err.value).splitlines()
+    assert header.endswith(f"with --set {next(iter(override))}={next(iter(override.values()))!r}:")
+    for needle in needles:
+        assert needle in "\n".join(lines), str(err.value)
+
+
+def test_a_file_problem_is_not_blamed_on_a_set(tmp_path: Path) -> None:
+    data = dict(DEMO, churn={**DEMO.get("churn", {}), "gap_dayz": 3})
+    with pytest.raises(ParamsError) as err:
+        load_params(write(tmp_path, data), {"data.synthetic.n_customers": 300})
+    assert "unknown key 'churn.gap_dayz'" in str(err.value)
+    assert "(from --set" not in str(err.value)
+
+
+@pytest.mark.parametrize("item", ["churn.gap_days", "=3"])
+def test_a_set_without_key_and_equals_is_its_own_message(item: str,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    from src.cli import main
+
+    assert main(["run", "demo", "--set", item]) == 2
+    err = capsys.readouterr().err
+    assert f"--set {item!r}: write --set KEY=VALUE" in err and "got None" not in err
