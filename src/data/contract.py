@@ -43,6 +43,9 @@ class Column:
     snapshot : the value as of the extraction day, with no history: it may have been
         different at an earlier date, so nothing computed as of an earlier date reads it
         (the data-quality report lists these columns and how each is handled).
+    max_length : for text (``string``, ``category``): the most characters a value may have;
+        a longer one is a broken export or a hostile value, and its row is rejected with the
+        reason. ``None``: :data:`TEXT_MAX_LENGTH`.
     """
 
     name: str
@@ -53,6 +56,20 @@ class Column:
     nullable: bool = True
     description: str = ""
     snapshot: bool = False
+    max_length: int | None = None
+
+    @property
+    def text_bound(self) -> int | None:
+        """The character bound of a text column (None for numbers, dates, flags)."""
+        if self.kind not in ("string", "category"):
+            return None
+        return self.max_length or TEXT_MAX_LENGTH
+
+
+TEXT_MAX_LENGTH = 500
+"""Characters a text value may have where its column names no bound (levels, places)."""
+ID_MAX_LENGTH = 128
+"""Characters of a customer or booking key (UUIDs are 36; composite keys stay well below)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +119,7 @@ CUSTOMERS = Table(
     key=("customer_id",),
     doc="One row per customer.",
     columns=(
-        Column("customer_id", "string", required=True, nullable=False),
+        Column("customer_id", "string", required=True, nullable=False, max_length=ID_MAX_LENGTH),
         Column("signup_date", "date"),
         Column("birth_year", "int"),
         Column("gender", "category"),
@@ -124,9 +141,9 @@ CUSTOMERS = Table(
                description="enrolled in the loyalty programme (contractual churn applies)"),
         Column("membership_cancel_date", "date",
                description="loyalty-programme cancellation date (contractual churn); empty if member"),
-        Column("name", "string", pii=True),
-        Column("email", "string", pii=True),
-        Column("phone", "string", pii=True),
+        Column("name", "string", pii=True, max_length=200),
+        Column("email", "string", pii=True, max_length=254),
+        Column("phone", "string", pii=True, max_length=40),
     ),
 )
 
@@ -136,8 +153,8 @@ BOOKINGS = Table(
     required=True,
     doc="One row per booking (order). Completed only once the trip has ended.",
     columns=(
-        Column("booking_id", "string", nullable=False),
-        Column("customer_id", "string", required=True, nullable=False),
+        Column("booking_id", "string", nullable=False, max_length=ID_MAX_LENGTH),
+        Column("customer_id", "string", required=True, nullable=False, max_length=ID_MAX_LENGTH),
         Column("booking_date", "date", required=True, nullable=False),
         Column("travel_start", "date"),
         Column("nights", "int"),
@@ -162,7 +179,7 @@ INTERACTIONS = Table(
     name="interactions",
     doc="Contacts between company and customer, including complaints.",
     columns=(
-        Column("customer_id", "string", required=True, nullable=False),
+        Column("customer_id", "string", required=True, nullable=False, max_length=ID_MAX_LENGTH),
         Column("timestamp", "datetime", required=True, nullable=False),
         Column("channel", "category", allowed=CONTACT_CHANNELS),
         Column("kind", "category", required=True, allowed=INTERACTION_KINDS, nullable=False),
@@ -174,12 +191,12 @@ FEEDBACK = Table(
     name="feedback",
     doc="Post-trip surveys.",
     columns=(
-        Column("customer_id", "string", required=True, nullable=False),
-        Column("booking_id", "string"),
+        Column("customer_id", "string", required=True, nullable=False, max_length=ID_MAX_LENGTH),
+        Column("booking_id", "string", max_length=ID_MAX_LENGTH),
         Column("date", "date", required=True, nullable=False),
         Column("csat", "int"),
         Column("nps", "int"),
-        Column("comment", "string", pii=True),
+        Column("comment", "string", pii=True, max_length=10_000),
     ),
 )
 

@@ -114,10 +114,22 @@ def failure_problem_rows(
 
 
 def value_text(series: pd.Series, pos: np.ndarray) -> np.ndarray:
-    """The values at positions ``pos`` as text (missing: ``""``), an object array."""
+    """The values at positions ``pos`` as text (missing: ``""``), an object array; a value
+    longer than :data:`SHOWN_CHARACTERS` is cut there and ends with its length."""
     values = series.iloc[pos]
-    text = values.astype(object).map(lambda v: "" if _isna(v) else str(v))
+    text = values.astype(object).map(lambda v: "" if _isna(v) else _shown(str(v)))
     return text.to_numpy(dtype=object)
+
+
+SHOWN_CHARACTERS = 200
+"""Characters of a rejected value shown in the rejects' ``value`` column (the ``record`` keeps
+the whole source row)."""
+
+
+def _shown(text: str) -> str:
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters)"
 
 
 def _isna(value: Any) -> bool:

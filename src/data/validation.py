@@ -196,6 +196,8 @@ def validate_table(
                                        row_numbers)
         coerced, failed, reason, present = coerce_column(values, col, date_format, bool(order))
         typed[col.name] = coerced
+        if col.text_bound is not None:
+            pieces.extend(_too_long(coerced, col.name, col.text_bound))
         if failed is None or not failed.any():
             continue
         failed_np = failed.to_numpy(dtype=bool)
@@ -281,6 +283,26 @@ def validate_table(
     kept = frame.loc[keep].reset_index(drop=True)
     del frame
     return _finish_kept(kept, spec), rejects
+
+
+def _too_long(values: pd.Series, column: str, bound: int) -> list[pd.DataFrame]:
+    """The rows of a text column whose value has more than ``bound`` characters, as
+    :func:`problem_rows` (none: an empty list). Categoricals are measured by level."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        long_levels = values.cat.categories.astype(str).str.len() > bound
+        if not long_levels.any():
+            return []
+        codes = values.cat.codes.to_numpy()
+        lengths = np.where(codes >= 0, values.cat.categories.astype(str).str.len().to_numpy()[
+            np.maximum(codes, 0)], 0)
+    else:
+        lengths = values.astype("string").str.len().fillna(0).to_numpy(dtype=np.int64)
+    pos = np.flatnonzero(lengths > bound)
+    if not len(pos):
+        return []
+    reasons = np.array([f"{n:,} characters, more than the {bound:,} a {column} may have "
+                        "(a broken export or a hostile value)" for n in lengths[pos]], dtype=object)
+    return [problem_rows(pos, column, reasons)]
 
 
 def _proven_date_order(values: pd.Series, column: str, table: str, source: str,

@@ -499,3 +499,20 @@ def test_text_of_categories_is_trimmed_per_level_and_clean_text_kept_as_is():
     ids = pd.Series(np.array(["C1", "C2"], dtype=object))
     assert as_text(ids) is ids  # nothing to trim: no copy
     assert as_text(pd.Series(["C1 ", "C2"])).tolist() == ["C1", "C2"]
+
+
+@pytest.mark.parametrize("column, bound", [("customer_id", 128), ("product", 500)])
+def test_a_text_value_beyond_its_contract_bound_is_rejected_with_its_length(column: str,
+                                                                          bound: int) -> None:
+    """10,000-character ids and levels are a broken export or a hostile value: the row is
+    rejected naming the length and the bound; the shown value is cut, the record kept whole."""
+    df = bookings_frame()
+    df.loc[2, column] = "x" * 10_000
+    df.loc[5, column] = "y" * bound  # at the bound: kept
+    kept, rejects = validate(df)
+    rej = only_reject(rejects, 3)
+    assert rej["column"] == column
+    assert rej["reason"].startswith(f"10,000 characters, more than the {bound:,} a {column}")
+    assert rej["value"].endswith("… (10,000 characters)") and len(rej["value"]) < 250
+    assert len(json.loads(rej["record"])[column]) == 10_000
+    assert len(kept) == 9 and ("y" * bound) in set(kept[column].astype(str))
