@@ -231,6 +231,33 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    """``crm rollback <job>``: the job's champion back to the version it replaced."""
+    from mlflow.tracking import MlflowClient
+
+    from src.models.champion import RollbackError, rollback_by_hand
+    from src.models.registry import scorer_model_name
+    from src.params import ParamsError, load_params
+    from src.runner.tracking import resolve_tracking_uri
+
+    uri, name, alias = resolve_tracking_uri(args.tracking_uri), args.job, "champion"
+    try:  # a job's scorer (params/<job>.yaml), else a registered model's own name
+        job = load_params(args.job)
+        uri = resolve_tracking_uri(args.tracking_uri or job.mlflow.tracking_uri)
+        promotion = job.scoring.promotion
+        name, alias = scorer_model_name(job.job, promotion), promotion.alias
+    except ParamsError:
+        pass
+    try:
+        done = rollback_by_hand(name, to=args.to, reason=args.reason, alias=alias,
+                                client=MlflowClient(tracking_uri=uri))
+    except RollbackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(done.message())
+    return 0
+
+
 def _cmd_kpis(args: argparse.Namespace) -> int:
     from src.runner.history import job_runs, run_named
     from src.runner.kpi_report import format_kpi_table, kpi_runs, read_kpi_table
@@ -391,6 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print a run's manifest")
     p.add_argument("run_id")
     p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("rollback", help="take a bad champion back: the job's @champion goes "
+                                        "to the version it replaced (or --to VERSION)")
+    p.add_argument("job", help="job name (its scorer) or a registered model name")
+    p.add_argument("--to", metavar="VERSION", help="this version instead of the one replaced")
+    p.add_argument("--reason", default="taken back by hand", help="kept on the version's tags")
+    p.add_argument("--tracking-uri", help="MLflow store (default: the job's, else the project's)")
+    p.set_defaults(func=_cmd_rollback)
 
     p = sub.add_parser("kpis", help="print the KPIs against their targets of a job's latest "
                                     "run with KPIs (07_kpis)")

@@ -44,6 +44,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from src.features.scoring import scoring_features
+from src.models.champion import BEFORE_TAG, NO_CHAMPION
 from src.models.frames import signature_dtypes
 from src.models.mlflow_models import log_project_model
 from src.models.scoring import CustomerScorer
@@ -335,6 +336,8 @@ def promote(model_name: str, version: str | int, candidate_metrics: Mapping[str,
     decision = judge_candidate(model_name, version, candidate_metrics, params, client=c)
     if decision.promoted:
         c.set_registered_model_alias(model_name, decision.alias, decision.version)
+        c.set_model_version_tag(model_name, decision.version, BEFORE_TAG,
+                                decision.champion_version or NO_CHAMPION)
     label = "promoted" if decision.promoted else "rejected"
     _tag_version(c, model_name, decision.version, label, decision.reasons)
     _log_decision(decision, run_id, label)
@@ -442,6 +445,7 @@ def settle_promotion(record: dict[str, Any], *, run_succeeded: bool, failure: st
             "another champion, so it is not promoted (a new run judges it afresh)"])
     else:
         c.set_registered_model_alias(name, alias, version)
+        c.set_model_version_tag(name, version, BEFORE_TAG, now or NO_CHAMPION)  # the way back
         out.update(decision="promoted", promoted=True, champion_after=version, reasons=[],
                    lists_note=f"lists from version {version}, now @{alias}")
     _tag_version(c, name, version, out["decision"], out["reasons"])

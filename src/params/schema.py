@@ -151,9 +151,13 @@ class DataQualityParams(StrictModel):
 
     ``max_reject_share``: above this share (0-1) of rejected rows a table is refused as a
     whole; the one key for every source (synthetic or mapped).
+    ``publish_max_reject_share``: above this share of rejected rows in any table the run
+    writes its reports and fits its models for people to look at, but publishes no list and
+    moves no champion (exit 2): models trained on a bad extract never reach marketing.
     """
 
     max_reject_share: float = Field(default=0.2, ge=0, le=1)
+    publish_max_reject_share: float = Field(default=0.02, ge=0, le=1)
 
 
 class RepeatModelParams(StrictModel):

@@ -33,7 +33,7 @@ from src.models.campaign_register import append_publication, register_dir
 from src.models.registry import rollback_promotion, settle_promotion
 from src.params.schema import CampaignParams
 
-__all__ = ["export_files", "promotion_lines", "record_campaigns", "unrecord_campaigns", "restore_exports", "rollback_champion",
+__all__ = ["data_quality_hold", "export_files", "promotion_lines", "record_campaigns", "unrecord_campaigns", "restore_exports", "rollback_champion",
            "settle_champion", "withdraw_exports"]
 
 #: the record's keys the manifest keeps under ``promotion``
@@ -116,6 +116,26 @@ def restore_exports(run_dir: Path, manifest: dict[str, Any]) -> None:
     os.replace(source, layout.exports_dir)
     manifest["exports_restored"] = [n for n in manifest.pop("exports_withdrawn", [])
                                     if not Path(n).name.startswith(".")]
+
+
+def data_quality_hold(manifest: dict[str, Any]) -> str | None:
+    """Why a run whose notebooks succeeded must still publish nothing, or None.
+
+    Any table with a larger share of rejected rows (``manifest["rows"]``) than the job's
+    ``data_quality.publish_max_reject_share`` holds the run: its lists stay unpublished and
+    its candidate is not promoted."""
+    quality = (manifest.get("params") or {}).get("data_quality") or {}
+    bar = float(quality.get("publish_max_reject_share", 0.02))
+    worse = [f"{r.get('rejected', 0):,} of {r['in']:,} {table} rows rejected "
+             f"({r.get('rejected', 0) / r['in']:.1%})"
+             for table, r in (manifest.get("rows") or {}).items()
+             if r.get("in") and r.get("rejected", 0) / r["in"] > bar]
+    if not worse:
+        return None
+    return ("data quality below the job's bar: " + "; ".join(worse) + f", more than "
+            f"data_quality.publish_max_reject_share = {bar:.1%}. The reports are written; no "
+            "list is published and the champion does not move. Fix the rows rejects.csv "
+            "names in the source, or raise the bar in the job if such rows are expected")
 
 
 def _record_to_manifest(layout: RunLayout, manifest: dict[str, Any],

@@ -49,6 +49,7 @@ from src.runner.memory import PeakMemory
 from src.runner.preflight import check_resume_params, preflight
 from src.runner.provenance import git_commit, package_versions
 from src.runner.publication import (
+    data_quality_hold,
     export_files,
     promotion_lines,
     record_campaigns,
@@ -335,6 +336,11 @@ def _publish(client: Any, run_dir: Path, manifest: dict[str, Any], status: str, 
 
     Returns the (possibly failed) status, exit code and error.
     """
+    held = data_quality_hold(manifest) if status == "succeeded" else None
+    if held:  # a bad extract: models fitted for people to look at, nothing reaches marketing
+        status, exit_code = "failed", EXIT_BAD_INPUT
+        error = {"notebook": None, "cell": None, "exception": "DataQualityBelowBar",
+                 "message": held, "traceback_head": []}
     if status == "succeeded":
         try:  # the register holds only lists that went out, and every list that did
             record_campaigns(run_dir, manifest, _now())
