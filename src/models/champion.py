@@ -1,5 +1,13 @@
-"""A bad champion taken back by hand: ``crm rollback <job>`` puts the alias on the version that
-was champion before it.
+"""The champion's guards: a candidate is compared with a champion fitted on comparable data
+only (:func:`data_tags`, :func:`comparison_problem`), and a bad champion is taken back by hand:
+``crm rollback <job>`` puts the alias on the version that was champion before it.
+
+Comparable data: each registered version carries the fingerprint of the job's data definition
+(the source's tables, column mapping, filters, values and vocabularies, or the synthetic
+generator's settings; not the file paths, cut-off or as-of dates, which move every week) and
+the share of rejected rows of its extract. A champion fitted on another definition, or on an
+extract with more rejects than the candidate's job accepts for publishing, is no yardstick:
+the candidate then meets the gates' absolute thresholds only, and the decision says why.
 
 Each promotion tags the version it promotes with the one it replaced
 (``promotion.champion_before``, set by :func:`src.models.registry.settle_promotion`), so the
@@ -12,17 +20,70 @@ is not the way back of a later rollback; the version put back is tagged ``promot
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-__all__ = ["BEFORE_TAG", "NO_CHAMPION", "ChampionRollback", "RollbackError", "rollback_by_hand"]
+__all__ = ["BEFORE_TAG", "NO_CHAMPION", "ChampionRollback", "RollbackError", "comparison_problem",
+           "data_tags", "rollback_by_hand"]
 
 BEFORE_TAG = "promotion.champion_before"
 """Version tag: the champion a promoted version replaced (:data:`NO_CHAMPION`: none)."""
 NO_CHAMPION = "none"
 _TAKEN_BACK = ("rolled_back",)
+
+
+FINGERPRINT_TAG = "data.fingerprint"
+REJECT_SHARE_TAG = "data.reject_share"
+BAR_TAG = "data.publish_max_reject_share"
+_MOVING_KEYS = frozenset({"path", "paths", "as_of_date", "cutoff_date", "cutoff_dates",
+                          "extraction_date"})
+
+
+def _without_moving(node: Any) -> Any:
+    if isinstance(node, Mapping):
+        return {str(k): _without_moving(v) for k, v in sorted(node.items(), key=lambda kv: str(kv[0]))
+                if str(k) not in _MOVING_KEYS}
+    if isinstance(node, list | tuple):
+        return [_without_moving(v) for v in node]
+    return node
+
+
+def data_tags(data: Mapping[str, Any], rows: Mapping[str, Mapping[str, int]],
+              publish_max_reject_share: float) -> dict[str, str]:
+    """The version tags that say what data a scorer was fitted on.
+
+    Parameters
+    ----------
+    data : the job's ``data`` params as JSON (``JobParams.data.model_dump(mode="json")``).
+    rows : rows per table of the run's extract: ``{"bookings": {"in": n, "rejected": r}}``.
+    publish_max_reject_share : the job's ``data_quality.publish_max_reject_share``.
+    """
+    text = json.dumps(_without_moving(data), sort_keys=True, default=str)
+    shares = [r.get("rejected", 0) / r["in"] for r in rows.values() if r.get("in")]
+    return {FINGERPRINT_TAG: hashlib.sha256(text.encode()).hexdigest()[:16],
+            REJECT_SHARE_TAG: repr(round(max(shares, default=0.0), 6)),
+            BAR_TAG: repr(float(publish_max_reject_share))}
+
+
+def comparison_problem(candidate: Mapping[str, str], champion: Mapping[str, str]) -> str | None:
+    """Why the champion (its version tags) is no yardstick for the candidate, or None.
+
+    Versions registered without the tags of :func:`data_tags` are compared as before."""
+    mine, theirs = candidate.get(FINGERPRINT_TAG), champion.get(FINGERPRINT_TAG)
+    if mine and theirs and mine != theirs:
+        return ("the champion was fitted on another data definition (source, mapping, "
+                "filters or vocabularies changed)")
+    bar, share = candidate.get(BAR_TAG), champion.get(REJECT_SHARE_TAG)
+    if bar is not None and share is not None and float(share) > float(bar):
+        return (f"the champion was fitted on an extract with {float(share):.1%} of rows "
+                f"rejected, more than the {float(bar):.1%} this job publishes from")
+    return None
 
 
 class RollbackError(Exception):

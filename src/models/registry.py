@@ -44,7 +44,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from src.features.scoring import scoring_features
-from src.models.champion import BEFORE_TAG, NO_CHAMPION
+from src.models.champion import BEFORE_TAG, NO_CHAMPION, comparison_problem
 from src.models.frames import signature_dtypes
 from src.models.mlflow_models import log_project_model
 from src.models.scoring import CustomerScorer
@@ -89,6 +89,7 @@ class PromotionDecision:
     promoted : whether the candidate passed every gate (for :func:`promote`: the alias now
         points at ``version``).
     checks : one dict per gate: metric, candidate, champion, threshold, passed, reason.
+    comparison : why the champion was not compared with (:func:`comparison_problem`), or "".
     """
 
     model_name: str
@@ -100,6 +101,7 @@ class PromotionDecision:
     champion_metrics: dict[str, float]
     checks: list[dict[str, Any]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    comparison: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -296,7 +298,10 @@ def judge_candidate(model_name: str, version: str | int, candidate_metrics: Mapp
     champ_version = None if current is None else str(current.version)
     if champ_version == version:
         current, champ_version = None, None
-    champ = None if current is None else version_metrics(model_name, champ_version, c)
+    why = None if current is None else comparison_problem(
+        c.get_model_version(model_name, version).tags or {}, current.tags or {})
+    champ = (None if current is None or why
+             else version_metrics(model_name, champ_version, c))
     passed, checks = check_gates(cand, champ, p.gates)
     for check in checks:
         texts = (problems or {}).get(check["metric"].removesuffix("_fit_problems"), [])
@@ -308,7 +313,8 @@ def judge_candidate(model_name: str, version: str | int, candidate_metrics: Mapp
     return PromotionDecision(
         model_name=model_name, version=version, alias=p.alias, promoted=passed,
         champion_version=champ_version, candidate_metrics=cand, champion_metrics=champ or {},
-        checks=checks, reasons=reasons)
+        checks=checks, reasons=reasons, comparison="" if not why else (
+            f"{why}: version {champ_version} is no yardstick, the absolute thresholds apply"))
 
 
 def promote(model_name: str, version: str | int, candidate_metrics: Mapping[str, float] | None = None,
@@ -386,6 +392,7 @@ def publish_scorer(scorer: CustomerScorer, params: PromotionParams, *, job: str 
     decision = judge_candidate(name, version, params=params, client=c, problems=problems)
     champion = decision.champion_version
     record.update(gates_passed=decision.promoted, champion_before=champion,
+                  comparison=decision.comparison,
                   champion_after=champion, checks=decision.checks, reasons=decision.reasons,
                   decision="pending" if decision.promoted else "rejected")
     if decision.promoted:

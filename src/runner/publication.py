@@ -39,7 +39,7 @@ __all__ = ["data_quality_hold", "export_files", "promotion_lines", "record_campa
 #: the record's keys the manifest keeps under ``promotion``
 _MANIFEST_KEYS = ("name", "version", "alias", "decision", "promoted", "gates_passed",
                   "champion_before", "champion_after", "reasons", "on_reject", "lists_from",
-                  "lists_model", "lists_note", "fit_problems", "checks")
+                  "lists_model", "lists_note", "fit_problems", "checks", "comparison")
 
 
 def export_files(run_dir: Path) -> list[str]:
@@ -208,6 +208,8 @@ def promotion_lines(manifest: dict[str, Any]) -> list[str]:
     else:
         head = f"champion: {model} registered, not judged"
     lines = [head, *(f"  - {r}" for r in p.get("reasons") or [])]
+    if p.get("comparison"):
+        lines.append(f"  compared with thresholds only: {p['comparison']}")
     if manifest.get("status") == "failed":
         lines.append("  no lists published (the run failed)")
     elif p.get("lists_note"):

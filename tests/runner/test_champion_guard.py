@@ -152,3 +152,50 @@ def test_a_version_promoted_before_the_tag_goes_back_to_the_last_promoted_one(
     done = rollback_by_hand("old_scorer", client=client)
     assert (done.taken_back, done.restored) == ("3", "1")
     assert str(client.get_model_version_by_alias("old_scorer", "champion").version) == "1"
+
+
+@pytest.mark.parametrize("champion_data, compared", [
+    ("same", True),                 # same definition (last week's file), clean extract
+    ("other_mapping", False),       # the job's mapping changed since
+    ("dirty_extract", False),       # the champion's extract had 6 % rejects, the bar is 2 %
+])
+def test_gates_compare_with_a_champion_fitted_on_comparable_data_only(
+        store: dict, champion_data: str, compared: bool) -> None:
+    """A champion with concordance 0.90 and a candidate with 0.75: within 0.02 of the champion
+    fails when the champion is comparable; otherwise only the absolute 0.6 applies, and the
+    decision says why the champion was no yardstick."""
+    from src.models.champion import data_tags
+    from src.models.registry import judge_candidate
+    from src.params.schema import GateParams, PromotionParams
+
+    client = store["client"]
+    _register(client, "cmp_scorer", 2)
+    data = {"source": {"tables": {"bookings": {"path": "week_49.csv",
+                                               "columns": {"customer_id": "Guest"}}}}}
+    clean = {"bookings": {"in": 1000, "rejected": 5}}
+    last_week = {"source": {"tables": {"bookings": {"path": "week_48.csv",  # paths move weekly
+                                                    "columns": {"customer_id": "Guest"}}}}}
+    champion_source = {"same": last_week, "dirty_extract": data, "other_mapping": {"source": {
+        "tables": {"bookings": {"path": "week_48.csv", "columns": {"customer_id": "Email"}}}}}}
+    champion_rows = {"bookings": {"in": 1000, "rejected": 60}} if champion_data == "dirty_extract" \
+        else clean
+    for version, tags in (("1", {**data_tags(champion_source[champion_data], champion_rows, 0.02),
+                                 "metric.churn_concordance": "0.9"}),
+                          ("2", {**data_tags({"source": {"tables": {"bookings": {
+                              "path": "week_49.csv", "columns": {"customer_id": "Guest"}}}}},
+                              clean, 0.02), "metric.churn_concordance": "0.75"})):
+        for k, v in tags.items():
+            client.set_model_version_tag("cmp_scorer", version, k, v)
+    client.set_registered_model_alias("cmp_scorer", "champion", "1")
+    params = PromotionParams(gates={"churn_concordance": GateParams(
+        greater_is_better=True, threshold=0.6, max_worsening=0.02)})
+    decision = judge_candidate("cmp_scorer", "2", params=params, client=client)
+    assert decision.promoted is (not compared), decision.reasons
+    assert decision.champion_version == "1"
+    if compared:
+        assert decision.comparison == "" and decision.reasons == [
+            "churn_concordance: 0.75 is not >= 0.88"]
+    else:
+        why = ("another data definition" if champion_data == "other_mapping"
+               else "6.0% of rows rejected, more than the 2.0%")
+        assert why in decision.comparison and "version 1 is no yardstick" in decision.comparison
