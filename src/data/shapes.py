@@ -53,8 +53,8 @@ class ShapeWarning:
 
     Attributes
     ----------
-    code : ``invoice_lines``, ``negative_amounts``, ``unit_price_amount``, ``no_consent`` or
-        ``cancellation_ids``.
+    code : ``invoice_lines``, ``negative_amounts``, ``unit_price_amount``, ``no_consent``,
+        ``cancellation_ids``, ``composite_key`` or ``busy_customers``.
     table : the contract table concerned.
     message : what was found, in one sentence.
     fix : what to set in params (the key is named).
@@ -123,7 +123,8 @@ def shape_warnings(
     -------
     list of :class:`ShapeWarning`, in the order: invoice lines (repeated ``booking_id``),
     negative amounts, a unit price mapped as the amount, no consent columns, cancellation
-    invoice ids.
+    invoice ids, a customer key built from profile fields, customers booking implausibly
+    often.
     """
     if hasattr(tables, "tables") and hasattr(tables, "rejects"):  # a LoadedData
         rejects = tables.rejects if rejects is None else rejects
@@ -192,6 +193,61 @@ def shape_warnings(
                 "others are numbers: they look like cancellation invoices",
                 f"drop them with tables.bookings.where: {_yaml(cond)} (or map "
                 "them onto status cancelled)", int(lettered.sum())))
+    if bookings is not None and "customer_id" in bookings and len(bookings):
+        src = bsource.columns.get("customer_id", "customer_id") if bsource else "customer_id"
+        out.extend(_key_warnings(bookings, src))
+    return out
+
+
+_KEY_SEPARATORS = ("|", ";", "/", "#", ":", "_", "-", " ", ",", "+")
+COMPOSITE_MIN_PARTS = 3
+"""A customer key whose values split into this many parts or more, none of them telling
+customers apart, is warned as a surrogate built from profile fields."""
+BUSY_BOOKINGS_PER_YEAR = 52
+"""Bookings a year above which a travel customer is implausible (a booking a week: an agency,
+a corporate account or a group key)."""
+BUSY_MIN_SHARE = 0.1
+
+
+def _key_warnings(bookings: pd.DataFrame, source: str) -> list[ShapeWarning]:
+    """A customer key made of profile fields, or customers that book implausibly often."""
+    out: list[ShapeWarning] = []
+    ids = bookings["customer_id"].dropna().astype(str)
+    distinct = pd.Series(ids.unique())
+    if len(distinct) > 50_000:  # the shape shows on a sample of the values
+        distinct = distinct.sample(50_000, random_state=0).reset_index(drop=True)
+    if len(distinct) >= 20:
+        for sep in _KEY_SEPARATORS:
+            parts = distinct.str.split(sep, regex=False)
+            if parts.str.len().ge(COMPOSITE_MIN_PARTS).mean() < 0.8:
+                continue
+            table = pd.DataFrame(parts.tolist()).iloc[:, :8]
+            widest = table.nunique(dropna=True).max()
+            if widest <= 0.2 * len(distinct):  # no part tells customers apart
+                example = distinct.iloc[0]
+                out.append(ShapeWarning(
+                    "composite_key", "bookings",
+                    f"the customer key {source!r} looks built from profile fields: its "
+                    f"{len(distinct):,} values split at {sep!r} into {table.shape[1]} parts, "
+                    f"none of which has more than {widest:,} values (e.g. {example!r}); one "
+                    "such 'customer' is everyone with that profile",
+                    "map a column that names the person (guest, member, loyalty or account "
+                    "number): tables.bookings.columns.customer_id", int(len(ids))))
+                break
+    dates = bookings.get("booking_date")
+    if dates is not None and dates.notna().any():
+        years = max((dates.max() - dates.min()).days, 365) / 365.25
+        counts = ids.value_counts()
+        busy = counts[counts > BUSY_BOOKINGS_PER_YEAR * years]
+        if len(busy) and busy.sum() > BUSY_MIN_SHARE * len(ids):
+            out.append(ShapeWarning(
+                "busy_customers", "bookings",
+                f"{len(busy):,} customers hold {busy.sum() / len(ids):.0%} of the bookings, "
+                f"each more than {BUSY_BOOKINGS_PER_YEAR} a year (e.g. {busy.index[0]!r}: "
+                f"{int(busy.iloc[0]):,}): agencies, corporate accounts or a key that groups "
+                "people",
+                f"check the key tables.bookings.columns.customer_id ({source!r}); if these are "
+                "accounts, filter them with tables.bookings.where", int(busy.sum())))
     return out
 
 

@@ -230,6 +230,8 @@ def plan_job(name: str, files: Sequence[str | Path], as_of_date: date | None = N
         _table_guesses(plan, as_of)
         return plan
     plan.stats, bulk, bulk_why = table_stats(loaded, rec.tables, as_of)
+    plan.confirm.extend(f"{w['message']}; {w['fix']}" for w in loaded.warnings
+                        if w["code"] in ("composite_key", "busy_customers"))
     if as_of is None:
         as_of, as_of_why = bulk, bulk_why
         if plan.stats.get("bookings") and plan.stats["bookings"].n_future:

@@ -155,3 +155,39 @@ def test_a_customer_key_that_cannot_name_customers_is_refused_with_why(values: l
 ])
 def test_a_customer_key_that_names_customers_passes(values: list[str]) -> None:
     assert customer_key_problem(_ids(values)) is None
+
+
+def _bookings_of(ids: list[str], days: int = 730) -> pd.DataFrame:
+    dates = pd.Timestamp("2023-01-01") + pd.to_timedelta(
+        [i * days // len(ids) for i in range(len(ids))], unit="D")
+    return pd.DataFrame({"customer_id": ids, "booking_date": dates, "amount": 100.0,
+                         "booking_id": [f"B{i}" for i in range(len(ids))]})
+
+
+def test_a_customer_key_built_from_profile_fields_is_warned() -> None:
+    """A hotel's surrogate: hotel|country|adults|children|segment, 2 x 6 x 3 x 2 x 4 profiles;
+    a UUID or a prefixed number (as many values per part as customers) is not warned."""
+    import itertools
+    import uuid
+
+    profiles = ["|".join(map(str, p)) for p in itertools.product(
+        ["Resort Hotel", "City Hotel"], ["PRT", "GBR", "FRA", "ESP", "DEU", "ITA"], [1, 2, 3],
+        [0, 1], ["Transient", "Group", "Contract", "Direct"])]
+    ids = [profiles[i % len(profiles)] for i in range(3000)]
+    [w] = [w for w in shape_warnings({"bookings": _bookings_of(ids)}) if w.code == "composite_key"]
+    assert "split at '|' into 5 parts" in w.message and "tables.bookings.columns.customer_id" in w.fix
+    for fine in ([str(uuid.UUID(int=i * 7919 + 1)) for i in range(300)] * 3,
+                 [f"CUST-2024-{i % 900:05d}" for i in range(3000)]):
+        assert "composite_key" not in {w.code for w in shape_warnings(
+            {"bookings": _bookings_of(fine)})}
+
+
+def test_customers_booking_more_than_weekly_are_warned() -> None:
+    """Two 'customers' with 400 bookings each over two years (agencies) beside 1,000 travellers
+    with two each: warned with the share; the travellers alone are not."""
+    travellers = [f"C{i}" for i in range(1000)] * 2
+    [w] = [w for w in shape_warnings({"bookings": _bookings_of(travellers + ["AG1", "AG2"] * 400)})
+           if w.code == "busy_customers"]
+    assert w.message.startswith("2 customers hold 29% of the bookings") and w.count == 800
+    assert "busy_customers" not in {w.code for w in shape_warnings(
+        {"bookings": _bookings_of(travellers)})}

@@ -223,3 +223,25 @@ def test_short_history_sizes_everything_inside_it(tmp_path):
     rules = " ".join(r["when"] for r in doc["scoring"]["action_rules"])
     assert "churn_prob_365d" not in rules
     assert f"churn_prob_{max(doc['scoring']['horizons_days'])}d" in rules
+
+
+def test_a_surrogate_guest_key_is_flagged_for_confirmation(tmp_path):
+    """A hotel extract whose only guest column is a profile composite (hotel|country|adults|
+    segment): crm init asks to confirm the key, naming it, its parts and the key to change."""
+    import itertools
+
+    profiles = ["|".join(map(str, p)) for p in itertools.product(
+        ["Resort Hotel", "City Hotel"], ["PRT", "GBR", "FRA", "ESP", "DEU"], [1, 2, 3],
+        ["Transient", "Group", "Direct"])]
+    rows = [f"R{i},{profiles[(i * 7) % len(profiles)]},{date(2022, 1, 1) + timedelta(days=i % 700)},"
+            f"{80 + i % 300}.00,Check-Out\n" for i in range(4000)]
+    file = tmp_path / "hotel.csv"
+    file.write_text("reservation_id,guest_key,booking_date,adr_total,reservation_status\n"
+                    + "".join(rows), encoding="utf-8")
+    lines: list[str] = []
+    init_job("hotel", [file], out=tmp_path / "hotel.yaml", echo=lines.append,
+             given={"customer_id": "guest_key"})
+    printed = "\n".join(lines)
+    assert "please confirm" in printed, printed
+    assert "the customer key 'guest_key' looks built from profile fields" in printed, printed
+    assert "split at '|' into 4 parts" in printed and "columns.customer_id" in printed
