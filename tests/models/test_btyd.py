@@ -561,3 +561,50 @@ def test_benchmark_smoke_run():
     assert "| ours | ok |" in out.stdout
     assert "floor x iterations" in out.stdout
     assert "| lifetimes | ok |" in out.stdout or "| lifetimes | not installed |" in out.stdout
+
+
+def test_log_space_hypergeometric_series_equals_scipy_where_scipy_is_exact() -> None:
+    from scipy.special import hyp2f1
+
+    from src.models.btyd.bgnbd import _log_hyp2f1_positive
+
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.1, 40, 200), rng.uniform(0.1, 40, 200)
+    c, z = a + b + rng.uniform(0.5, 30, 200), rng.uniform(0.01, 0.9, 200)
+    got = _log_hyp2f1_positive(a, b, c, np.log(z))
+    np.testing.assert_allclose(got, np.log(hyp2f1(a, b, c, z)), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e10, 1e13])
+def test_almost_no_dropout_predicts_the_limit_instead_of_failing(scale: float) -> None:
+    """A fit on clean data with little drop-out ends with a and b both huge (drop-out
+    p = a / (a + b) ~ 0.1 %): the Euler-transformed term is 0 x inf there. The predictions
+    are finite and within 1e-5 of those at a = 1,000 with the same p (computed by the
+    transformed form, no underflow there; the model itself moves by ~2e-6 between the two),
+    through the product's predict calls."""
+    p = 0.0011
+    x, tx = np.array([0, 1, 5, 32, 69.0]), np.array([0, 100, 400, 700, 729.0])
+    T = np.full(5, 730.0)
+
+    def predictions(a: float) -> np.ndarray:
+        m = BGNBD.from_estimates({"r": 0.49, "alpha": 9.9, "a": a, "b": a * (1 - p) / p})
+        return np.r_[m.conditional_expected_number_of_purchases_up_to_time(365, x, tx, T),
+                     m.conditional_probability_alive(x, tx, T)]
+
+    huge, moderate = predictions(scale), predictions(1e3)
+    assert np.all(np.isfinite(huge))
+    np.testing.assert_allclose(huge, moderate, rtol=1e-5)
+
+
+def test_the_log_space_form_is_the_transformed_term_where_both_hold() -> None:
+    """At a = 700 (no underflow) the untransformed series in log space, as the fallback of
+    ``_g`` computes it, equals the Euler-transformed term ``_g`` returns, to 1e-10."""
+    from src.models.btyd.bgnbd import _log_hyp2f1_positive
+
+    r, alpha, a, b = 0.49, 9.9, 700.0, 700.0 * 0.9989 / 0.0011
+    m = BGNBD.from_estimates({"r": r, "alpha": alpha, "a": a, "b": b})
+    x, T, t = np.array([0, 1, 5, 32, 69.0]), np.full(5, 730.0), np.full(5, 365.0)
+    z = t / (alpha + T + t)
+    fallback = np.exp((r + x) * np.log1p(-z)
+                      + _log_hyp2f1_positive(r + x, b + x, a + b + x - 1.0, np.log(z)))
+    np.testing.assert_allclose(m._g(x, T, t), fallback, rtol=1e-10)

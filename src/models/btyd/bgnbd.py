@@ -96,6 +96,30 @@ def _hyp2f1_fixed_numerators(a: float, b: float, c: np.ndarray, z: np.ndarray) -
     return out
 
 
+def _log_hyp2f1_positive(a: np.ndarray, b: np.ndarray, c: np.ndarray, log_z: np.ndarray,
+                         max_terms: int = 1_000_000) -> np.ndarray:
+    """log 2F1(a, b; c; z) for a, b, c > 0 and 0 < z < 1, elementwise (arrays of one shape).
+
+    Every term of the Gauss series is positive here, so the sum is taken in log space
+    (log-sum-exp of the terms): it neither overflows for large ``a`` (many purchases) nor
+    loses the cancellation the Euler-transformed form suffers when the BG/NBD's ``a`` and
+    ``b`` are both huge (almost no drop-out). Stops where the terms fall and the next adds
+    less than 1e-16 of the sum."""
+    log_term = np.zeros(a.shape)
+    log_sum = np.zeros(a.shape)
+    active = np.ones(a.shape, dtype=bool)
+    for k in range(max_terms):
+        idx = np.flatnonzero(active)
+        if not len(idx):
+            break
+        step = (np.log(a[idx] + k) + np.log(b[idx] + k) - np.log(c[idx] + k)
+                - np.log(k + 1.0) + log_z[idx])
+        log_term[idx] += step
+        log_sum[idx] = np.logaddexp(log_sum[idx], log_term[idx])
+        active[idx] = (step >= 0) | (log_term[idx] - log_sum[idx] > -37.0)
+    return log_sum
+
+
 def bgnbd_log_likelihood(
     r: float, alpha: float, a: float, b: float,
     frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
@@ -301,8 +325,15 @@ class BGNBD(LogParamMLE):
         x, T, t = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, T, t)))
         log1mz = -np.log1p(t / (alpha + T))
         z = -np.expm1(log1mz)
-        h = _hyp2f1_fixed_numerators(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
-        out = np.exp((a - 1.0) * log1mz) * h
+        with np.errstate(all="ignore"):
+            h = _hyp2f1_fixed_numerators(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
+            out = np.exp((a - 1.0) * log1mz) * h
+        bad = ~np.isfinite(out) & (z > 0)
+        if bad.any():  # e.g. a and b both huge (almost no drop-out): the untransformed
+            # series, every term positive, summed in log space
+            rx = r + x[bad]
+            out[bad] = np.exp(rx * log1mz[bad] + _log_hyp2f1_positive(
+                rx, b + x[bad], a + b + x[bad] - 1.0, np.log(z[bad])))
         if not np.all(np.isfinite(out)):
             raise FloatingPointError(
                 "BG/NBD: hypergeometric term not finite for some customers "
