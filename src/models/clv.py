@@ -13,6 +13,7 @@ Units: ``time_unit_days`` is the length of the models' time unit in days (1 for 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -69,8 +70,10 @@ class CLVModel(ProjectModel):
     Attributes
     ----------
     bgnbd_ : fitted :class:`~src.models.btyd.BGNBD`.
-    gamma_gamma_ : fitted :class:`~src.models.btyd.GammaGamma` (``None`` without amounts or
-        with fewer than 10 repeat customers).
+    gamma_gamma_ : fitted :class:`~src.models.btyd.GammaGamma` (``None`` without amounts,
+        with fewer than 10 repeat customers, or when its fit has no population mean spend).
+    skipped_ : part -> why it was not used (``{"gamma_gamma": "... q = 0.166 <= 1 ..."}``):
+        the predictions then have no expected booking value and no CLV, the rest stands.
     n_customers_ : customers in the fit.
     """
 
@@ -92,11 +95,23 @@ class CLVModel(ProjectModel):
                 "(an earlier start date or a later calibration end)")
         self.bgnbd_ = BGNBD(penalizer=s.penalizer).fit_summary(summary)
         self.gamma_gamma_ = None
+        self.skipped_: dict[str, str] = {}
         if "monetary_value" in summary.columns:
             repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
             if len(repeat) >= 10:
-                self.gamma_gamma_ = GammaGamma(penalizer=s.penalizer).fit(
+                gg = GammaGamma(penalizer=s.penalizer).fit(
                     repeat["frequency"], repeat["monetary_value"])
+                q = gg.params_["q"]
+                if q > 1:
+                    self.gamma_gamma_ = gg
+                else:  # E[spend] = p v / (q - 1) does not exist: no value is better than a wrong one
+                    self.skipped_["gamma_gamma"] = (
+                        f"Gamma-Gamma skipped: q = {q:.3g} <= 1, so the population mean spend "
+                        "does not exist (spend too heavy-tailed for the model"
+                        + (f", or the penalizer {s.penalizer:g} pulled q to 1" if s.penalizer
+                           else "") + "); no expected booking value and no CLV this run, "
+                        "the BG/NBD predictions stand")
+                    warnings.warn(self.skipped_["gamma_gamma"], RuntimeWarning, stacklevel=2)
         self.n_customers_ = len(summary)
         return self
 

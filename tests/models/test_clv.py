@@ -552,3 +552,23 @@ def test_lifecycle_at_by_hand(planted):
     assert custom["stage"].to_dict() == {
         c: ("likely_alive" if p >= 0.5 else "other") for c, p in custom["p_alive"].items()}
     assert custom.loc["new", "stage"] == "likely_alive"  # no repeat yet: P(alive) = 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_gamma_gamma_without_a_mean_spend_is_skipped_and_the_rest_stands(seed: int) -> None:
+    """Planted q = 0.7 (the population mean spend p v / (q - 1) does not exist): the fit finds
+    q <= 1, the Gamma-Gamma is skipped with the reason (no CLV rather than a wrong one), and
+    the BG/NBD predictions are made, instead of a ValueError from predict."""
+    from src.models.btyd.bgnbd import simulate_bgnbd
+    from src.models.btyd.gamma_gamma import simulate_gamma_gamma
+
+    h = simulate_bgnbd(np.full(3000, 730.0), r=0.8, alpha=60.0, a=0.8, b=3.0, seed=seed)
+    spend = simulate_gamma_gamma(h["frequency"].to_numpy(), p=3.0, q=0.7, v=20.0, seed=seed)
+    summary = h.assign(monetary_value=spend)
+    summary.index = [f"C{i}" for i in range(len(summary))]
+    with pytest.warns(RuntimeWarning, match=r"Gamma-Gamma skipped: q = 0\.\d+ <= 1"):
+        model = clv.CLVModel().fit(summary)
+    assert model.gamma_gamma_ is None and "no CLV this run" in model.skipped_["gamma_gamma"]
+    predictions = model.predict(summary)
+    assert predictions["clv"].isna().all()
+    assert predictions["expected_bookings"].notna().all() and predictions["p_alive"].between(0, 1).all()
