@@ -61,14 +61,17 @@ def data_tags(data: Mapping[str, Any], rows: Mapping[str, Mapping[str, int]],
     Parameters
     ----------
     data : the job's ``data`` params as JSON (``JobParams.data.model_dump(mode="json")``).
-    rows : rows per table of the run's extract: ``{"bookings": {"in": n, "rejected": r}}``.
+    rows : rows per table of the run's extract: ``{"bookings": {"in": n, "rejected": r}}``
+        (empty when unknown: no reject-share tag).
     publish_max_reject_share : the job's ``data_quality.publish_max_reject_share``.
     """
     text = json.dumps(_without_moving(data), sort_keys=True, default=str)
     shares = [r.get("rejected", 0) / r["in"] for r in rows.values() if r.get("in")]
-    return {FINGERPRINT_TAG: hashlib.sha256(text.encode()).hexdigest()[:16],
-            REJECT_SHARE_TAG: repr(round(max(shares, default=0.0), 6)),
+    tags = {FINGERPRINT_TAG: hashlib.sha256(text.encode()).hexdigest()[:16],
             BAR_TAG: repr(float(publish_max_reject_share))}
+    if shares:  # unknown without the data step's record (a notebook run alone): not tagged
+        tags[REJECT_SHARE_TAG] = repr(round(max(shares), 6))
+    return tags
 
 
 def comparison_problem(candidate: Mapping[str, str], champion: Mapping[str, str]) -> str | None:
