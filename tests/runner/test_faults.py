@@ -164,6 +164,20 @@ def test_gbk_file_with_chinese_text_is_read_when_declared(store: dict) -> None:
     assert result.manifest["rows"]["bookings"] == {"in": 20, "kept": 20, "rejected": 0}
 
 
+def test_a_10000_character_id_is_rejected_by_crm_run_naming_its_length(store: dict) -> None:
+    """One booking of 100 with a 10,000-character customer id (1 %, under the publishing
+    bar): the run goes on without it, and rejects.csv says how long it was and the bound."""
+    d = folder(store, "long_id")
+    rows = bookings_csv(100).splitlines(keepends=True)
+    rows[5] = rows[5].replace(",C4,", "," + "X" * 10_000 + ",")
+    (d / "bookings.csv").write_text("".join(rows), encoding="utf-8")
+    result = run_job(job_file(d, ["01_data_quality"], source(d / "bookings.csv")), quiet=True)
+    assert result.exit_code == EXIT_OK, result.manifest["error"]
+    assert result.manifest["rows"]["bookings"] == {"in": 100, "kept": 99, "rejected": 1}
+    [reason] = pd.read_csv(result.run_dir / "rejects.csv")["reason"].tolist()
+    assert reason.startswith("10,000 characters, more than the 128 a customer_id may have")
+
+
 def test_mixed_date_formats_and_a_few_duplicates_go_to_rejects(store: dict) -> None:
     """Forms that read one way only (ISO, month names, compact, year first) are read side by
     side; a day/month form among them is refused (see BAD_FILES_23); garbage is rejected."""
