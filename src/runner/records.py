@@ -18,6 +18,10 @@ NOTE_METRICS = {
     "churn_km_fallback": ("churn: no usable covariates for churn.models, so Kaplan-Meier (km, "
                           "no covariates) was fitted instead; add km to churn.models to choose "
                           "it explicitly"),
+    "gamma_gamma_skipped": ("loyalty: the Gamma-Gamma spend model was skipped (its q <= 1: the "
+                            "population mean spend does not exist), so this run has no expected "
+                            "booking value and no CLV; the BG/NBD predictions stand (see notebook "
+                            "04)"),
 }
 
 
