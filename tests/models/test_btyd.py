@@ -608,3 +608,26 @@ def test_the_log_space_form_is_the_transformed_term_where_both_hold() -> None:
     fallback = np.exp((r + x) * np.log1p(-z)
                       + _log_hyp2f1_positive(r + x, b + x, a + b + x - 1.0, np.log(z)))
     np.testing.assert_allclose(m._g(x, T, t), fallback, rtol=1e-10)
+
+
+@pytest.mark.parametrize("a, b", [(0.8, 2.5), (2.0, 2000.0)])  # interior; a, b run to infinity
+def test_the_curvature_shortcut_of_the_bound_check_changes_no_verdict(a: float, b: float) -> None:
+    """The fit skips the bound moves of a parameter whose curvature puts it far from both
+    bounds; the verdicts equal those of the full check (every parameter moved) on an
+    interior fit and on one whose a and b run to infinity (almost no drop-out)."""
+    from src.models.btyd.base import _hessian
+    from src.models.btyd.bgnbd import simulate_bgnbd
+
+    h = simulate_bgnbd(np.full(5000, 730.0), r=0.5, alpha=10.0, a=a, b=b, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model = BGNBD().fit(h["frequency"], h["recency"], h["T"])
+    obj = bgnbd_objective(Histories.compress(h["frequency"].to_numpy(), h["recency"].to_numpy(),
+                                             h["T"].to_numpy(), None))
+    u = np.log([model.params_[n] for n in ("r", "alpha", "a", "b")])
+    with np.errstate(all="ignore"):
+        full = model._bounds_reached(lambda v: obj.fun(v)[0], u)
+        short = model._bounds_reached(lambda v: obj.fun(v)[0], u,
+                                      curvature=np.diag(_hessian(obj, u)))
+    assert short == full == model.fit_diagnostics_["bounds"]
+    assert bool(full) is (b > 1000)  # the planted case of no drop-out is flagged

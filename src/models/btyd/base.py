@@ -48,6 +48,10 @@ LOG_BOUNDS = (-30.0, 30.0)
 """Box on each log-parameter: keeps every exp() finite during line searches."""
 FLAT_STEP = 5.0
 """Fit check: each log-parameter is moved this far toward each bound (a factor e^5 ~ 148)."""
+CURVED_LOGLIK = 100 * 1.92
+"""Fit check shortcut: a parameter whose curvature at the optimum, half the Hessian's
+diagonal, exceeds this (a move of one log-unit would cost more than 100 times
+:data:`FLAT_LOGLIK` under the quadratic approximation) is far from both bounds."""
 FLAT_LOGLIK = 1.92
 """Fit check: a move of :data:`FLAT_STEP` that changes the fitted log-likelihood by less than
 this (half the 95 % chi-square quantile, one degree of freedom) means the data cannot tell
@@ -200,6 +204,34 @@ class Objective:
     total_weight: float
 
 
+def _remember_last(objective: Objective) -> Objective:
+    """``objective`` whose last evaluation is kept: asking again at the same point (the
+    optimiser's last step, then the diagnostics at the optimum) costs nothing."""
+    last: dict[str, Any] = {}
+
+    def fun(u: np.ndarray) -> tuple[float, np.ndarray]:
+        key = np.asarray(u, dtype=np.float64).tobytes()
+        if last.get("key") != key:
+            f, g = objective.fun(u)
+            last.update(key=key, value=(f, np.array(g, dtype=np.float64)))
+        f, g = last["value"]
+        return f, g.copy()
+
+    return Objective(fun=fun, total_weight=objective.total_weight)
+
+
+def _hessian(objective: Objective, u: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Hessian of the negative log-likelihood at ``u`` (log-parameters), shape (k, k):
+    central differences of the analytic gradient, symmetrised (2k gradient evaluations)."""
+    k = len(u)
+    H = np.empty((k, k))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = h
+        H[:, i] = (objective.fun(u + e)[1] - objective.fun(u - e)[1]) / (2 * h)
+    return 0.5 * (H + H.T)
+
+
 class LogParamMLE(ProjectModel):
     """Base class: maximum likelihood on log-parameters with an analytic gradient.
 
@@ -225,6 +257,7 @@ class LogParamMLE(ProjectModel):
         pen = float(self.penalizer)
         if pen < 0:
             raise ValueError("penalizer must be >= 0")
+        objective = _remember_last(objective)  # the optimum is evaluated once, not thrice
 
         def scaled(u: np.ndarray) -> tuple[float, np.ndarray]:
             # mean negative log-likelihood plus an L2 penalty on the natural parameters
@@ -259,8 +292,11 @@ class LogParamMLE(ProjectModel):
         self.converged_ = bool(res.success or grad_norm <= 1e-4)
         with _single_threaded_blas(), \
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            bounds = self._bounds_reached(lambda v: scaled(v)[0] * W, u)
-            weak = self._set_standard_errors(objective, u, at_bound=list(bounds))
+            hessian = _hessian(objective, u)
+            bounds = self._bounds_reached(lambda v: scaled(v)[0] * W, u,
+                                          curvature=np.diag(hessian))
+            weak = self._set_standard_errors(objective, u, at_bound=list(bounds),
+                                             hessian=hessian)
             self.fit_diagnostics_ = {
                 "converged": self.converged_, "max_abs_mean_gradient": grad_norm,
                 "bounds": bounds,
@@ -269,14 +305,18 @@ class LogParamMLE(ProjectModel):
                 "weak_directions": weak,
             }
 
-    def _bounds_reached(self, objective: Callable[[np.ndarray], float], u: np.ndarray
-                        ) -> dict[str, str]:
+    def _bounds_reached(self, objective: Callable[[np.ndarray], float], u: np.ndarray,
+                        curvature: np.ndarray | None = None) -> dict[str, str]:
         """Parameters the fitted objective cannot tell from a bound of :data:`LOG_BOUNDS`.
 
         Each log-parameter in turn (the others held) is moved :data:`FLAT_STEP` toward each
         bound; a side is reached when the parameter sits on it or the move changes the
         log-likelihood by less than :data:`FLAT_LOGLIK`. Holding the others makes the test
-        conservative: the profile log-likelihood changes even less.
+        conservative: the profile log-likelihood changes even less. ``curvature``: the
+        diagonal of the Hessian of the negative log-likelihood at ``u``; a parameter whose
+        curvature alone puts a move of one log-unit (a factor e, a fifth of the step) more
+        than :data:`CURVED_LOGLIK` away is not moved (its move could only say "far from any
+        bound": two evaluations saved per parameter, the common case on real data).
 
         Returns
         -------
@@ -292,6 +332,8 @@ class LogParamMLE(ProjectModel):
                 if abs(u[i] - bound) < 1e-6:
                     sides.append(side)
                     continue
+                if curvature is not None and 0.5 * curvature[i] > CURVED_LOGLIK:
+                    continue
                 v = u.copy()
                 v[i] = float(np.clip(u[i] + step, *LOG_BOUNDS))
                 f = objective(v)
@@ -302,7 +344,8 @@ class LogParamMLE(ProjectModel):
         return out
 
     def _set_standard_errors(self, objective: Objective, u: np.ndarray,
-                             at_bound: list[str] | None = None) -> list[str]:
+                             at_bound: list[str] | None = None,
+                             hessian: np.ndarray | None = None) -> list[str]:
         """Inverse Hessian of the negative log-likelihood; delta method to natural scale.
 
         Parameters
@@ -325,13 +368,7 @@ class LogParamMLE(ProjectModel):
         k = len(u)
         names = list(self._param_names)
         at_bound = [n for n in names if n in set(at_bound or ())]
-        h = 1e-5
-        H = np.empty((k, k))
-        for i in range(k):
-            e = np.zeros(k)
-            e[i] = h
-            H[:, i] = (objective.fun(u + e)[1] - objective.fun(u - e)[1]) / (2 * h)
-        H = 0.5 * (H + H.T)
+        H = _hessian(objective, u) if hessian is None else hessian
         theta = np.exp(u)
         # the Wald analysis covers the interior parameters only (the others have none)
         free = [i for i, n in enumerate(names) if n not in at_bound]
