@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOB    ?= demo
 
-.PHONY: help setup demo test browser lint lab ui bench bench10m lock clean
+.PHONY: help setup demo test browser lint lab ui bench bench-quick bench-compare bench10m lock clean
 
 help:
 	@echo "make demo   set up the virtualenv and run the demo job end to end"
@@ -13,6 +13,8 @@ help:
 	@echo "make lab    open JupyterLab on notebooks/ with the project's kernel"
 	@echo "make ui     open the MLflow UI on the project's tracking store"
 	@echo "make bench  run the benchmarks at 100k and 1M (PEERS=<venv>/bin/python for lifetimes, pymc-marketing)"
+	@echo "make bench-quick  BG/NBD vs lifetimes at 1M, scoring at 200k, the job at 100k (a few minutes), then bench-compare"
+	@echo "make bench-compare  the newest recorded benchmark run beside the one before (benchmarks/history.jsonl)"
 	@echo "make bench10m  the ten-million-customer scoring path (about 25 min)"
 	@echo "make lint   ruff"
 	@echo "make lock   re-record requirements.lock from the virtualenv"
@@ -50,7 +52,18 @@ ui: $(STAMP)
 	$(VENV)/bin/crm ui
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py --skip score10m $(if $(PEERS),--peer-python $(PEERS))
+	$(PY) benchmarks/run.py --skip score10m $(if $(PEERS),--peer-python $(PEERS)) --history benchmarks/history.jsonl
+
+bench-quick: $(STAMP)
+	rm -f outputs/bench-quick.jsonl; mkdir -p outputs
+	$(PY) benchmarks/run.py --only btyd --sizes 1000000 $(if $(PEERS),--peer-python $(PEERS)) --records outputs/bench-quick.jsonl --append
+	$(PY) benchmarks/run.py --only scoring --sizes 200000 --records outputs/bench-quick.jsonl --append
+	$(PY) benchmarks/run.py --only job --sizes 100000 --records outputs/bench-quick.jsonl --append
+	$(PY) benchmarks/history.py append outputs/bench-quick.jsonl --label quick
+	$(PY) benchmarks/history.py compare
+
+bench-compare: $(STAMP)
+	$(PY) benchmarks/history.py compare
 
 bench10m: $(STAMP)
 	$(PY) benchmarks/bench_score10m.py --sizes 10000000 --spark

@@ -30,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when loaded by path
 from _common import PROJECT_ROOT, machine_line, read_records  # noqa: E402
+from history import append_run, run_header  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OURS = "ours"
@@ -97,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
                          "pymc-marketing), for the scripts that take --peer-python")
     ap.add_argument("--skip", nargs="+", choices=sorted(found), default=[],
                     help="run every benchmark but these")
+    ap.add_argument("--history", type=Path, metavar="PATH",
+                    help="append this run's records, with its commit, date, machine and load "
+                         "average, to the history file (benchmarks/history.jsonl: make bench)")
     args = ap.parse_args(argv)
     if args.records:
         records_path = args.records.resolve()
@@ -106,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.NamedTemporaryFile(prefix="bench-records-", suffix=".jsonl",
                                          delete=False) as f:
             records_path = Path(f.name)
+    header = run_header()  # the load average at the start
     print(f"# benchmarks on {machine_line()}\n", flush=True)
     failed, without_records = [], []
     for name, path in found.items():
@@ -135,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {name} has no --records option; its table above is not in the combined "
               "table.")
     print(f"records: {records_path}", flush=True)
+    if args.history and records:
+        n = append_run(records, args.history, header=header)
+        print(f"history: {n} records appended to {args.history} (make bench-compare)")
     if failed:
         print(f"failed: {failed}", file=sys.stderr)
     return 1 if failed else 0
