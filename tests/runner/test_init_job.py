@@ -245,3 +245,20 @@ def test_a_surrogate_guest_key_is_flagged_for_confirmation(tmp_path):
     assert "please confirm" in printed, printed
     assert "the customer key 'guest_key' looks built from profile fields" in printed, printed
     assert "split at '|' into 4 parts" in printed and "columns.customer_id" in printed
+
+
+def test_the_as_of_date_comes_from_the_bulk_and_future_rows_are_flagged(tmp_path):
+    """Bookings 2022-2024 and 3 rows dated 2026-03-01 (a typo'd year, after the extraction):
+    crm init takes the last date of the bulk as the as-of date, not the bad rows, and asks to
+    confirm it naming the 3 future rows."""
+    rows = [f"B{i},C{i % 700},{date(2022, 1, 1) + timedelta(days=i % 1095)},{50 + i % 90}.00\n"
+            for i in range(5000)]
+    rows += [f"F{i},C{i},2026-03-01,70.00\n" for i in range(3)]
+    file = tmp_path / "orders.csv"
+    file.write_text("booking_id,customer_id,booking_date,amount\n" + "".join(rows),
+                    encoding="utf-8")
+    lines: list[str] = []
+    result = init_job("bulk", [file], out=tmp_path / "bulk.yaml", echo=lines.append)
+    assert result.plan.value("data.source.as_of_date") == date(2024, 12, 30)
+    printed = "\n".join(lines)
+    assert "3 bookings dated later are future rows" in printed and "please confirm" in printed
