@@ -18,7 +18,12 @@ from src.data.errors import DataError
 from src.params import ParamsError
 from src.runner.publication import promotion_lines
 
-__all__ = ["describe_failure", "failure_summary", "is_bad_input", "is_disk_full", "running_cell"]
+__all__ = ["KERNEL_START_RETRIES", "describe_failure", "failure_summary", "is_bad_input",
+           "is_disk_full", "is_kernel_start_failure", "running_cell"]
+
+KERNEL_START_RETRIES = 2
+"""Fresh kernel starts after a kernel that died before it ran anything (whatever
+``run.retries`` says: nothing of the notebook has run, so a new start cannot repeat work)."""
 
 
 def _names(cls: type) -> set[str]:
@@ -62,6 +67,16 @@ def is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, PapermillExecutionError):
         return "[Errno 28]" in str(exc.evalue) or "No space left" in str(exc.evalue)
     return False
+
+
+def is_kernel_start_failure(exc: BaseException) -> bool:
+    """Whether the kernel died before it answered, so no cell ran: jupyter_client's
+    ``Kernel died before replying to kernel_info`` (e.g. a ZMQ port taken by another process
+    between the choice and the bind: ``Address already in use``), or a kernel that did not
+    respond in time while starting."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "before replying to kernel_info" in text or "Kernel didn't respond" in text)
 
 
 def describe_failure(exc: BaseException, notebook: str, out_nb: Path | None = None) -> dict[str, Any]:

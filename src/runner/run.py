@@ -42,7 +42,14 @@ from src.params import JobParams, ParamsError, dump_params, flatten, load_params
 from src.paths import PROJECT_ROOT, notebook_name, notebook_path, runs_dir
 from src.runner.applicability import skip_reason
 from src.runner.attempts import archive_attempt
-from src.runner.failures import describe_failure, failure_summary, is_bad_input, is_disk_full
+from src.runner.failures import (
+    KERNEL_START_RETRIES,
+    describe_failure,
+    failure_summary,
+    is_bad_input,
+    is_disk_full,
+    is_kernel_start_failure,
+)
 from src.runner.killed import mark_killed
 from src.runner.lock import job_lock, note_run
 from src.runner.memory import PeakMemory
@@ -436,7 +443,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
         write_json_atomic(manifest_path, manifest)
         _say(f"[{i}/{len(params.notebooks)}] {name} ...", quiet, run_dir)
         t0 = time.perf_counter()
-        attempts, nb_error = 0, None
+        attempts, starts_failed, nb_error = 0, 0, None
         with PeakMemory() as memory:
             while True:
                 attempts += 1
@@ -454,6 +461,12 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
                     break
                 except Exception as exc:  # noqa: BLE001 - any failure is recorded, never swallowed
                     nb_error = exc
+                    if is_kernel_start_failure(exc) and starts_failed < KERNEL_START_RETRIES:
+                        starts_failed += 1  # nothing ran: a fresh kernel, not a retry
+                        attempts -= 1
+                        _say(f"    the kernel died while starting ({exc}); starting a new one",
+                             quiet, run_dir)
+                        continue
                     bad_input = (isinstance(exc, PapermillExecutionError)
                                  and is_bad_input(exc.ename))
                     if bad_input or is_disk_full(exc) or attempts > params.run.retries:
@@ -461,7 +474,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
                     _say(f"    attempt {attempts} failed ({type(exc).__name__}); retrying", quiet, run_dir)
         seconds = round(time.perf_counter() - t0, 2)
         entry.update(seconds=seconds, attempts=attempts, finished_at=_now(),
-                     peak_rss_mb=memory.peak_mb)
+                     peak_rss_mb=memory.peak_mb, kernel_starts_failed=starts_failed)
         if out_nb.exists():
             client.log_artifact(child_id, str(out_nb), artifact_path="notebook")
         if nb_error is None:
