@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -26,6 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PROJECT_ROOT, machine_line, read_records  # noqa: E402
+
+sys.path.insert(0, str(PROJECT_ROOT))  # src, as every benchmark script imports it
 
 HISTORY = Path(__file__).resolve().parent / "history.jsonl"
 WORSE = 0.20
@@ -36,12 +37,9 @@ Key = tuple[str, str, int, str]
 
 
 def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT,
-                             capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    from src.runner.provenance import git_commit
+
+    return git_commit()["commit"] or "unknown"
 
 
 def run_header(label: str = "") -> dict[str, Any]:

@@ -32,6 +32,7 @@ from pandas.api.types import (
 from src.data.contract import Column
 
 __all__ = [
+    "DMY_PATTERN",
     "DateForms",
     "R_BOOL",
     "R_DATE",
@@ -124,7 +125,7 @@ def _is_text(s: pd.Series) -> bool:
 _TZ_SUFFIX = re.compile(
     r"(\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
 )
-_DMY = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:(?:[ T]+|\s*,\s*)(.+))?$"
+DMY_PATTERN = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:(?:[ T]+|\s*,\s*)(.+))?$"
 _YMD_SLASH = r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?:(?:[ T]+|\s*,\s*)(.+))?$"
 _MONTH_NAME = (
     r"(?i)^(?=.*\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?:\b|\d))"
@@ -265,7 +266,7 @@ def date_forms(text: pd.Series) -> DateForms:
     t = t[t != ""]
     iso = t.str.match(r"^\d{4}-\d{1,2}-\d{1,2}")
     ymd = ~iso & t.str.match(_YMD_SLASH)
-    parts = t[~iso & ~ymd].str.extract(_DMY)
+    parts = t[~iso & ~ymd].str.extract(DMY_PATTERN)
     first = pd.to_numeric(parts[0], errors="coerce")
     second = pd.to_numeric(parts[1], errors="coerce")
     # a day and a month: one field at most 12, both at most 31 (31/31/2024 is no date)
@@ -294,7 +295,7 @@ def _parse_text_dates(text: pd.Series, date_format: str | None, dayfirst: bool) 
                 _to_datetime(stripped[changed], format="ISO8601")
             )
             todo = out.isna() & text.notna()
-    for pattern, first in ((_DMY, dayfirst), (_YMD_SLASH, None)):
+    for pattern, first in ((DMY_PATTERN, dayfirst), (_YMD_SLASH, None)):
         if todo.any():
             parsed = _parse_day_month(text[todo], pattern, first)
             out.loc[parsed.index] = parsed

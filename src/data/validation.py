@@ -22,7 +22,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandas.api.types import is_datetime64_any_dtype, is_object_dtype, is_string_dtype
 
-from src.data.coercion import as_text, coerce_column, date_forms, parse_dates
+from src.data.coercion import DMY_PATTERN, as_text, coerce_column, date_forms, parse_dates
 from src.data.contract import Table
 from src.data.errors import DataValidationError
 from src.data.rejects import (
@@ -289,12 +289,11 @@ def _too_long(values: pd.Series, column: str, bound: int) -> list[pd.DataFrame]:
     """The rows of a text column whose value has more than ``bound`` characters, as
     :func:`problem_rows` (none: an empty list). Categoricals are measured by level."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        long_levels = values.cat.categories.astype(str).str.len() > bound
-        if not long_levels.any():
+        level_lengths = values.cat.categories.astype(str).str.len().to_numpy()
+        if not (level_lengths > bound).any():
             return []
         codes = values.cat.codes.to_numpy()
-        lengths = np.where(codes >= 0, values.cat.categories.astype(str).str.len().to_numpy()[
-            np.maximum(codes, 0)], 0)
+        lengths = np.where(codes >= 0, level_lengths[np.maximum(codes, 0)], 0)
     else:
         lengths = values.astype("string").str.len().fillna(0).to_numpy(dtype=np.int64)
     pos = np.flatnonzero(lengths > bound)
@@ -324,7 +323,7 @@ def _proven_date_order(values: pd.Series, column: str, table: str, source: str,
     problem = forms.problem()
     if problem is None:
         return forms.dayfirst
-    shaped = text.str.strip().str.match(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}").fillna(False)
+    shaped = text.str.strip().str.match(DMY_PATTERN).fillna(False)
     pos = np.flatnonzero(shaped.to_numpy(dtype=bool))[:5]
     label = column_label(column, source_columns)
     raise DataValidationError(

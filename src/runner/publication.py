@@ -31,7 +31,7 @@ from mlflow.tracking import MlflowClient
 from src.layout import RunLayout
 from src.models.campaign_register import append_publication, register_dir
 from src.models.registry import rollback_promotion, settle_promotion
-from src.params.schema import CampaignParams
+from src.params.schema import CampaignParams, DataQualityParams
 
 __all__ = ["data_quality_hold", "export_files", "promotion_lines", "record_campaigns", "unrecord_campaigns", "restore_exports", "rollback_champion",
            "settle_champion", "withdraw_exports"]
@@ -124,8 +124,9 @@ def data_quality_hold(manifest: dict[str, Any]) -> str | None:
     Any table with a larger share of rejected rows (``manifest["rows"]``) than the job's
     ``data_quality.publish_max_reject_share`` holds the run: its lists stay unpublished and
     its candidate is not promoted."""
-    quality = (manifest.get("params") or {}).get("data_quality") or {}
-    bar = float(quality.get("publish_max_reject_share", 0.02))
+    quality = DataQualityParams.model_validate(
+        (manifest.get("params") or {}).get("data_quality") or {})
+    bar = quality.publish_max_reject_share
     worse = [f"{r.get('rejected', 0):,} of {r['in']:,} {table} rows rejected "
              f"({r.get('rejected', 0) / r['in']:.1%})"
              for table, r in (manifest.get("rows") or {}).items()
