@@ -22,7 +22,8 @@ from src.data.contract import snapshot_columns
 from src.data.synthetic import generate
 from src.features.attributes import TierRule
 from src.features.cache import FeatureTables, features_at
-from src.features.customer import customer_features, status_at, status_known_at
+from src.features.customer import customer_features
+from src.features.definitions import status_at, status_known_at
 from src.features.rfm_summary import summary_at
 from src.features.scoring import FeatureSettings, scoring_features
 from src.features.survival import landmark_frame, time_split

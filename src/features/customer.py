@@ -6,14 +6,10 @@ Every feature is computed from rows dated on or before ``cutoff_date`` only (boo
 
 Decisions
 ---------
-- A booking's status at a cut-off is the status known then (:func:`status_at`: the recorded
-  status once its ``status_date`` - or, without one, the latest date it can have been set -
-  has passed, else ``confirmed``), never the final status of a later extraction.
-- A booking is *completed* at the cut-off when it was booked on/before the cut-off, its status
-  there is ``completed`` (or ``confirmed``, or missing, or there is no status column) and - when the
-  travel dates are known - the trip has ended (``travel_start + nights`` days) on/before the
-  cut-off. Without travel dates a ``confirmed`` booking does not count (its trip may not have
-  ended).
+- What a booking is at the cut-off - its status then, *completed* or not - is defined once,
+  in :mod:`src.features.definitions` (:func:`~src.features.definitions.status_at`,
+  :func:`~src.features.definitions.completed_mask`). The counts, totals, dates, mixes and
+  tiers here are over the *completed* bookings: what the customer has travelled.
 - Customers known at the cut-off: anyone with a booking (any status), interaction or feedback
   dated on/before the cut-off, plus customers-table rows with ``signup_date`` on/before it.
   Customers whose bookings were all cancelled (or not yet travelled) do **not** vanish: they
@@ -37,9 +33,17 @@ from src.features.attributes import (
     point_in_time_attributes,
     recent_trip_counts,
 )
+from src.features.definitions import (
+    NOT_PURCHASES,
+    as_dates,
+    as_timestamp,
+    completed_bookings,
+    completed_mask,
+    status_at,
+    trip_end,
+)
 
-__all__ = ["booking_gaps", "completed_bookings", "customer_features", "CUSTOMER_ATTRIBUTES",
-           "status_at", "status_known_at"]
+__all__ = ["booking_gaps", "customer_features", "CUSTOMER_ATTRIBUTES"]
 
 CUSTOMER_ATTRIBUTES: tuple[str, ...] = (
     "customer_type",
@@ -59,122 +63,6 @@ mixes. Products, destination types and channels are the company's words (its voc
 none is fixed here: a mix has one column per level observed among the completed bookings up
 to the cut-off, sorted."""
 _DAY = np.timedelta64(1, "D")
-
-
-def cutoff_timestamp(cutoff_date) -> pd.Timestamp:
-    """A cut-off as a time-zone-naive ``pandas.Timestamp``."""
-    ts = pd.Timestamp(cutoff_date)
-    if ts.tzinfo is not None:
-        ts = ts.tz_localize(None)
-    return ts
-
-
-def _dates(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s
-    return pd.to_datetime(s)
-
-
-def _trip_end(bookings: pd.DataFrame) -> pd.Series | None:
-    """End of trip (travel_start + nights days); ``None`` without travel_start."""
-    if "travel_start" not in bookings.columns:
-        return None
-    start = _dates(bookings["travel_start"])
-    if "nights" in bookings.columns:
-        nights = pd.to_numeric(bookings["nights"], errors="coerce").fillna(0).to_numpy()
-        end = start + pd.to_timedelta(nights, unit="D")
-    else:
-        end = start
-    # trip dates unknown for a row: fall back to its booking date
-    return end.fillna(_dates(bookings["booking_date"]))
-
-
-def completed_bookings(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
-    """Bookings that count as completed as of ``cutoff_date``.
-
-    Parameters
-    ----------
-    bookings : contract ``bookings`` table, shape (n_bookings, ...); needs ``booking_date``,
-        optionally ``status``, ``travel_start`` and ``nights`` (days).
-    cutoff_date : date-like; the observation date.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The rows (same columns, original index) booked on/before the cut-off whose status is
-        ``completed`` (``confirmed`` too when travel dates are known; a missing status counts
-        as completed) and, when ``travel_start`` exists, whose trip ended
-        (``travel_start + nights`` days) on/before the cut-off.
-    """
-    return bookings.loc[_completed_mask(bookings, cutoff_timestamp(cutoff_date))]
-
-
-def status_known_at(bookings: pd.DataFrame) -> pd.Series:
-    """The date from which each booking's recorded (final) ``status`` was known.
-
-    ``status_date`` when the bookings carry it (the dated history of the contract); without
-    it, the latest date the status can have been set, so a past cut-off never sees a status
-    that was set later: ``completed`` at the end of the trip (``travel_start + nights``; the
-    booking date without travel dates), ``cancelled`` / ``no_show`` at the trip start (the
-    booking date without travel dates), anything else at the booking date.
-
-    Returns
-    -------
-    pandas.Series of datetime64[ns], index of ``bookings``.
-    """
-    booked = _dates(bookings["booking_date"])
-    if "status" not in bookings.columns:
-        return booked
-    status = bookings["status"].astype(object)
-    end = _trip_end(bookings)
-    start = (_dates(bookings["travel_start"]).fillna(booked)
-             if "travel_start" in bookings.columns else booked)
-    known = booked.copy()
-    completed = (status == "completed").to_numpy()
-    ended = (status.isin(["cancelled", "no_show"])).to_numpy()
-    if end is not None:
-        known[completed] = end[completed]
-    known[ended] = start[ended]
-    if "status_date" in bookings.columns:
-        dated = _dates(bookings["status_date"])
-        known = dated.where(dated.notna(), known)
-    return known
-
-
-def status_at(bookings: pd.DataFrame, cutoff_date) -> pd.Series:
-    """Each booking's status as it was known at ``cutoff_date``.
-
-    The recorded status once it was known (:func:`status_known_at` on/before the cut-off),
-    else ``confirmed`` (booked, not yet completed, cancelled or a no-show); missing stays
-    missing. A cancellation recorded after the cut-off is therefore an upcoming trip at the
-    cut-off, never a cancellation the cut-off could not have seen.
-
-    Returns
-    -------
-    pandas.Series (object: status text or None), index of ``bookings``.
-    """
-    cutoff = cutoff_timestamp(cutoff_date)
-    status = bookings["status"].astype(object)
-    known = (status_known_at(bookings) <= cutoff).to_numpy()
-    return status.where(known | status.isna().to_numpy(), "confirmed")
-
-
-def _completed_mask(bookings: pd.DataFrame, cutoff: pd.Timestamp,
-                    status: pd.Series | None = None) -> np.ndarray:
-    """Boolean mask of :func:`completed_bookings` rows, shape (n_bookings,); ``status``: the
-    :func:`status_at` of these rows when the caller has it already."""
-    mask = (_dates(bookings["booking_date"]) <= cutoff).to_numpy()
-    end = _trip_end(bookings)
-    if "status" in bookings.columns:
-        if status is None:
-            status = status_at(bookings, cutoff)
-        ok_status = status.isna() | (status == "completed")
-        if end is not None:
-            ok_status |= status == "confirmed"
-        mask &= ok_status.to_numpy()
-    if end is not None:
-        mask &= (end <= cutoff).to_numpy()
-    return mask
 
 
 def _level_codes(values: pd.Series, contract_levels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -266,7 +154,7 @@ def customer_features(
           rebuilt from dates / the tier rule, a snapshot only at cut-offs on/after
           ``snapshot_date``; ``attrs["snapshot_excluded"]`` names what was left out).
     """
-    cutoff = cutoff_timestamp(cutoff_date)
+    cutoff = as_timestamp(cutoff_date)
     return _customer_features(bookings, cutoff, customers=customers, interactions=interactions,
                               feedback=feedback, snapshot_date=snapshot_date, tier_rule=tier_rule)
 
@@ -284,9 +172,9 @@ def _customer_features(
     missing: list[str] = []
     b_cols = set(bookings.columns)
 
-    booked = bookings.loc[(_dates(bookings["booking_date"]) <= cutoff).to_numpy()]
+    booked = bookings.loc[(as_dates(bookings["booking_date"]) <= cutoff).to_numpy()]
     status = status_at(booked, cutoff) if "status" in b_cols else None  # once, for both uses
-    done_mask = _completed_mask(booked, cutoff, status)
+    done_mask = completed_mask(booked, cutoff, status)
     done = booked.loc[done_mask]
 
     # ---- who is known at the cut-off -------------------------------------------------------
@@ -296,19 +184,19 @@ def _customer_features(
         missing.append("interactions")
     else:
         day_after = cutoff.normalize() + pd.Timedelta(days=1)
-        ts = _dates(interactions["timestamp"])
+        ts = as_dates(interactions["timestamp"])
         inter = interactions.loc[(ts < day_after).to_numpy()]
         id_sources.append(inter["customer_id"])
     fb = None
     if feedback is None:
         missing.append("feedback")
     else:
-        fb = feedback.loc[(_dates(feedback["date"]) <= cutoff).to_numpy()]
+        fb = feedback.loc[(as_dates(feedback["date"]) <= cutoff).to_numpy()]
         id_sources.append(fb["customer_id"])
     if customers is None:
         missing.append("customers")
     elif "signup_date" in customers.columns:
-        signed = customers.loc[(_dates(customers["signup_date"]) <= cutoff).to_numpy()]
+        signed = customers.loc[(as_dates(customers["signup_date"]) <= cutoff).to_numpy()]
         id_sources.append(signed["customer_id"])
     ids = pd.Index(pd.concat([pd.Series(s.to_numpy()) for s in id_sources]).unique())
     ids = ids.sort_values()
@@ -329,13 +217,13 @@ def _customer_features(
     else:
         missing.append("bookings.status")
     if "travel_start" in b_cols:
-        end = _trip_end(booked)
-        not_cancelled = ~status.isin(["cancelled", "no_show"]) if status is not None else True
+        end = trip_end(booked)
+        not_cancelled = ~status.isin(NOT_PURCHASES) if status is not None else True
         upcoming = ((end > cutoff) & not_cancelled).to_numpy()
         out["n_upcoming_trips"] = np.bincount(bcode[upcoming], minlength=n).astype(np.int32)
 
     # ---- dates, recency, frequency -----------------------------------------------------------
-    bdate = _dates(done["booking_date"]).to_numpy(dtype="datetime64[ns]")
+    bdate = as_dates(done["booking_date"]).to_numpy(dtype="datetime64[ns]")
     # one sort by (customer, date; ties in row order) gives first/last dates, booking days
     # and the first trip
     order = np.lexsort((bdate, code))
@@ -374,7 +262,7 @@ def _customer_features(
 
     # ---- trip shape --------------------------------------------------------------------------
     if "travel_start" in b_cols:
-        lead = (_dates(done["travel_start"]) - _dates(done["booking_date"])) / pd.Timedelta(days=1)
+        lead = (as_dates(done["travel_start"]) - as_dates(done["booking_date"])) / pd.Timedelta(days=1)
         out["lead_time_days_mean"] = _f32(_mean(code, lead.to_numpy(dtype=np.float64), n))
     else:
         missing.append("bookings.travel_start")
@@ -439,13 +327,12 @@ def _customer_features(
             frame[col] = s.values
     recent = None
     if tier_rule is not None:
-        end = _trip_end(done)
-        end = _dates(done["booking_date"]) if end is None else end
+        end = trip_end(done)
         recent = recent_trip_counts(end, code, n, cutoff, tier_rule.window_days)
     point_in_time_attributes(frame, cutoff, customers=customers, trips_ever=n_book,
                              trips_recent=recent, tier_rule=tier_rule,
                              snapshot_date=None if snapshot_date is None
-                             else cutoff_timestamp(snapshot_date))
+                             else as_timestamp(snapshot_date))
     frame.attrs["missing_inputs"] = missing
     frame.attrs["cutoff_date"] = str(cutoff.date())
     return frame
@@ -459,7 +346,7 @@ def _first_trip_csat(
     or a survey without one), the customer's earliest survey."""
     res = np.full(n, np.nan)
     csat = pd.to_numeric(fb["csat"], errors="coerce").to_numpy(dtype=np.float64)
-    date = _dates(fb["date"]).to_numpy(dtype="datetime64[ns]")
+    date = as_dates(fb["date"]).to_numpy(dtype="datetime64[ns]")
     has = ~np.isnan(csat)
     if not has.any():
         return res
@@ -495,7 +382,7 @@ def booking_gaps(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
     ----------
     bookings : contract ``bookings`` table (``customer_id``, ``booking_date``; ``status``,
         ``travel_start``, ``nights`` optional), shape (n_bookings, ...).
-    cutoff_date : date-like; completed bookings as :func:`completed_bookings` defines them.
+    cutoff_date : date-like; completed bookings as :func:`~src.features.definitions.completed_bookings` defines them.
 
     Returns
     -------

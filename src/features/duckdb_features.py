@@ -66,11 +66,8 @@ import pyarrow.parquet as pq
 from src.data.contract import COMPLAINT_CATEGORIES
 from src.data.errors import DataSourceError, DataValidationError
 from src.features.attributes import TierRule, point_in_time_attributes
-from src.features.customer import (
-    CUSTOMER_ATTRIBUTES,
-    MIX_COLUMNS,
-    cutoff_timestamp,
-)
+from src.features.customer import CUSTOMER_ATTRIBUTES, MIX_COLUMNS
+from src.features.definitions import as_timestamp
 
 __all__ = [
     "ParquetSource",
@@ -335,7 +332,7 @@ def customer_features_duckdb(
                               else tier_rule.window_days)
         finally:
             con.close()
-    cutoff = cutoff_timestamp(cutoff_date)
+    cutoff = as_timestamp(cutoff_date)
     recent = frame.pop("__recent_trips").to_numpy() if "__recent_trips" in frame.columns else None
     table = (read_parquet_pandas(customers, [c for c in USED_COLUMNS["customers"]
                                              if c not in CUSTOMER_ATTRIBUTES])
@@ -343,7 +340,7 @@ def customer_features_duckdb(
     return point_in_time_attributes(
         frame, cutoff, customers=table, trips_ever=frame["n_bookings"].to_numpy(),
         trips_recent=recent, tier_rule=tier_rule,
-        snapshot_date=None if snapshot_date is None else cutoff_timestamp(snapshot_date))
+        snapshot_date=None if snapshot_date is None else as_timestamp(snapshot_date))
 
 
 def _status_at_sql(b: _Table, end: str, cut: int) -> str:
@@ -373,7 +370,7 @@ def _features(
     feedback: ParquetSource | None,
     recent_window_days: int | None = None,
 ) -> pd.DataFrame:
-    cutoff = cutoff_timestamp(cutoff_date)
+    cutoff = as_timestamp(cutoff_date)
     cut = int(cutoff.as_unit("ns").value)
     day_after = int((cutoff.normalize() + pd.Timedelta(days=1)).as_unit("ns").value)
     missing: list[str] = []

@@ -1,8 +1,8 @@
 """The first-trip table: one row per customer with the features of its first trip (the first
 booking, its survey and complaints, the customer's signup attributes; days, currency, counts)
 and whether a second purchase followed within ``horizon_days`` days of the first booking, as
-of a cut-off date; also the purchases (bookings not cancelled / no-show, one calendar day per
-``booking_date``) it and the BTYD summary are built from."""
+of a cut-off date. Built from the purchases of :mod:`src.features.definitions` (bookings not
+cancelled / no-show as known at the cut-off, one calendar day per ``booking_date``)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,16 @@ import numpy as np
 import pandas as pd
 
 from src.data.contract import COMPLAINT_CATEGORIES
-from src.features.customer import status_at
+from src.features.definitions import as_days, calendar_day, purchases, trip_end
 
 __all__ = [
     "CATEGORICAL_FEATURES",
     "FLAG_FEATURES",
     "LABEL",
     "LOW_CSAT_MAX",
-    "NOT_PURCHASES",
     "NUMERIC_FEATURES",
     "booking_order",
-    "calendar_day",
     "first_trip_table",
-    "purchases",
 ]
 
 CATEGORICAL_FEATURES: tuple[str, ...] = (
@@ -75,58 +72,7 @@ boxes)."""
 LABEL = "repeat_booking"
 """Label column of :func:`first_trip_table`: 1.0 / 0.0, NaN while the window is open."""
 
-NOT_PURCHASES: tuple[str, ...] = ("cancelled", "no_show")
-"""Booking statuses that are not purchases."""
-
 _DAY = pd.Timedelta(days=1)
-
-
-def _day(values: pd.Series) -> pd.Series:
-    """Dates as ``datetime64[ns]`` normalised to midnight (time zone dropped)."""
-    s = pd.to_datetime(values)
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_localize(None)
-    return s.dt.normalize()
-
-
-def calendar_day(value) -> pd.Timestamp:
-    """A date-like as a ``pandas.Timestamp`` at midnight (time zone dropped); missing raises
-    ``ValueError``."""
-    ts = pd.Timestamp(value)
-    if ts is pd.NaT:
-        raise ValueError("a cut-off date is missing")
-    if ts.tzinfo is not None:
-        ts = ts.tz_localize(None)
-    return ts.normalize()
-
-
-def purchases(bookings: pd.DataFrame, cutoff_date) -> pd.DataFrame:
-    """Bookings that count as purchases as of ``cutoff_date``.
-
-    Parameters
-    ----------
-    bookings : contract ``bookings`` table, shape (n_bookings, ...); needs ``customer_id``
-        and ``booking_date``; ``status`` optional.
-    cutoff_date : date-like; bookings dated after it are not seen.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The rows booked on/before the cut-off whose status known at the cut-off
-        (:func:`src.features.customer.status_at`) is not ``cancelled`` / ``no_show`` (a missing status counts as a purchase), original columns and index,
-        with ``booking_date`` normalised to the calendar day.
-    """
-    for col in ("customer_id", "booking_date"):
-        if col not in bookings.columns:
-            raise KeyError(f"bookings has no {col!r} column (columns: {list(bookings.columns)})")
-    cutoff = calendar_day(cutoff_date)
-    day = _day(bookings["booking_date"])
-    keep = (day <= cutoff).to_numpy()
-    if "status" in bookings.columns:  # the status known at the cut-off, not the final one
-        keep &= ~status_at(bookings, cutoff).isin(NOT_PURCHASES).to_numpy()
-    out = bookings.loc[keep].copy()
-    out["booking_date"] = day[keep]
-    return out
 
 
 def _table(tables: Mapping[str, pd.DataFrame | None], name: str) -> pd.DataFrame | None:
@@ -135,15 +81,8 @@ def _table(tables: Mapping[str, pd.DataFrame | None], name: str) -> pd.DataFrame
 
 
 def _trip_end(rows: pd.DataFrame) -> pd.Series:
-    """``travel_start + nights`` days (nights missing: 0); the booking day without dates."""
-    if "travel_start" not in rows.columns:
-        return rows["booking_date"]
-    start = _day(rows["travel_start"])
-    nights = (pd.to_numeric(rows["nights"], errors="coerce").fillna(0)
-              if "nights" in rows.columns else 0)
-    end = start + pd.to_timedelta(nights, unit="D")
-    return end.fillna(rows["booking_date"])
-
+    """:func:`~src.features.definitions.trip_end` as a calendar day."""
+    return trip_end(rows).dt.normalize()
 
 
 def booking_order(rows: pd.DataFrame) -> np.ndarray:
@@ -312,7 +251,7 @@ def first_trip_table(
         if col in b_cols:
             out[col] = _as_str(first[col])
     if "travel_start" in b_cols:
-        start = _day(first["travel_start"])
+        start = as_days(first["travel_start"])
         out["travel_month"] = _as_str(start.dt.month.astype("Int64").map(
             lambda m: f"{m:02d}", na_action="ignore"))
         out["lead_time_days"] = ((start - first["booking_date"]) / _DAY).astype(float)
@@ -381,7 +320,7 @@ def first_trip_table(
             missing.append("customers.birth_year")
         if "signup_date" in attrs.columns:
             out["signup_to_first_trip_days"] = (
-                (first["booking_date"] - _day(attrs["signup_date"])) / _DAY).astype(float)
+                (first["booking_date"] - as_days(attrs["signup_date"])) / _DAY).astype(float)
         else:
             missing.append("customers.signup_date")
         for col in ("consent_email", "consent_sms", "consent_phone"):
@@ -419,7 +358,7 @@ def _first_trip_survey(feedback: pd.DataFrame, first: pd.DataFrame, window_end: 
     """``csat`` / ``nps`` of the survey of the first trip, index customer_id."""
     cols = [c for c in ("csat", "nps") if c in feedback.columns]
     fb = feedback.loc[feedback["customer_id"].isin(first.index)]
-    fb = fb.assign(_date=_day(fb["date"]))
+    fb = fb.assign(_date=as_days(fb["date"]))
     fb = fb.loc[(fb["_date"] <= cutoff).to_numpy()]
     fb = fb.loc[fb[cols].notna().any(axis=1).to_numpy()] if cols else fb.iloc[:0]
     fb = fb.assign(_wend=window_end.reindex(fb["customer_id"]).to_numpy())
@@ -437,7 +376,7 @@ def _first_trip_survey(feedback: pd.DataFrame, first: pd.DataFrame, window_end: 
     else:
         unlinked = fb
     if "travel_start" in first.columns:
-        start = _day(first["travel_start"]).fillna(first["booking_date"])
+        start = as_days(first["travel_start"]).fillna(first["booking_date"])
     else:
         start = first["booking_date"]
     unlinked = unlinked.loc[

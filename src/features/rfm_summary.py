@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from src.features.first_trip import purchases
+from src.features.definitions import purchases
 
 __all__ = ["DateLike", "calibration_and_holdout", "summary_from_transactions"]
 

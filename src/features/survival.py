@@ -28,7 +28,7 @@ import pandas as pd
 
 from src.data.contract import snapshot_columns
 from src.features.cache import attribute_columns, features_at
-from src.features.customer import completed_bookings
+from src.features.definitions import calendar_day, completed_bookings
 
 DURATION_COL = "duration_days"
 EVENT_COL = "event"
@@ -37,13 +37,6 @@ AGE_COL = "age_days"
 #: the survival columns: never covariates
 RESERVED = (DURATION_COL, EVENT_COL, ENTRY_COL, AGE_COL)
 _DAY = np.timedelta64(1, "D")
-
-
-def _timestamp(date) -> pd.Timestamp:
-    ts = pd.Timestamp(date)
-    if ts.tzinfo is not None:
-        ts = ts.tz_localize(None)
-    return ts.normalize()
 
 
 def _days(x: np.ndarray) -> np.ndarray:
@@ -88,7 +81,7 @@ def lapse_survival_table(
           the cut-off), ``lapse_booking_date`` (last booking before the gap; NaT if censored).
         - ``age_days`` (float, days): cut-off - first booking, the time survived so far.
     """
-    cutoff = _timestamp(cutoff_date)
+    cutoff = calendar_day(cutoff_date)
     done = completed_bookings(bookings, cutoff)
     cid = done["customer_id"].to_numpy()
     day = _days(pd.to_datetime(done["booking_date"]).to_numpy())
@@ -176,7 +169,7 @@ def membership_survival_table(
         rows left out: not a member, no start date, joined after the cut-off, cancellation
         before the start date.
     """
-    cutoff = _timestamp(cutoff_date)
+    cutoff = calendar_day(cutoff_date)
     c = customers.drop_duplicates("customer_id", keep="last")
     start = pd.to_datetime(c[start_col]).dt.normalize()
     if cancel_col in c.columns:
@@ -227,7 +220,7 @@ def months_as_days(end_date, months: Sequence[int]) -> list[int]:
     ``(end - (end - m months)).days`` for each ``m`` (month-ends clamp, as in
     ``pd.DateOffset``), e.g. 12 / 24 / 72 months before 2018-09-30 are 365 / 730 / 2,191 days.
     """
-    end = _timestamp(end_date)
+    end = calendar_day(end_date)
     return [int((end - (end - pd.DateOffset(months=int(m)))).days) for m in months]
 
 
@@ -249,7 +242,7 @@ def whole_months(table: pd.DataFrame, cutoff_date, *, max_distinct: int = 5000) 
         to its end (cancellation or cut-off); None otherwise.
     """
     end = pd.to_datetime(table["cancel_date"]).where(table[EVENT_COL] == 1,
-                                                     _timestamp(cutoff_date))
+                                                     calendar_day(cutoff_date))
     start = pd.to_datetime(table["start_date"])
     if len(table) == 0 or start.isna().any():
         return None
@@ -352,7 +345,7 @@ def landmark_frame(
         to the churn event or to ``end_date``), ``event`` (1: churned in
         ``(landmark, end_date]``), the start date, then the features.
     """
-    landmark = _timestamp(landmark_date)
+    landmark = calendar_day(landmark_date)
 
     def table_at(date: pd.Timestamp) -> pd.DataFrame:
         if definition == "lapse":
@@ -380,7 +373,7 @@ def landmark_frame(
         frame[DURATION_COL] = entry
         frame[EVENT_COL] = 0
     else:
-        end = _timestamp(end_date)
+        end = calendar_day(end_date)
         if end <= landmark:
             raise ValueError("end_date must be after landmark_date")
         later = table_at(end).reindex(alive.index)
@@ -413,7 +406,7 @@ def landmark_frame(
     frame.attrs.update(
         definition=definition,
         landmark_date=str(landmark.date()),
-        end_date=None if end_date is None else str(_timestamp(end_date).date()),
+        end_date=None if end_date is None else str(calendar_day(end_date).date()),
         gap_days=int(gap_days),
         time_origin=time_origin,
     )
@@ -457,8 +450,8 @@ def time_split(
     -------
     (train_df, test_df) : two :func:`landmark_frame` outputs.
     """
-    train_end = _timestamp(train_cutoff)
-    test_end = _timestamp(test_cutoff)
+    train_end = calendar_day(train_cutoff)
+    test_end = calendar_day(test_cutoff)
     if test_end <= train_end:
         raise ValueError("test_cutoff must be after train_cutoff")
     window = train_window_days or int((test_end - train_end).days)

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from src.features.customer import completed_bookings
+from src.features.definitions import completed_bookings
 from src.models.lifecycle import first_match, validate_stage_rules
 from src.models.vocabulary import Vocabulary
 from src.models.vocabulary import vocabulary as vocabulary_named

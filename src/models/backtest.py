@@ -42,8 +42,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from src.features.customer import cutoff_timestamp
-from src.features.first_trip import purchases
+from src.features.definitions import as_timestamp, purchases
 from src.features.scoring import FeatureSettings, churn_state
 from src.features.survival import EVENT_COL, lapse_survival_table, membership_survival_table
 from src.models.vocabulary import VOCABULARIES
@@ -84,7 +83,7 @@ _LIST_COLUMNS = ["list", "premise", "evaluated_on", "customers", "customers_eval
 
 
 def _day(value: Any) -> pd.Timestamp:
-    return cutoff_timestamp(value).normalize()
+    return as_timestamp(value).normalize()
 
 
 def _ratio(num: float, den: float) -> float:

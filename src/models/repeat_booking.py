@@ -22,13 +22,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 from threadpoolctl import threadpool_limits
 
+from src.features.definitions import calendar_day, purchases
 from src.features.first_trip import (
     CATEGORICAL_FEATURES,
     LABEL,
     NUMERIC_FEATURES,
-    calendar_day,
     first_trip_table,
-    purchases,
 )
 from src.features.rfm_summary import summary_from_transactions
 from src.models.base import ProjectModel

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src.features.customer import completed_bookings, customer_features
+from src.features.customer import customer_features
+from src.features.definitions import completed_bookings
 
 CUTOFF = "2023-12-31"
 

@@ -209,7 +209,7 @@ def test_stage_counts_plot(features):
 def test_booking_gaps_equal_a_plain_groupby_on_synthetic_data():
     """The vectorised gaps equal the obvious pandas computation (distinct days, diff)."""
     from src.data.synthetic import generate
-    from src.features.customer import completed_bookings
+    from src.features.definitions import completed_bookings
 
     bookings = generate(2_000, seed=4).bookings
     cut = "2024-12-31"

@@ -14,13 +14,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from src.data.synthetic import PERSONAS, generate
+from src.features.definitions import purchases
 from src.features.first_trip import (
     CATEGORICAL_FEATURES,
     LABEL,
     NUMERIC_FEATURES,
     booking_order,
     first_trip_table,
-    purchases,
 )
 from src.models.repeat_booking import (
     RepeatBookingModel,

@@ -56,7 +56,8 @@ import pandas as pd
 
 from src.data.contract import COMPLAINT_CATEGORIES
 from src.features.cache import attribute_columns
-from src.features.first_trip import first_trip_table, purchases
+from src.features.definitions import purchases
+from src.features.first_trip import first_trip_table
 from src.features.survival import (
     AGE_COL,
     DURATION_COL,

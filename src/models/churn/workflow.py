@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from src.data.errors import InsufficientDataError
-from src.features.customer import completed_bookings
+from src.features.definitions import completed_bookings
 from src.features.survival import EVENT_COL, landmark_frame, time_split
 from src.models.churn.evaluation import best_model, evaluate_holdout, survival_at_horizons
 from src.models.churn.model import ChurnModel, NoUsableCovariatesError
