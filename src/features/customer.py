@@ -34,12 +34,12 @@ from src.features.attributes import (
     recent_trip_counts,
 )
 from src.features.definitions import (
-    NOT_PURCHASES,
+    CANCELLED,
+    NO_SHOW,
+    BookingStates,
     as_dates,
     as_timestamp,
     completed_bookings,
-    completed_mask,
-    status_at,
     trip_end,
 )
 
@@ -173,8 +173,8 @@ def _customer_features(
     b_cols = set(bookings.columns)
 
     booked = bookings.loc[(as_dates(bookings["booking_date"]) <= cutoff).to_numpy()]
-    status = status_at(booked, cutoff) if "status" in b_cols else None  # once, for both uses
-    done_mask = completed_mask(booked, cutoff, status)
+    states = BookingStates(booked)  # read once: completed, cancelled, upcoming
+    done_mask = states.completed(cutoff)
     done = booked.loc[done_mask]
 
     # ---- who is known at the cut-off -------------------------------------------------------
@@ -209,17 +209,16 @@ def _customer_features(
     code = bcode[done_mask]
     n_book = np.bincount(code, minlength=n)
     out["n_bookings"] = n_book.astype(np.int32)
-    if status is not None:
-        for name, value in (("n_cancelled", "cancelled"), ("n_no_show", "no_show")):
-            out[name] = np.bincount(bcode[(status == value).to_numpy()], minlength=n).astype(
+    if states.has_status:
+        for name, value in (("n_cancelled", CANCELLED), ("n_no_show", NO_SHOW)):
+            out[name] = np.bincount(bcode[states.status_is(value, cutoff)], minlength=n).astype(
                 np.int32
             )
     else:
         missing.append("bookings.status")
     if "travel_start" in b_cols:
-        end = trip_end(booked)
-        not_cancelled = ~status.isin(NOT_PURCHASES) if status is not None else True
-        upcoming = ((end > cutoff) & not_cancelled).to_numpy()
+        void = states.status_is(CANCELLED, cutoff) | states.status_is(NO_SHOW, cutoff)
+        upcoming = (states.end > np.datetime64(cutoff, "ns")) & ~void
         out["n_upcoming_trips"] = np.bincount(bcode[upcoming], minlength=n).astype(np.int32)
 
     # ---- dates, recency, frequency -----------------------------------------------------------

@@ -23,20 +23,25 @@ Booking words
 
 Customer words (window ``w`` days: the job's ``churn.gap_days``)
 -----------------------------------------------------------------
-- **active at d** (:func:`is_active`): a purchase dated in ``(d - w, d]``.
-- **lapsed at d** (:func:`is_lapsed`): has purchased by ``d`` but not active: the last
-  purchase is ``w`` days or more behind. Lapse churn is the first lapse
-  (:func:`src.features.survival.lapse_survival_table`); **at risk** of lapse churn at ``d``
-  is *active* (a lapsed customer has churned already, a customer won back is at risk again).
-- **won back at d** (:func:`is_won_back`): active, after an earlier gap of more than ``w``
-  days between two purchase days.
+- **active at d** (:func:`is_active`): a purchase dated in ``(d - w, d]``: a customer who
+  is buying (the KPIs' active customers, the campaigns' retention).
+- **at risk at d** (:func:`is_at_risk`): a completed booking dated in ``(d - w, d]``: lapse
+  churn has not happened yet; **lapsed at d** (:func:`is_lapsed`): a completed booking
+  on/before ``d`` but none in the window. Lapse churn is the first lapse
+  (:func:`src.features.survival.lapse_survival_table`) and is scored, backtested and
+  counted in the KPIs' churn rate on these words. It rests on completed bookings, not on
+  purchases, because a purchase can still be cancelled later: a churn event dated from
+  purchases would move when an upcoming trip is cancelled, and a completed trip never
+  un-happens. So a customer who lapsed and has just booked a trip is *lapsed* and *active*
+  at once: the win-back worked, the trip has not been taken yet.
+- **won back at d** (:func:`is_won_back`): at risk, after an earlier gap of more than ``w``
+  days between completed booking days.
 - **repeat customer at d** (:func:`is_repeat`): purchases on two or more distinct calendar
   days by ``d`` (the BTYD ``frequency >= 1``; several bookings on one day are one purchase
   day).
 - **cancelled member at d** (:func:`cancelled_members`): ``membership_cancel_date`` on/before
-  ``d``. A membership that ended is membership churn; for lapse jobs it also ends
-  **retention** (:func:`is_retained`: active and not a cancelled member), the campaign
-  outcome.
+  ``d``: membership churn. **Retained at d** (:func:`is_retained`), the campaign outcome:
+  active and not a cancelled member.
 
 Dates: :func:`as_timestamp` (a date-like, time zone dropped), :func:`calendar_day` (the same
 at midnight), :func:`as_dates` / :func:`as_days` (a column, as datetimes / calendar days).
@@ -48,10 +53,10 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "CANCELLED", "COMPLETED", "CONFIRMED", "NOT_PURCHASES", "NO_SHOW", "REPEAT_MIN_DAYS",
+    "BookingStates", "CANCELLED", "COMPLETED", "CONFIRMED", "NOT_PURCHASES", "NO_SHOW", "REPEAT_MIN_DAYS",
     "as_dates", "as_days", "as_timestamp", "calendar_day", "cancelled_members",
     "completed_bookings", "completed_mask", "customer_days", "has_trip_dates", "is_active",
-    "is_lapsed", "is_repeat", "is_retained", "is_won_back", "purchase_mask", "purchases",
+    "is_at_risk", "is_lapsed", "is_repeat", "is_retained", "is_won_back", "purchase_mask", "purchases",
     "status_at", "status_known_at", "trip_end", "within_window",
 ]
 
@@ -164,19 +169,84 @@ def status_at(bookings: pd.DataFrame, as_of) -> pd.Series:
 
 
 # ---- booking words -----------------------------------------------------------------------
-def purchase_mask(bookings: pd.DataFrame, as_of, status: pd.Series | None = None) -> np.ndarray:
+_NAT = np.datetime64("NaT", "ns")
+
+
+class BookingStates:
+    """What each booking is at any date, from arrays read once: the booking day, the trip
+    end, the recorded status and the date it became known (:func:`status_known_at`).
+
+    ``purchase(d)`` and ``completed(d)`` are the masks of :func:`purchase_mask` and
+    :func:`completed_mask` (shape (n_bookings,)); a caller asking about many dates (the
+    KPIs' months) builds this once instead of re-reading the table per date.
+    """
+
+    def __init__(self, bookings: pd.DataFrame) -> None:
+        self.booked = as_dates(bookings["booking_date"]).to_numpy("datetime64[ns]")
+        self.booked_day = as_days(bookings["booking_date"]).to_numpy("datetime64[ns]")
+        self.dated = has_trip_dates(bookings)
+        self.end = trip_end(bookings).to_numpy("datetime64[ns]") if self.dated else None
+        n = len(bookings)
+        self.has_status = "status" in bookings.columns
+        if self.has_status:
+            status = bookings["status"].astype(object)
+            self.status = status.to_numpy()
+            self.missing = status.isna().to_numpy()
+            self.completed_final = (status == COMPLETED).to_numpy()
+            self.confirmed_final = (status == CONFIRMED).to_numpy()
+            self.void_final = status.isin(NOT_PURCHASES).to_numpy()
+            self.known = status_known_at(bookings).to_numpy("datetime64[ns]")
+        else:
+            self.status = np.full(n, None, dtype=object)
+            self.missing = np.ones(n, dtype=bool)
+            self.completed_final = self.confirmed_final = self.void_final = np.zeros(n, bool)
+            self.known = self.booked
+
+    def _known(self, d: np.datetime64) -> np.ndarray:
+        return self.known <= d
+
+    def status_is(self, value: str, as_of) -> np.ndarray:
+        """Mask of the bookings whose status at ``as_of`` (:func:`status_at`) is ``value``
+        (a recorded status other than ``confirmed``)."""
+        d = np.datetime64(as_timestamp(as_of), "ns")
+        return (self.status == value) & self._known(d)
+
+    def purchase(self, as_of) -> np.ndarray:
+        """Mask of the purchases at ``as_of`` (compared on calendar days)."""
+        day = calendar_day(as_of)
+        d = np.datetime64(day, "ns")
+        return (self.booked_day <= d) & ~(self.void_final & self._known(d))
+
+    def completed(self, as_of) -> np.ndarray:
+        """Mask of the completed bookings at ``as_of`` (its time of day kept)."""
+        d = np.datetime64(as_timestamp(as_of), "ns")
+        mask = self.booked <= d
+        if self.has_status:
+            known = self._known(d)
+            # the status at d: the recorded one once known, else confirmed
+            ok = self.missing | (self.completed_final & known)
+            if self.dated:
+                ok |= ~known & ~self.missing
+                ok |= self.confirmed_final
+            mask &= ok
+        if self.dated:
+            mask &= self.end <= d
+        return mask
+
+
+def purchase_mask(bookings: pd.DataFrame, as_of) -> np.ndarray:
     """Mask of the *purchases* at ``as_of`` (see the module notes), shape (n_bookings,).
 
-    ``bookings`` needs ``booking_date`` (``status`` optional); ``status``: the
-    :func:`status_at` of these rows at ``as_of`` when the caller has it already. The booking
-    day is compared with the calendar day of ``as_of``."""
-    day = calendar_day(as_of)
-    mask = (as_days(bookings["booking_date"]) <= day).to_numpy()
-    if "status" in bookings.columns:
-        if status is None:
-            status = status_at(bookings, day)
-        mask &= ~status.isin(NOT_PURCHASES).to_numpy()
-    return mask
+    ``bookings`` needs ``booking_date`` (``status`` optional); the booking day is compared
+    with the calendar day of ``as_of``."""
+    return BookingStates(bookings).purchase(as_of)
+
+
+def completed_mask(bookings: pd.DataFrame, as_of) -> np.ndarray:
+    """Mask of the *completed bookings* at ``as_of`` (see the module notes), shape
+    (n_bookings,). ``as_of`` keeps its time of day: a trip ending later that day has not
+    ended."""
+    return BookingStates(bookings).completed(as_of)
 
 
 def purchases(bookings: pd.DataFrame, as_of) -> pd.DataFrame:
@@ -191,25 +261,6 @@ def purchases(bookings: pd.DataFrame, as_of) -> pd.DataFrame:
     return out
 
 
-def completed_mask(bookings: pd.DataFrame, as_of, status: pd.Series | None = None) -> np.ndarray:
-    """Mask of the *completed bookings* at ``as_of`` (see the module notes), shape
-    (n_bookings,); ``status``: the :func:`status_at` of these rows when the caller has it.
-    ``as_of`` keeps its time of day: a trip ending later that day has not ended."""
-    cutoff = as_timestamp(as_of)
-    mask = (as_dates(bookings["booking_date"]) <= cutoff).to_numpy()
-    dated = has_trip_dates(bookings)
-    if "status" in bookings.columns:
-        if status is None:
-            status = status_at(bookings, cutoff)
-        ok = status.isna() | (status == COMPLETED)
-        if dated:
-            ok |= status == CONFIRMED
-        mask &= ok.to_numpy()
-    if dated:
-        mask &= (trip_end(bookings) <= cutoff).to_numpy()
-    return mask
-
-
 def completed_bookings(bookings: pd.DataFrame, as_of) -> pd.DataFrame:
     """The completed-booking rows at ``as_of`` (:func:`completed_mask`), same columns and
     original index."""
@@ -217,14 +268,17 @@ def completed_bookings(bookings: pd.DataFrame, as_of) -> pd.DataFrame:
 
 
 # ---- customer words ----------------------------------------------------------------------
-def customer_days(bookings: pd.DataFrame, as_of) -> pd.DataFrame:
-    """Per customer with a purchase at ``as_of``: ``purchase_days`` (distinct calendar days
-    with a purchase), ``last_purchase`` (the last such day, datetime64) and ``max_gap_days``
-    (the longest gap between consecutive purchase days, days; NaN with one day). Index
-    ``customer_id``, sorted."""
-    rows = purchases(bookings, as_of)
-    code, ids = pd.factorize(rows["customer_id"].to_numpy(), sort=True)
-    day = rows["booking_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+def customer_days(bookings: pd.DataFrame, as_of, *, kind: str = "purchase") -> pd.DataFrame:
+    """Per customer with a purchase (``kind="purchase"``) or a completed booking
+    (``kind="completed"``) at ``as_of``: ``days`` (distinct booking days of that kind),
+    ``last`` (the last such day, datetime64[ns]) and ``max_gap_days`` (the longest gap
+    between consecutive such days, days; NaN with one day). Index ``customer_id``, sorted."""
+    if kind not in ("purchase", "completed"):
+        raise ValueError(f"kind must be 'purchase' or 'completed', not {kind!r}")
+    states = BookingStates(bookings)
+    keep = states.purchase(as_of) if kind == "purchase" else states.completed(as_of)
+    code, ids = pd.factorize(bookings["customer_id"].to_numpy()[keep], sort=True)
+    day = states.booked_day[keep].astype("datetime64[D]").astype(np.int64)
     order = np.lexsort((day, code))
     c, d = code[order], day[order]
     first = np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])] if len(c) else np.zeros(0, bool)
@@ -237,8 +291,8 @@ def customer_days(bookings: pd.DataFrame, as_of) -> pd.DataFrame:
     np.fmax.at(max_gap, c[ok], gaps[ok])
     last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last, c, d)
-    return pd.DataFrame({"purchase_days": np.bincount(c, minlength=n).astype(np.int64),
-                         "last_purchase": last.astype("datetime64[D]").astype("datetime64[ns]"),
+    return pd.DataFrame({"days": np.bincount(c, minlength=n).astype(np.int64),
+                         "last": last.astype("datetime64[D]").astype("datetime64[ns]"),
                          "max_gap_days": max_gap},
                         index=pd.Index(np.asarray(ids), name="customer_id"))
 
@@ -249,20 +303,27 @@ def is_active(last_purchase: np.ndarray, as_of, window_days: int) -> np.ndarray:
     return within_window(last_purchase, calendar_day(as_of), window_days)
 
 
-def is_lapsed(last_purchase: np.ndarray, as_of, window_days: int) -> np.ndarray:
-    """*Lapsed at d*: a purchase on/before ``d`` but none in the window of *active*."""
-    last = np.asarray(last_purchase, dtype="datetime64[ns]")
-    bought = ~np.isnat(last) & (last <= np.datetime64(calendar_day(as_of), "ns"))
-    return bought & ~is_active(last, as_of, window_days)
+def is_at_risk(last_completed: np.ndarray, as_of, window_days: int) -> np.ndarray:
+    """*At risk* of lapse churn at d: the last completed booking (datetime64 per customer,
+    NaT: none) is in ``(d - window_days, d]``: not lapsed yet."""
+    return within_window(last_completed, calendar_day(as_of), window_days)
 
 
-def is_won_back(last_purchase: np.ndarray, max_gap_days: np.ndarray, as_of,
+def is_lapsed(last_completed: np.ndarray, as_of, window_days: int) -> np.ndarray:
+    """*Lapsed at d*: a completed booking on/before ``d`` but none in the window: the lapse
+    churn event has happened."""
+    last = np.asarray(last_completed, dtype="datetime64[ns]")
+    travelled = ~np.isnat(last) & (last <= np.datetime64(calendar_day(as_of), "ns"))
+    return travelled & ~is_at_risk(last, as_of, window_days)
+
+
+def is_won_back(last_completed: np.ndarray, max_gap_days: np.ndarray, as_of,
                 window_days: int) -> np.ndarray:
-    """*Won back at d*: active, after an earlier gap of more than ``window_days`` days
-    between purchase days (``max_gap_days``, days, NaN: a single purchase day)."""
+    """*Won back at d*: at risk again after an earlier lapse, a gap of more than
+    ``window_days`` days between completed booking days (``max_gap_days``, NaN: one day)."""
     gap = np.asarray(max_gap_days, dtype=float)
     with np.errstate(invalid="ignore"):
-        return is_active(last_purchase, as_of, window_days) & (gap > window_days)
+        return is_at_risk(last_completed, as_of, window_days) & (gap > window_days)
 
 
 def is_repeat(purchase_days: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from src.features.cache import features_at
 from src.features.customer import booking_gaps
+from src.features.definitions import is_at_risk
 from src.features.rfm_summary import summary_at
 from src.features.survival import AGE_COL, lapse_survival_table, membership_survival_table
 
@@ -80,9 +81,9 @@ def churn_state(tables: Mapping[str, pd.DataFrame], cutoff: pd.Timestamp,
                  s: FeatureSettings) -> pd.DataFrame:
     """``churn_at_risk`` (1 at risk now, 0 churned now, NaN not covered) and ``age_days``.
 
-    Lapse churn: at risk while the last completed booking is less than ``churn_gap_days``
-    old (a customer won back after an earlier lapse is at risk again); membership churn: a
-    member who has not cancelled."""
+    Lapse churn: *at risk* (:func:`src.features.definitions.is_at_risk`: the last completed
+    booking less than ``churn_gap_days`` old; a customer won back after an earlier lapse is
+    at risk again); membership churn: a member who has not cancelled."""
     if s.churn_definition == "lapse":
         at = lapse_survival_table(tables["bookings"], cutoff_date=cutoff, gap_days=s.churn_gap_days)
     else:
@@ -94,8 +95,8 @@ def churn_state(tables: Mapping[str, pd.DataFrame], cutoff: pd.Timestamp,
     out = pd.DataFrame(index=at.index)
     if s.churn_definition == "lapse":
         # at risk = not lapsed *now*: a customer won back after an old lapse is at risk again
-        since_last = (cutoff - at["last_booking_date"]) / pd.Timedelta(days=1)
-        out["churn_at_risk"] = (since_last.to_numpy(dtype=float) < s.churn_gap_days).astype(float)
+        out["churn_at_risk"] = is_at_risk(at["last_booking_date"].to_numpy(), cutoff,
+                                           s.churn_gap_days).astype(float)
     else:
         out["churn_at_risk"] = (at["event"].to_numpy() == 0).astype(float)
     age = at[AGE_COL].to_numpy(dtype=float)

@@ -42,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from src.features.definitions import as_timestamp, purchases
+from src.features.definitions import as_timestamp, is_at_risk, purchases
 from src.features.scoring import FeatureSettings, churn_state
 from src.features.survival import EVENT_COL, lapse_survival_table, membership_survival_table
 from src.models.vocabulary import VOCABULARIES
@@ -195,7 +195,7 @@ def realised_churn(
             raise ValueError("lapse churn needs the bookings table")
         before = lapse_survival_table(bookings, cutoff_date=prev, gap_days=gap_days)
         last = before["last_booking_date"]
-        last = last.loc[((prev - last) / _DAY < gap_days).to_numpy()]
+        last = last.loc[is_at_risk(last.to_numpy(), prev, gap_days)]
         last.index = last.index.astype(str)
         since = bookings["customer_id"].astype(str).map(last)
         keep = (pd.to_datetime(bookings["booking_date"]).dt.normalize() >= since).to_numpy()

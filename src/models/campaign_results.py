@@ -4,11 +4,15 @@ For every earlier publication in the campaign register whose measurement window
 ``(cut-off, cut-off + measure_days]`` has passed by this run's cut-off, each list's two
 arms are compared on three outcomes, each per customer of the arm:
 
-- ``booking_rate``: share with at least one booking (not cancelled) dated in the window;
-- ``revenue_per_customer``: amount of those bookings (currency; 0 for customers without one);
-- ``retention``: share still a customer at the window's end: not lapsed (a booking, not
-  cancelled, in the last ``gap_days`` up to the window's end) and no membership cancelled by
-  then (``membership_cancel_date`` when the customers table has it).
+- ``booking_rate``: share with at least one *purchase* dated in the window (booked, neither
+  cancelled nor a no-show as known at this run's cut-off);
+- ``revenue_per_customer``: amount of those purchases (currency; 0 for customers without one);
+- ``retention``: share *retained* at the window's end: *active* (a purchase in the last
+  ``gap_days`` up to the window's end) and not a *cancelled member* by then
+  (``membership_cancel_date`` when the customers table has it).
+
+The words are those of :mod:`src.features.definitions`, as the KPIs and the backtest count
+them.
 
 The uplift is the treated mean minus the control mean; its interval is the normal
 approximation with the two arms' sample variances (Welch), at ``confidence``. A list whose
@@ -19,12 +23,13 @@ are read (the window ends before it).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from src.features.definitions import as_days, cancelled_members, is_retained, purchase_mask
 from src.models.campaign_register import due_publications
 
 __all__ = ["RESULT_COLUMNS", "campaign_results", "headline_metrics", "measure_publication",
@@ -39,27 +44,23 @@ _PLANTED = {"booking_rate": "planted_uplift", "revenue_per_customer": "planted_r
 
 
 def _outcomes(ids: pd.Series, bookings: pd.DataFrame, customers: pd.DataFrame | None, *,
-              start: date, end: date, gap_days: int) -> pd.DataFrame:
-    """Per customer (index: customer id): booked, revenue and retained over the window."""
-    live = (bookings["status"].astype(str) != "cancelled" if "status" in bookings.columns
-            else pd.Series(True, index=bookings.index))
-    b = bookings.loc[live, ["customer_id", "booking_date", "amount"]].copy()
-    b["customer_id"] = b["customer_id"].astype(str)
+              start: date, end: date, gap_days: int, as_of: date | None) -> pd.DataFrame:
+    """Per customer (index: customer id): booked, revenue and retained over the window, in
+    the words of :mod:`src.features.definitions` with the statuses known at ``as_of``."""
+    known_at = pd.Timestamp(as_of if as_of is not None else pd.Timestamp.max.normalize())
+    b = bookings.loc[purchase_mask(bookings, known_at), ["customer_id", "booking_date", "amount"]]
+    b = b.assign(customer_id=b["customer_id"].astype(str), booking_date=as_days(b["booking_date"]))
     b = b[b["customer_id"].isin(set(ids))]
-    day = pd.to_datetime(b["booking_date"]).dt.normalize()
-    in_window = (day > pd.Timestamp(start)) & (day <= pd.Timestamp(end))
-    recent = (day > pd.Timestamp(end - timedelta(days=int(gap_days)))) & (day <= pd.Timestamp(end))
+    b = b[b["booking_date"] <= pd.Timestamp(end)]
+    in_window = (b["booking_date"] > pd.Timestamp(start)).to_numpy()
     index = pd.Index(ids.unique(), name="customer_id")
     out = pd.DataFrame(index=index)
     out["booking_rate"] = index.isin(b.loc[in_window, "customer_id"]).astype(float)
     out["revenue_per_customer"] = (b.loc[in_window].groupby("customer_id")["amount"].sum()
                                    .reindex(index).fillna(0.0).astype(float))
-    retained = index.isin(b.loc[recent, "customer_id"])
-    if customers is not None and "membership_cancel_date" in customers.columns:
-        c = customers.drop_duplicates("customer_id", keep="last")
-        cancel = pd.Series(pd.to_datetime(c["membership_cancel_date"], errors="coerce").to_numpy(),
-                           index=c["customer_id"].astype(str)).reindex(index)
-        retained &= ~(cancel.notna() & (cancel <= pd.Timestamp(end))).to_numpy()
+    last = b.groupby("customer_id")["booking_date"].max().reindex(index)
+    retained = is_retained(last.to_numpy(dtype="datetime64[ns]"),
+                           cancelled_members(customers, index, end), end, gap_days)
     out["retention"] = retained.astype(float)
     return out
 
@@ -89,7 +90,8 @@ def _compare(treated: np.ndarray, control: np.ndarray, z: float, min_arm_size: i
 def measure_publication(members: pd.DataFrame, bookings: pd.DataFrame,
                         customers: pd.DataFrame | None, *, cutoff_date: date, window_end: date,
                         gap_days: int, confidence: float = 0.95, min_arm_size: int = 30,
-                        planted: pd.DataFrame | None = None) -> pd.DataFrame:
+                        planted: pd.DataFrame | None = None,
+                        as_of: date | None = None) -> pd.DataFrame:
     """Treated vs control of one publication's lists.
 
     Parameters
@@ -105,6 +107,8 @@ def measure_publication(members: pd.DataFrame, bookings: pd.DataFrame,
     min_arm_size : smaller arms are reported as too small to measure.
     planted : synthetic data only: the planted effects (``run_id``, ``list``,
         ``planted_uplift``, ``planted_revenue_uplift``), else None.
+    as_of : the date whose knowledge of the statuses is used (this run's cut-off: a booking
+        cancelled after it is still a purchase); None: the statuses as recorded.
 
     Returns
     -------
@@ -112,7 +116,7 @@ def measure_publication(members: pd.DataFrame, bookings: pd.DataFrame,
     """
     z = float(norm.ppf(0.5 + confidence / 2))
     outcome = _outcomes(members["customer_id"].astype(str), bookings, customers,
-                        start=cutoff_date, end=window_end, gap_days=gap_days)
+                        start=cutoff_date, end=window_end, gap_days=gap_days, as_of=as_of)
     run_id = str(members["run_id"].iloc[0]) if len(members) else ""
     rows = []
     for name, part in members.groupby("list", sort=True):
@@ -147,7 +151,7 @@ def campaign_results(register: pd.DataFrame, bookings: pd.DataFrame,
     parts = [measure_publication(register[register["run_id"] == pub.run_id], known, customers,
                                  cutoff_date=pub.cutoff_date, window_end=pub.window_end,
                                  gap_days=gap_days, confidence=confidence,
-                                 min_arm_size=min_arm_size, planted=planted)
+                                 min_arm_size=min_arm_size, planted=planted, as_of=cutoff)
              for pub in due.itertuples(index=False)]
     parts = [p for p in parts if not p.empty]
     return (pd.concat(parts, ignore_index=True) if parts

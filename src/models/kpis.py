@@ -2,27 +2,29 @@
 
 Six KPIs (:data:`src.params.schema.KPI_NAMES`), each at an *as-of date* ``d``:
 
-- **active_customers** (customers): customers with a counted booking dated in
+- **active_customers** (customers): customers *active* at ``d``: a purchase dated in
   ``(d - active_days, d]``; ``active_days`` is the job's lapse gap (``churn.gap_days``).
-- **repeat_rate** (share, 0-1): among the customers active at ``d``, the share with two or
-  more counted bookings dated on/before ``d`` (bookings, not distinct days).
-- **churn_rate** (share per month, 0-1): of the customers active at the start of the month
-  (as of the previous month's last day), the share no longer active at ``d`` (lapse: their
-  last counted booking is now ``active_days`` or more behind). Lapse only, also for
-  membership jobs: a membership cancellation by itself does not count here (the survival
-  model of ``03_churn_survival`` is where membership churn is measured).
+- **repeat_rate** (share, 0-1): among the customers active at ``d``, the share of *repeat
+  customers* (purchases on two or more distinct days on/before ``d``).
+- **churn_rate** (share per month, 0-1): of the customers *at risk* of lapse churn at the
+  start of the month (as of the previous month's last day: a completed booking in the last
+  ``active_days``), the share *lapsed* at ``d`` (their last completed booking is now
+  ``active_days`` or more behind): the event the churn model predicts. Lapse only, also for
+  membership jobs:
+  a membership cancellation by itself does not count here (the survival model of
+  ``03_churn_survival`` is where membership churn is measured).
 - **nps** (points, -100..100): % promoters (9-10) minus % detractors (0-6) of the feedback
   dated in the trailing 12 months ending at ``d``; NaN ("no feedback") without responses.
 - **csat** (score 1-5): mean ``csat`` of the same trailing 12 months; NaN without responses.
-- **revenue_per_active** (currency per customer): the ``amount`` of the counted bookings dated
-  in the trailing 12 months, over the active customers at ``d``; NaN with no active customer.
+- **revenue_per_active** (currency per customer): the ``amount`` of the purchases dated in
+  the trailing 12 months, over the active customers at ``d``; NaN with no active customer.
 
-A *counted* booking at ``d`` is booked on/before ``d`` and not cancelled as known at ``d``:
-a cancellation counts from the day it was known
-(:func:`src.features.customer.status_known_at`: ``status_date``, else the trip start, else the
-booking date), so a trip cancelled later still counted at ``d``. No-shows count (the customer
-did book and pay). The trailing 12 months ending at a month's last day are that month and
-the 11 before it; ending at another day, the 12 calendar months before it.
+*Purchase*, *active*, *at risk*, *lapsed* and *repeat customer* are the words of
+:mod:`src.features.definitions`, the same the churn model, the scorer, the campaign results
+and the backtest use: a purchase at ``d`` is booked on/before ``d`` and neither cancelled
+nor a no-show as known at ``d`` (a trip cancelled later still counted at ``d``). The
+trailing 12 months ending at a month's last day are that month and the 11 before it; ending
+at another day, the 12 calendar months before it.
 
 Point in time: the value of a month uses only rows dated on/before its as-of date, and no
 as-of date is after the run's cut-off. The months are the last ``months`` calendar months
@@ -55,7 +57,13 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from src.features.customer import cutoff_timestamp, status_known_at
+from src.features.definitions import (
+    BookingStates,
+    as_timestamp,
+    is_active,
+    is_at_risk,
+    is_repeat,
+)
 from src.params.schema import KPI_NAMES, KPI_TARGET_PATTERN
 
 __all__ = ["GROUP_COLUMNS", "HEADLINE_COLUMNS", "KPI_UNITS", "KpiSnapshot", "current_values",
@@ -112,7 +120,7 @@ def kpi_as_of_dates(cutoff: DateLike, months: int) -> pd.DatetimeIndex:
     each month's last day, the cut-off itself for its own month. Shape (months,)."""
     if months < 1:
         raise ValueError(f"months must be at least 1; got {months}")
-    cut = cutoff_timestamp(cutoff).normalize()
+    cut = as_timestamp(cutoff).normalize()
     ends = pd.date_range(end=cut.to_period("M").end_time.normalize(), periods=months, freq="ME")
     return pd.DatetimeIndex([*ends[:-1], cut])
 
@@ -131,16 +139,43 @@ def _month_before(as_of: pd.Timestamp) -> pd.Timestamp:
     return as_of.to_period("M").start_time - pd.Timedelta(days=1)
 
 
+def _last_per_code(codes: np.ndarray, dates: np.ndarray, n: int) -> np.ndarray:
+    """The latest of ``dates`` (datetime64[ns]) per customer code, NaT without one, shape (n,)."""
+    last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, codes, dates.view(np.int64))
+    return last.view("datetime64[ns]")
+
+
+@dataclass(frozen=True)
+class _State:
+    """The customer words at one as-of date, per customer code, shape (n,) each: *active*,
+    *at risk* of lapse churn, the number of purchase days and the trailing-12-month revenue
+    (currency) of the purchases."""
+
+    active: np.ndarray
+    at_risk: np.ndarray
+    purchase_days: np.ndarray
+    revenue: np.ndarray
+
+    def part(self, member: np.ndarray) -> _State:
+        return _State(self.active[member], self.at_risk[member], self.purchase_days[member],
+                      self.revenue[member])
+
+
 @dataclass(frozen=True)
 class _Bookings:
-    """Bookings as arrays: customer code, booking date, amount (currency) and the date from
-    which a cancellation counts (NaT: never cancelled), shape (n_bookings,) each; ``n``:
-    number of customer codes."""
+    """Bookings read once (:class:`~src.features.definitions.BookingStates`) with their
+    customer code, booking day and amount (currency), shape (n_bookings,) each, and one row
+    per purchase day (a customer's bookings of one day: a purchase day while any of them is
+    a purchase), ``day_*``; ``n``: number of customer codes."""
 
+    states: BookingStates
     codes: np.ndarray
     dates: np.ndarray
     amounts: np.ndarray
-    cancelled_from: np.ndarray
+    day_codes: np.ndarray
+    day_dates: np.ndarray
+    day_void_from: np.ndarray
     n: int
 
     @classmethod
@@ -151,35 +186,37 @@ class _Bookings:
             n = len(uniques)
         else:
             codes, n = customers.get_indexer(ids), len(customers)
-        dates = pd.to_datetime(bookings["booking_date"]).dt.normalize().to_numpy("datetime64[ns]")
-        cancelled_from = np.full(len(bookings), np.datetime64("NaT"), dtype="datetime64[ns]")
-        if "status" in bookings.columns and len(bookings):
-            cancelled = (bookings["status"].astype(object) == "cancelled").to_numpy()
-            known = status_known_at(bookings).dt.normalize().to_numpy("datetime64[ns]")
-            cancelled_from[cancelled] = known[cancelled]
-        amounts = pd.to_numeric(bookings["amount"], errors="coerce").fillna(0.0).to_numpy(float)
         keep = codes >= 0
-        return cls(codes[keep], dates[keep], amounts[keep], cancelled_from[keep], n)
+        b = bookings.loc[keep]
+        codes = codes[keep]
+        states = BookingStates(b)
+        dates = states.booked_day
+        amounts = pd.to_numeric(b["amount"], errors="coerce").fillna(0.0).to_numpy(float)
+        # the day from which a booking is no purchase (cancelled / no-show known): per
+        # (customer, day) the latest of them, so a day counts while any booking of it does
+        never = np.datetime64("2262-04-11", "ns")
+        until = np.where(states.void_final, states.known, never)
+        order = np.lexsort((until, dates, codes))
+        c, d, u = codes[order], dates[order], until[order]
+        last = np.r_[(c[1:] != c[:-1]) | (d[1:] != d[:-1]), True] if len(c) else np.zeros(0, bool)
+        return cls(states, codes, dates, amounts, c[last], d[last], u[last], n)
 
-    def counted(self, as_of: pd.Timestamp) -> np.ndarray:
-        """Mask of the bookings counted at ``as_of``: booked on/before it, not cancelled as
-        known then. Shape (n_bookings,)."""
+    def state(self, as_of: pd.Timestamp, active_days: int) -> _State:
+        """The customer words at ``as_of`` (:mod:`src.features.definitions`)."""
+        counted = self.states.purchase(as_of)
         d = np.datetime64(as_of, "ns")
-        return (self.dates <= d) & ~(self.cancelled_from <= d)
-
-    def state(self, as_of: pd.Timestamp, active_days: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(active, bookings, revenue) per customer code at ``as_of``: active mask, number of
-        counted bookings so far and revenue (currency) of the counted bookings in the
-        trailing 12 months, shape (n,) each."""
-        counted = self.counted(as_of)
-        recent = counted & (self.dates > np.datetime64(as_of - pd.Timedelta(days=active_days),
-                                                       "ns"))
+        day_counted = (self.day_dates <= d) & (self.day_void_from > d)
+        done = self.states.completed(as_of)
         window = counted & (self.dates > np.datetime64(_trailing_start(as_of), "ns"))
-        n_bookings = np.bincount(self.codes[counted], minlength=self.n)
-        active = np.bincount(self.codes[recent], minlength=self.n) > 0
-        revenue = np.bincount(self.codes[window], weights=self.amounts[window], minlength=self.n)
-        return active, n_bookings, revenue
+        return _State(
+            active=is_active(_last_per_code(self.day_codes[day_counted],
+                                            self.day_dates[day_counted], self.n),
+                             as_of, active_days),
+            at_risk=is_at_risk(_last_per_code(self.codes[done], self.dates[done], self.n),
+                               as_of, active_days),
+            purchase_days=np.bincount(self.day_codes[day_counted], minlength=self.n),
+            revenue=np.bincount(self.codes[window], weights=self.amounts[window],
+                                minlength=self.n))
 
 
 def _feedback_arrays(feedback: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -216,17 +253,17 @@ def _share(numerator: float, denominator: float) -> float:
     return float(numerator) / float(denominator) if denominator else float("nan")
 
 
-def _booking_kpis(active_before: np.ndarray, active: np.ndarray, n_bookings: np.ndarray,
-                  revenue: np.ndarray) -> dict[str, float]:
-    """The booking KPIs of one as-of date from per-customer arrays, shape (n,) each."""
-    n_active = int(active.sum())
-    lapsed = int((active_before & ~active).sum())
-    revenue_12m = float(revenue.sum())
+def _booking_kpis(before: _State, now: _State) -> dict[str, float]:
+    """The booking KPIs of one as-of date from the words at the start of its month
+    (``before``) and at the date (``now``)."""
+    n_active = int(now.active.sum())
+    lapsed = int((before.at_risk & ~now.at_risk).sum())
+    revenue_12m = float(now.revenue.sum())
     return {"active_customers": n_active,
-            "repeat_rate": _share((n_bookings[active] >= 2).sum(), n_active),
-            "churn_rate": _share(lapsed, active_before.sum()),
+            "repeat_rate": _share(is_repeat(now.purchase_days[now.active]).sum(), n_active),
+            "churn_rate": _share(lapsed, before.at_risk.sum()),
             "revenue_per_active": _share(revenue_12m, n_active),
-            "active_at_start": int(active_before.sum()), "lapsed": lapsed,
+            "at_risk_at_start": int(before.at_risk.sum()), "lapsed": lapsed,
             "revenue_12m": revenue_12m}
 
 
@@ -241,7 +278,7 @@ def monthly_kpis(bookings: pd.DataFrame, feedback: pd.DataFrame | None = None, *
     feedback : contract feedback (``date``; ``nps`` 0-10 and ``csat`` 1-5 when present), or
         None: NPS and CSAT are NaN ("no feedback").
     cutoff : the run's cut-off (date-like); no row after it is read.
-    active_days : days without a counted booking after which a customer is no longer active
+    active_days : days without a purchase after which a customer is no longer active
         (the job's ``churn.gap_days``).
     months : months of history (the cut-off's month included).
 
@@ -250,7 +287,7 @@ def monthly_kpis(bookings: pd.DataFrame, feedback: pd.DataFrame | None = None, *
     pandas.DataFrame, shape (months, 15), one row per month, oldest first: ``month``
     (``YYYY-MM``), ``as_of`` (the month's last day, the cut-off for the last month),
     ``complete`` (False for a partial last month), the six KPIs (units in the module
-    docstring) and ``active_at_start``, ``lapsed`` (customers), ``revenue_12m`` (currency),
+    docstring) and ``at_risk_at_start``, ``lapsed`` (customers), ``revenue_12m`` (currency),
     ``nps_responses``, ``csat_responses`` (responses in the trailing 12 months).
     """
     if active_days < 1:
@@ -258,15 +295,14 @@ def monthly_kpis(bookings: pd.DataFrame, feedback: pd.DataFrame | None = None, *
     as_of = kpi_as_of_dates(cutoff, months)
     data = _Bookings.of(bookings)
     fb = _feedback_arrays(feedback)
-    active_before = data.state(_month_before(as_of[0]), active_days)[0]
+    before = data.state(_month_before(as_of[0]), active_days)
     rows = []
     for d in as_of:
-        active, n_bookings, revenue = data.state(d, active_days)
+        now = data.state(d, active_days)
         rows.append({"month": f"{d:%Y-%m}", "as_of": d, "complete": bool(d.is_month_end),
-                     **_booking_kpis(active_before, active, n_bookings, revenue),
-                     **_feedback_kpis(*fb, d)})
-        active_before = active
-    cols = ["month", "as_of", "complete", *KPI_NAMES, "active_at_start", "lapsed",
+                     **_booking_kpis(before, now), **_feedback_kpis(*fb, d)})
+        before = now
+    cols = ["month", "as_of", "complete", *KPI_NAMES, "at_risk_at_start", "lapsed",
             "revenue_12m", "nps_responses", "csat_responses"]
     return pd.DataFrame(rows, columns=cols)
 
@@ -305,8 +341,8 @@ def kpis_by_group(bookings: pd.DataFrame, feedback: pd.DataFrame | None, groups:
              .drop_duplicates("customer_id", keep="last").set_index("customer_id"))
     customers = table.index
     data = _Bookings.of(bookings, customers)
-    active_before = data.state(_month_before(as_of), active_days)[0]
-    active, n_bookings, revenue = data.state(as_of, active_days)
+    before = data.state(_month_before(as_of), active_days)
+    now = data.state(as_of, active_days)
     fb_codes = (customers.get_indexer(feedback["customer_id"].astype(str))
                 if feedback is not None and len(feedback) else np.array([], dtype=int))
     fb_dates, fb_nps, fb_csat = _feedback_arrays(feedback)
@@ -317,8 +353,7 @@ def kpis_by_group(bookings: pd.DataFrame, feedback: pd.DataFrame | None, groups:
             member = (labels == name).to_numpy()
             fb = np.zeros(len(fb_codes), dtype=bool)
             fb[fb_codes >= 0] = member[fb_codes[fb_codes >= 0]]
-            values = {**_booking_kpis(active_before[member], active[member], n_bookings[member],
-                                      revenue[member]),
+            values = {**_booking_kpis(before.part(member), now.part(member)),
                       **_feedback_kpis(fb_dates[fb], fb_nps[fb], fb_csat[fb], as_of)}
             rows.append({"by": col, "group": str(name), "month": f"{as_of:%Y-%m}",
                          "customers": int(member.sum()), **{k: values[k] for k in KPI_NAMES}})

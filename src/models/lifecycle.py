@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from src.features.customer import booking_gaps
+from src.features.definitions import is_repeat
 
 __all__ = [
     "DEFAULT_STAGE_RULES",
@@ -355,8 +356,9 @@ def loyalty_indicators(
     Returns
     -------
     DataFrame indexed by the ``by`` groups, columns: ``customers``; ``repeat_rate`` (share of
-    customers with a completed booking who booked on at least two days, ``frequency >= 1``;
-    ``n_bookings >= 2`` without a frequency column); ``nps_respondents``,
+    *repeat customers*, :func:`src.features.definitions.is_repeat`, among the customers with
+    a completed booking: purchases on two or more days, from ``btyd_frequency``; the
+    completed-booking ``frequency`` without it, ``n_bookings >= 2`` without either); ``nps_respondents``,
     ``promoters_share``, ``detractors_share``, ``nps`` (points, -100..100, on customers with
     a score); ``csat_mean``; ``churn_rate`` (among customers with a completed booking when
     ``n_bookings`` is known). Indicators whose inputs are absent are NaN and named in
@@ -370,8 +372,9 @@ def loyalty_indicators(
     f = features
     buyer = (f["n_bookings"] > 0).to_numpy() if "n_bookings" in f.columns \
         else np.ones(len(f), dtype=bool)
-    if "frequency" in f.columns:
-        repeat = (f["frequency"] >= 1).to_numpy(dtype=float)
+    if "btyd_frequency" in f.columns or "frequency" in f.columns:  # repeat booking days
+        days = f["btyd_frequency" if "btyd_frequency" in f.columns else "frequency"] + 1
+        repeat = is_repeat(days.to_numpy(dtype=float)).astype(float)
     elif "n_bookings" in f.columns:
         repeat = (f["n_bookings"] >= 2).to_numpy(dtype=float)
     else:

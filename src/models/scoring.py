@@ -44,6 +44,7 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types.schema import ColSpec, Schema
 
 from src.features.cache import features_at
+from src.features.definitions import is_repeat
 from src.features.scoring import FeatureSettings, MissingColumnsError, scoring_features
 from src.features.survival import AGE_COL
 from src.layout import RunLayout
@@ -305,7 +306,8 @@ class CustomerScorer(ProjectModel):
         num = {c: pd.to_numeric(f[c].astype("Float64") if f[c].dtype == object else f[c],
                                 errors="coerce").to_numpy(dtype=float, na_value=np.nan)
                if c in f.columns else np.full(n, np.nan)
-               for c in ("n_bookings", "frequency", "monetary_mean", "avg_days_between_bookings",
+               for c in ("n_bookings", "frequency", "btyd_frequency", "monetary_mean",
+                         "avg_days_between_bookings",
                          "churn_at_risk", "btyd_T", "csat_mean", "nps_mean", "loyalty_member",
                          "membership_cancelled", "monetary_total", "tenure_days")}
         out = pd.DataFrame({"customer_id": f["customer_id"].astype(str).to_numpy(),
@@ -390,7 +392,8 @@ class CustomerScorer(ProjectModel):
 
         # loyalty indicators -------------------------------------------------------------
         out["n_bookings"] = num["n_bookings"]
-        out["repeat_customer"] = num["frequency"] >= 1
+        # purchases on two or more days (src.features.definitions): btyd_frequency + 1 days
+        out["repeat_customer"] = is_repeat(num["btyd_frequency"] + 1)
         out["member_tier"] = (f["member_tier"].astype(object).where(f["member_tier"].notna(), None)
                               .to_numpy() if "member_tier" in f.columns else None)
         out["loyalty_member"] = num["loyalty_member"]

@@ -11,7 +11,7 @@ F      booked 2024-02-20 (40), cancelled on 2024-04-10, after the cut-off: count
 G      booked 2023-03-15 (1000): only in the trailing 12 months of January and February
 =====  ============================================================================
 
-Active customers (last counted booking within 60 days): 2023-12-31 {A, C}; 2024-01-31 {A, B};
+Active customers (last purchase within 60 days): 2023-12-31 {A, C}; 2024-01-31 {A, B};
 2024-02-29 {A, B, F}; 2024-03-31 {A, D, F}. Feedback (NPS, CSAT): 2023-02-15 (0, 1),
 2023-12-01 (10, 5), 2024-02-10 (7, 4), 2024-03-05 (9, no CSAT).
 """
@@ -82,9 +82,11 @@ def test_monthly_kpis_match_the_hand_computation() -> None:
     assert m["active_customers"].tolist() == [2, 3, 3]
     # repeat: January none of {A, B} has 2 bookings; February A of {A, B, F}; March A, D
     assert m["repeat_rate"].tolist() == pytest.approx([0.0, 1 / 3, 2 / 3])
-    # churn: January C of {A, C} lapsed; February none of {A, B}; March B of {A, B, F}
-    assert m["churn_rate"].tolist() == pytest.approx([1 / 2, 0.0, 1 / 3])
-    assert m["lapsed"].tolist() == [1, 0, 1] and m["active_at_start"].tolist() == [2, 2, 3]
+    # churn: of the customers at risk (a completed booking in the last 60 days; D's and F's
+    # trips are not completed) January C of {A, C} lapsed; February none of {A, B}; March B
+    # of {A, B}
+    assert m["churn_rate"].tolist() == pytest.approx([1 / 2, 0.0, 1 / 2])
+    assert m["lapsed"].tolist() == [1, 0, 1] and m["at_risk_at_start"].tolist() == [2, 2, 2]
     # revenue of the trailing 12 months: G's 1000 until February; C's cancelled 500 never
     assert m["revenue_12m"].tolist() == pytest.approx([1230.0, 1470.0, 870.0])
     assert m["revenue_per_active"].tolist() == pytest.approx([615.0, 490.0, 290.0])
@@ -116,7 +118,7 @@ def test_partial_last_month_ends_at_the_cutoff() -> None:
     assert last["as_of"] == pd.Timestamp("2024-03-15") and not last["complete"]
     # active on 03-15: A (02-15), F (02-20); C's cancellation is known, D has not booked yet
     assert last["active_customers"] == 2 and last["repeat_rate"] == pytest.approx(0.5)
-    assert last["churn_rate"] == pytest.approx(1 / 3)  # B of {A, B, F}
+    assert last["churn_rate"] == pytest.approx(1 / 2)  # B of {A, B} (F's trip not completed)
     assert last["revenue_12m"] == pytest.approx(470.0)  # G's 2023-03-15 is one day too old
     assert np.isnan(last["nps"]) and np.isnan(last["csat"])  # no feedback
 
@@ -154,8 +156,10 @@ def test_kpis_by_group() -> None:
     assert (gold["active_customers"], gold["repeat_rate"], gold["churn_rate"]) == (1, 1.0, 0.5)
     assert gold["revenue_per_active"] == pytest.approx(350.0)
     assert gold["nps"] == pytest.approx(100.0) and gold["csat"] == pytest.approx(5.0)
-    # silver {D, F}: both active, D has 2 bookings; 400 + 40 over 2; D's NPS 7 is passive
-    assert (silver["active_customers"], silver["repeat_rate"], silver["churn_rate"]) == (2, 0.5, 0)
+    # silver {D, F}: both active, D booked on 2 days; 400 + 40 over 2; D's NPS 7 is passive;
+    # neither has completed a trip, so nobody was at risk of lapsing: no churn rate
+    assert (silver["active_customers"], silver["repeat_rate"]) == (2, 0.5)
+    assert np.isnan(silver["churn_rate"])
     assert silver["revenue_per_active"] == pytest.approx(220.0)
     assert silver["nps"] == pytest.approx(0.0) and silver["csat"] == pytest.approx(4.0)
     with pytest.raises(KeyError, match="segment"):
