@@ -276,6 +276,13 @@ class RunLayout:
         return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=index))
 
     @staticmethod
+    def write_csv(path: Path, df: pd.DataFrame, *, index: bool = False) -> Path:
+        """Write ``df`` as UTF-8 CSV atomically (the folder is created): a reader never sees
+        half a file, and a failed write leaves the previous one."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write(path, lambda tmp: df.to_csv(tmp, index=index, encoding="utf-8"))
+
+    @staticmethod
     def read_frame(path: Path, *, writer: str = "an earlier step") -> pd.DataFrame:
         """Read a Parquet table of the run; a missing file names the step that writes it."""
         if not path.exists():

@@ -110,6 +110,24 @@ def test_write_and_read_frame(tmp_path: Path) -> None:
     assert "churn.parquet" in str(err.value)
 
 
+def test_write_csv_is_atomic_and_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    df = pd.DataFrame({"list": ["win_back", "入会"], "uplift": [0.219, -0.01]})
+    assert layout.write_csv(layout.campaign_results_file, df) == layout.campaign_results_file
+    pd.testing.assert_frame_equal(pd.read_csv(layout.campaign_results_file), df)
+
+    class Broken(pd.DataFrame):
+        def to_csv(self, path, **kw):  # writes half a file, then fails
+            Path(path).write_text("list,upl", encoding="utf-8")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        layout.write_csv(layout.campaign_results_file, Broken(df))
+    pd.testing.assert_frame_equal(pd.read_csv(layout.campaign_results_file), df)
+    assert [p.name for p in layout.campaign_results_file.parent.iterdir()] == [
+        layout.campaign_results_file.name]  # no temporary file left behind
+
+
 def test_write_and_read_json(tmp_path: Path) -> None:
     layout = RunLayout(tmp_path)
     assert layout.read_inputs_record() == {}
