@@ -31,7 +31,7 @@ from src.data.errors import DataValidationError
 from src.data.ingest import Ingested, ingest_table, mapped_columns, needs_duckdb
 from src.data.mapping import map_columns
 from src.data.readers import file_sha256, read_raw, resolve_path, source_header
-from src.data.shapes import data_span_days, shape_warnings
+from src.data.shapes import customer_key_problem, data_span_days, key_counts, shape_warnings
 from src.data.sniff import read_whole
 from src.data.sources import DataSourceConfig, TableSource
 from src.data.validation import REJECT_COLUMNS, validate_table
@@ -93,6 +93,9 @@ class LoadedData:
         (empty list when none).
     warnings : shape warnings (:func:`src.data.shapes.shape_warnings`) as JSON-friendly dicts
         ``{code, table, message, fix, count}``.
+    key_problem : why the bookings' ``customer_id`` cannot name customers
+        (:func:`src.data.shapes.customer_key_problem`), or None; judged on the same key
+        counts as the warnings.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -100,6 +103,7 @@ class LoadedData:
     report: pd.DataFrame
     sources: dict[str, dict] = field(default_factory=dict)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    key_problem: str | None = None
 
     def write_rejects(self, path: str | os.PathLike) -> Path:
         """Write :attr:`rejects` as CSV (UTF-8 with BOM, so Excel shows Chinese text).
@@ -366,13 +370,22 @@ def load_tables(config: DataSourceConfig, base_dir: Path) -> LoadedData:
     ordered = {t: tables[t] for t in _LOAD_ORDER if t in tables}
     if "customers" in sources:
         sources["customers"].setdefault("attributes", [])
-    found = shape_warnings(ordered, all_rejects, sources=config.tables, headers=headers)
+    bookings = ordered.get("bookings")
+    counts = (key_counts(bookings) if bookings is not None and "customer_id" in bookings
+              else None)
+    found = shape_warnings(ordered, all_rejects, sources=config.tables, headers=headers,
+                           counts=counts)
+    bsource = config.tables.get("bookings")
+    key_problem = None if counts is None else customer_key_problem(
+        bookings, bsource.columns.get("customer_id", "customer_id") if bsource is not None
+        else "customer_id", counts=counts)
     return LoadedData(
         tables=ordered,
         rejects=all_rejects,
         report=pd.DataFrame(report, columns=REPORT_COLUMNS),
         sources={t: sources[t] for t in _LOAD_ORDER if t in sources},
         warnings=[w.to_dict() for w in found],
+        key_problem=key_problem,
     )
 
 

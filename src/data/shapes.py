@@ -28,6 +28,7 @@ __all__ = [
     "KEY_MIN_ROWS",
     "ShapeWarning",
     "customer_key_problem",
+    "key_counts",
     "data_span_days",
     "mapped_columns",
     "shape_warnings",
@@ -108,6 +109,7 @@ def shape_warnings(
     *,
     sources: Mapping[str, TableSource] | None = None,
     headers: Mapping[str, list[str]] | None = None,
+    counts: pd.Series | None = None,
 ) -> list[ShapeWarning]:
     """Findings that suggest the export was mapped in the wrong shape.
 
@@ -118,6 +120,8 @@ def shape_warnings(
     rejects : the rejected rows (:attr:`src.data.loading.LoadedData.rejects`), if known.
     sources : per table its :class:`TableSource` (``data.tables`` of the params), if known.
     headers : per table the source's column names, if known.
+    counts : :func:`key_counts` of the bookings when the caller has them (counted once for
+        these warnings and :func:`customer_key_problem`).
 
     Returns
     -------
@@ -195,7 +199,8 @@ def shape_warnings(
                 "them onto status cancelled)", int(lettered.sum())))
     if bookings is not None and "customer_id" in bookings and len(bookings):
         src = bsource.columns.get("customer_id", "customer_id") if bsource else "customer_id"
-        out.extend(_key_warnings(bookings, src))
+        out.extend(_key_warnings(bookings, src, key_counts(bookings) if counts is None
+                                 else counts))
     return out
 
 
@@ -209,11 +214,17 @@ a corporate account or a group key)."""
 BUSY_MIN_SHARE = 0.1
 
 
-def _key_warnings(bookings: pd.DataFrame, source: str) -> list[ShapeWarning]:
+def key_counts(bookings: pd.DataFrame) -> pd.Series:
+    """Bookings per customer key (``customer_id`` as stripped text, missing left out), most
+    first: what :func:`shape_warnings` and :func:`customer_key_problem` judge the key on."""
+    return bookings["customer_id"].dropna().astype(str).str.strip().value_counts()
+
+
+def _key_warnings(bookings: pd.DataFrame, source: str, counts: pd.Series) -> list[ShapeWarning]:
     """A customer key made of profile fields, or customers that book implausibly often."""
     out: list[ShapeWarning] = []
-    ids = bookings["customer_id"].dropna().astype(str)
-    distinct = pd.Series(ids.unique())
+    n_ids = int(counts.sum())
+    distinct = pd.Series(counts.index.to_numpy())
     if len(distinct) > 50_000:  # the shape shows on a sample of the values
         distinct = distinct.sample(50_000, random_state=0).reset_index(drop=True)
     if len(distinct) >= 20:
@@ -232,17 +243,16 @@ def _key_warnings(bookings: pd.DataFrame, source: str) -> list[ShapeWarning]:
                     f"none of which has more than {widest:,} values (e.g. {example!r}); one "
                     "such 'customer' is everyone with that profile",
                     "map a column that names the person (guest, member, loyalty or account "
-                    "number): tables.bookings.columns.customer_id", int(len(ids))))
+                    "number): tables.bookings.columns.customer_id", n_ids))
                 break
     dates = bookings.get("booking_date")
     if dates is not None and dates.notna().any():
         years = max((dates.max() - dates.min()).days, 365) / 365.25
-        counts = ids.value_counts()
         busy = counts[counts > BUSY_BOOKINGS_PER_YEAR * years]
-        if len(busy) and busy.sum() > BUSY_MIN_SHARE * len(ids):
+        if len(busy) and busy.sum() > BUSY_MIN_SHARE * n_ids:
             out.append(ShapeWarning(
                 "busy_customers", "bookings",
-                f"{len(busy):,} customers hold {busy.sum() / len(ids):.0%} of the bookings, "
+                f"{len(busy):,} customers hold {busy.sum() / n_ids:.0%} of the bookings, "
                 f"each more than {BUSY_BOOKINGS_PER_YEAR} a year (e.g. {busy.index[0]!r}: "
                 f"{int(busy.iloc[0]):,}): agencies, corporate accounts or a key that groups "
                 "people",
@@ -251,8 +261,8 @@ def _key_warnings(bookings: pd.DataFrame, source: str) -> list[ShapeWarning]:
     return out
 
 
-def customer_key_problem(bookings: pd.DataFrame, source_column: str = "customer_id"
-                         ) -> str | None:
+def customer_key_problem(bookings: pd.DataFrame, source_column: str = "customer_id",
+                         counts: pd.Series | None = None) -> str | None:
     """Why the loaded bookings' ``customer_id`` cannot name customers, or None.
 
     A customer key has many values, a person holds few of the bookings, and some customers
@@ -265,12 +275,14 @@ def customer_key_problem(bookings: pd.DataFrame, source_column: str = "customer_
     ----------
     bookings : the clean bookings (column ``customer_id``).
     source_column : the source column mapped onto ``customer_id``, for the message.
+    counts : :func:`key_counts` of ``bookings`` when the caller has them.
     """
     if bookings is None or "customer_id" not in bookings or not len(bookings):
         return None
-    ids = bookings["customer_id"].astype(str).str.strip()
-    counts = ids.value_counts()
-    n, distinct = len(ids), len(counts)
+    counts = key_counts(bookings) if counts is None else counts
+    if counts.empty:
+        return None
+    n, distinct = int(counts.sum()), len(counts)
     what = None
     flag = set(counts.index.str.lower()) <= _FLAG_VALUES
     if flag or (distinct <= 2 and n >= KEY_FEW_VALUES_ROWS):

@@ -25,7 +25,6 @@ import pandas as pd
 from src.data.contract import TABLES
 from src.data.errors import DataValidationError, InsufficientDataError
 from src.data.loading import DataSourceConfig, LoadedData, TableSource, load_tables
-from src.data.shapes import customer_key_problem
 from src.data.synthetic import generate, write_parquet
 from src.data.synthetic.campaign_effects import plant_campaign_effects
 from src.data.synthetic.extraction import extract_at
@@ -172,12 +171,9 @@ def prepare_inputs(params: JobParams, layout: RunLayout) -> LoadedData:
             f"no completed booking among {len(bookings)} bookings (statuses: "
             f"{bookings['status'].astype(str).value_counts().to_dict()}): the models need completed "
             "trips; check the status mapping (data.source.tables.bookings.values.status)")
-    source = (config.tables.get("bookings").columns.get("customer_id", "customer_id")
-              if config.tables.get("bookings") is not None else "customer_id")
-    key_problem = customer_key_problem(bookings, source)
-    if key_problem is not None:
+    if loaded.key_problem is not None:
         raise DataValidationError(
-            key_problem, table="bookings", column="customer_id",
+            loaded.key_problem, table="bookings", column="customer_id",
             hint="map the customer key: data.source.tables.bookings.columns.customer_id "
                  "(crm init <job> <files> --customer-id <column>); nothing was published")
     check_before_models(params, loaded.tables)
