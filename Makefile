@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOB    ?= demo
 
-.PHONY: help setup demo test browser lint lab ui bench bench-quick bench-compare bench10m lock clean
+.PHONY: help setup demo test browser lint lab ui bench bench-quick bench-compare bench-readme bench10m lock clean
 
 help:
 	@echo "make demo   set up the virtualenv and run the demo job end to end"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench  run the benchmarks at 100k and 1M (PEERS=<venv>/bin/python for lifetimes, pymc-marketing)"
 	@echo "make bench-quick  BG/NBD vs lifetimes at 1M, scoring at 200k, the job at 100k (a few minutes), then bench-compare"
 	@echo "make bench-compare  the newest recorded benchmark run beside the one before (benchmarks/history.jsonl)"
+	@echo "make bench-readme  rewrite the tables of benchmarks/README.md from benchmarks/history.jsonl (bench and bench-quick do)"
 	@echo "make bench10m  the ten-million-customer scoring path (about 25 min)"
 	@echo "make lint   ruff"
 	@echo "make lock   re-record requirements.lock from the virtualenv"
@@ -51,16 +52,22 @@ lab: $(STAMP)
 ui: $(STAMP)
 	$(VENV)/bin/crm ui
 
+# the README follows the history even when a script failed (run.py appends what was measured)
 bench: $(STAMP)
-	$(PY) benchmarks/run.py --skip score10m $(if $(PEERS),--peer-python $(PEERS)) --history benchmarks/history.jsonl
+	$(PY) benchmarks/run.py --skip score10m $(if $(PEERS),--peer-python $(PEERS)) --history benchmarks/history.jsonl; \
+	  status=$$?; $(PY) benchmarks/history.py readme && exit $$status
 
 bench-quick: $(STAMP)
-	rm -f outputs/bench-quick.jsonl; mkdir -p outputs
+	rm -f outputs/bench-quick.jsonl outputs/bench-quick.run.json; mkdir -p outputs
 	$(PY) benchmarks/run.py --only btyd --sizes 1000000 $(if $(PEERS),--peer-python $(PEERS)) --records outputs/bench-quick.jsonl --append
 	$(PY) benchmarks/run.py --only scoring --sizes 200000 --records outputs/bench-quick.jsonl --append
 	$(PY) benchmarks/run.py --only job --sizes 100000 --records outputs/bench-quick.jsonl --append
 	$(PY) benchmarks/history.py append outputs/bench-quick.jsonl --label quick
+	$(PY) benchmarks/history.py readme
 	$(PY) benchmarks/history.py compare
+
+bench-readme: $(STAMP)
+	$(PY) benchmarks/history.py readme
 
 bench-compare: $(STAMP)
 	$(PY) benchmarks/history.py compare

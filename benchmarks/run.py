@@ -13,8 +13,10 @@ its cases in subprocesses and reports wall seconds and peak memory. A script tha
 one JSON line per measured case (schema in ``_common.py``); after every script has run, the
 records are printed as one combined table with the ratio of each peer's wall time to ours. A
 script without that option still runs, and the output says it is missing from the combined
-table. Timings are never asserted in tests; the latest tables are kept in benchmarks/README.md
-with the machine they ran on.
+table. Timings are never asserted in tests. With ``--history`` the records are appended to
+benchmarks/history.jsonl under the run's header, taken when the run starts (``--records`` keeps
+it beside the records file for ``history.py append``); benchmarks/README.md's tables are
+generated from that history (``history.py readme``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, also when loaded by path
 from _common import PROJECT_ROOT, machine_line, read_records  # noqa: E402
-from history import append_run, run_header  # noqa: E402
+from history import append_run, run_header, start_run  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OURS = "ours"
@@ -104,13 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.records:
         records_path = args.records.resolve()
-        if not (args.append and records_path.exists()):
+        fresh = not (args.append and records_path.exists())
+        if fresh:
             records_path.write_text("", encoding="utf-8")
+        # commit, date and load average before any benchmark ran, kept beside the records for
+        # history.py append (with --append: those of the run that started the file)
+        header = start_run(records_path, fresh=fresh)
     else:
         with tempfile.NamedTemporaryFile(prefix="bench-records-", suffix=".jsonl",
                                          delete=False) as f:
             records_path = Path(f.name)
-    header = run_header()  # the load average at the start
+        header = run_header()  # the load average at the start
     print(f"# benchmarks on {machine_line()}\n", flush=True)
     failed, without_records = [], []
     for name, path in found.items():
