@@ -62,6 +62,9 @@ def cdnow_gg(cdnow_money) -> GammaGamma:
 
 PLANTED = {"r": 0.6, "alpha": 45.0, "a": 0.7, "b": 2.5}  # days
 PLANTED_GG = {"p": 5.0, "q": 4.0, "v": 60.0}
+#: an estimate more than this many standard errors from its planted value fails: a correct
+#: (unbiased, normal) estimate does so with probability 6e-5, 14 of them together < 1e-3
+Z_RECOVERY = 4.0
 
 
 @pytest.fixture(scope="module")
@@ -187,21 +190,53 @@ def test_predictions_match_lifetimes_at_the_same_parameters(cdnow_money):
 def test_planted_bgnbd_parameters_recovered(planted_data):
     m = BGNBD().fit_summary(planted_data)
     for name, value in PLANTED.items():
-        assert abs(m.params_[name] - value) < 3 * m.standard_errors_[name], (
+        assert abs(m.params_[name] - value) < Z_RECOVERY * m.standard_errors_[name], (
             name, m.params_[name], m.standard_errors_[name])
     true_ll = bgnbd_log_likelihood(*PLANTED.values(), planted_data["frequency"],
                                    planted_data["recency"], planted_data["T"]).sum()
     assert m.log_likelihood_ >= true_ll
-    # the intervals cover the truth and are not absurdly wide
+    # the intervals are the log-scale Wald intervals of the estimates and not absurdly wide
+    # (whether they cover at the stated rate: test_planted_intervals_cover_at_the_stated_rate)
     s = m.summary
-    assert ((s["lower 95%"] < pd.Series(PLANTED)) & (s["upper 95%"] > pd.Series(PLANTED))).all()
-    assert (s["se"] / s["coef"] < 0.25).all()
+    se_log = s["se"] / s["coef"]
+    np.testing.assert_allclose(s["lower 95%"], s["coef"] * np.exp(-1.959964 * se_log), rtol=1e-6)
+    np.testing.assert_allclose(s["upper 95%"], s["coef"] * np.exp(1.959964 * se_log), rtol=1e-6)
+    assert (se_log < 0.25).all()
+
+
+#: replicates of the coverage test and customers in each (seeds 0..COVERAGE_REPLICATES - 1)
+COVERAGE_REPLICATES, COVERAGE_CUSTOMERS = 300, 3000
+
+
+def test_planted_intervals_cover_at_the_stated_rate():
+    """The 95 % intervals of the BG/NBD and Gamma-Gamma summaries cover the planted values
+    at 95 %, counted per parameter over 300 simulated populations of 3,000 customers (each
+    replicate independent; the parameters of one fit are not, r with alpha and a with b
+    move together, so each parameter is counted on its own, 7 counts checked together).
+    Measured over seeds 0-1999 at this size: r 94.6 %, alpha 94.9 %, a 94.2 %, b 95.4 %,
+    p 95.6 %, q 95.0 %, v 95.2 % (binomial se 0.5 %): inside the assumed 94-96 %. A correct
+    interval fails this test with probability < 1e-3; half-width intervals (~67 %) fail
+    surely, one off by a standard error (~83 %) with probability > 99 %, one twice as wide
+    (~100 %: no miss in 300) with probability > 99.9 %."""
+    from tests.interval_coverage import assert_coverage
+
+    truth = pd.Series({**PLANTED, **PLANTED_GG})
+    covered = []
+    for seed in range(COVERAGE_REPLICATES):
+        rng = np.random.default_rng(seed)
+        d = simulate_bgnbd(rng.uniform(30.0, 730.0, COVERAGE_CUSTOMERS), **PLANTED, seed=rng)
+        d["monetary_value"] = simulate_gamma_gamma(d["frequency"], **PLANTED_GG, seed=rng)
+        s = pd.concat([BGNBD().fit_summary(d).summary, GammaGamma().fit_summary(d).summary])
+        covered.append((s["lower 95%"] <= truth) & (truth <= s["upper 95%"]))
+    covered = pd.DataFrame(covered)
+    for name in truth.index:
+        assert_coverage(covered[name], name, families=len(truth))
 
 
 def test_planted_gamma_gamma_parameters_recovered(planted_data):
     g = GammaGamma().fit_summary(planted_data)
     for name, value in PLANTED_GG.items():
-        assert abs(g.params_[name] - value) < 3 * g.standard_errors_[name], name
+        assert abs(g.params_[name] - value) < Z_RECOVERY * g.standard_errors_[name], name
     assert abs(g.frequency_spend_correlation_) < 0.05  # independent by construction
     assert g.n_customers_ == int((planted_data["frequency"] > 0).sum())
 
@@ -216,11 +251,13 @@ def test_synthetic_travel_data_recovers_planted_personas():
         d = summary.loc[summary.index.intersection(ids)]
         m = BGNBD().fit_summary(d)
         for name, value in data.planted["bgnbd"]["params"][persona].items():
-            assert abs(m.params_[name] - value) < 3 * m.standard_errors_[name], (persona, name)
+            assert abs(m.params_[name] - value) < Z_RECOVERY * m.standard_errors_[name], (
+                persona, name)
         g = GammaGamma().fit_summary(d)
         gg = data.planted["gamma_gamma"]["params"][persona]
         for name, value in {"p": gg["p"], "q": gg["q"], "v": gg["gamma"]}.items():
-            assert abs(g.params_[name] - value) < 3 * g.standard_errors_[name], (persona, name)
+            assert abs(g.params_[name] - value) < Z_RECOVERY * g.standard_errors_[name], (
+                persona, name)
 
 
 def test_simulator_matches_closed_forms():
@@ -548,19 +585,21 @@ def test_fit_without_repeat_customers_is_rejected():
 
 
 def test_benchmark_smoke_run():
-    """benchmarks/bench_btyd.py runs end to end on a tiny size (no peers needed)."""
+    """benchmarks/bench_btyd.py runs end to end on a tiny size. Ours only: the peer figures
+    (lifetimes, pymc-marketing) are the benchmark's, run with PEERS=<venv>/bin/python; the
+    suite checks lifetimes' numbers through the recorded values of
+    test_predictions_match_lifetimes_at_the_same_parameters instead."""
     import subprocess
     import sys
 
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_btyd.py"), "--sizes", "800",
-         "--cases", "floor", "ours", "lifetimes", "--timeout", "120"],
+         "--cases", "floor", "ours", "--timeout", "120", "--repeat", "1"],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "| ours | ok |" in out.stdout
     assert "floor x iterations" in out.stdout
-    assert "| lifetimes | ok |" in out.stdout or "| lifetimes | not installed |" in out.stdout
 
 
 def test_log_space_hypergeometric_series_equals_scipy_where_scipy_is_exact() -> None:
@@ -610,7 +649,7 @@ def test_the_log_space_form_is_the_transformed_term_where_both_hold() -> None:
     np.testing.assert_allclose(m._g(x, T, t), fallback, rtol=1e-10)
 
 
-@pytest.mark.parametrize("a, b", [(0.8, 2.5), (2.0, 2000.0)])  # interior; a, b run to infinity
+@pytest.mark.parametrize("a, b", [(0.8, 2.5), (1.0, 1e7)])  # interior; nobody drops out
 def test_the_curvature_shortcut_of_the_bound_check_changes_no_verdict(a: float, b: float) -> None:
     """The fit skips the bound moves of a parameter whose curvature puts it far from both
     bounds; the verdicts equal those of the full check (every parameter moved) on an

@@ -92,6 +92,16 @@ def test_clv_distribution_histogram_and_decile_shares():
     fig = clv_distribution(predictions, horizon_days=365)
     hist, deciles = fig.axes
     assert sum(p.get_height() for p in hist.patches) == 24  # positive CLVs
+    # each bar counts the positive CLVs in [left, right) (the last one includes its right
+    # edge), on 49 log-spaced bins (50 edges) from the smallest to the largest positive CLV
+    pos = clv[clv > 0]
+    lefts = np.array([p.get_x() for p in hist.patches])
+    rights = lefts + np.array([p.get_width() for p in hist.patches])
+    counted = [((pos >= lo) & (pos < hi)).sum() for lo, hi in zip(lefts, rights, strict=True)]
+    counted[-1] += (pos == rights[-1]).sum()
+    assert [p.get_height() for p in hist.patches] == counted
+    assert len(hist.patches) == 49
+    assert lefts[0] == pytest.approx(pos.min()) and rights[-1] == pytest.approx(pos.max())
     assert hist.get_xscale() == "log"
     assert "365 days" in hist.get_title()
     # deciles of 25 customers sorted by CLV, largest first: 3,3,3,3,3,2,2,2,2,2 customers
