@@ -21,7 +21,6 @@ Layout (relative to the run folder)::
     data/feature_cache/      customer features per cut-off, computed once per run
     data/features.parquet    customer features at the cut-off (02)
     data/segments.parquet    segment, tier, RFM and cluster per customer (02)
-    data/churn.parquet       churn probabilities of customers at risk (03)
     data/clv.parquet         BG/NBD + Gamma-Gamma predictions (04)
     data/lifecycle.parquet   lifecycle stage per customer (04)
     data/scored.parquet      the scorer's output, one row per customer (05)
@@ -168,10 +167,6 @@ class RunLayout:
     @property
     def segments_file(self) -> Path:
         return self.data_dir / "segments.parquet"
-
-    @property
-    def churn_scores_file(self) -> Path:
-        return self.data_dir / "churn.parquet"
 
     @property
     def clv_scores_file(self) -> Path:

@@ -35,7 +35,6 @@ def test_every_named_path_sits_where_the_docstring_says(tmp_path: Path) -> None:
         "feature_cache_dir": "data/feature_cache",
         "features_file": "data/features.parquet",
         "segments_file": "data/segments.parquet",
-        "churn_scores_file": "data/churn.parquet",
         "clv_scores_file": "data/clv.parquet",
         "lifecycle_file": "data/lifecycle.parquet",
         "scored_file": "data/scored.parquet",
@@ -105,9 +104,9 @@ def test_write_and_read_frame(tmp_path: Path) -> None:
                       index=pd.Index(["c1", "c2"], name="customer_id"))
     assert layout.write_frame(layout.segments_file, df) == layout.segments_file
     pd.testing.assert_frame_equal(layout.read_frame(layout.segments_file), df)
-    with pytest.raises(FileNotFoundError, match="written by 03_churn_survival") as err:
-        layout.read_frame(layout.churn_scores_file, writer="03_churn_survival")
-    assert "churn.parquet" in str(err.value)
+    with pytest.raises(FileNotFoundError, match="written by 04_loyalty_clv") as err:
+        layout.read_frame(layout.clv_scores_file, writer="04_loyalty_clv")
+    assert "clv.parquet" in str(err.value)
 
 
 def test_write_csv_is_atomic_and_keeps_the_old_file_on_failure(tmp_path: Path) -> None:

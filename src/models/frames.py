@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["signature_dtypes", "to_plain_dtypes"]
+__all__ = ["numeric_values", "signature_dtypes", "to_plain_dtypes"]
 
 
 def to_plain_dtypes(frame: pd.DataFrame, *, ints_as_float: bool = False) -> pd.DataFrame:
@@ -47,3 +47,15 @@ def signature_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
               and s.map(lambda v: v is None or isinstance(v, bool | np.bool_) or v != v).all()):
             out[col] = pd.to_numeric(s.map(lambda v: np.nan if v is None else float(v)))
     return out
+
+
+def numeric_values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric column's values as float64, shape (len(frame),), in the column's unit: an
+    object column of numbers, ``None`` and ``pd.NA`` (a column read back from an MLflow
+    signature) included, missing values NaN; a column the frame lacks is all NaN (an optional
+    input such as ``membership_cancelled``)."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    s = frame[column]
+    return pd.to_numeric(s.astype("Float64") if s.dtype == object else s,
+                         errors="coerce").to_numpy(dtype=float, na_value=np.nan)

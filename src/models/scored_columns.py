@@ -17,19 +17,28 @@ from collections.abc import Sequence
 from src.models.vocabulary import Vocabulary
 from src.models.vocabulary import vocabulary as vocabulary_named
 
-__all__ = ["COLUMN_DOCS", "column_doc", "column_docs", "data_dictionary", "output_schema"]
+__all__ = ["COLUMN_DOCS", "churn_probability_columns", "column_doc", "column_docs",
+           "data_dictionary", "output_schema"]
+
+
+def churn_probability_columns(horizons_days: Sequence[int]) -> list[str]:
+    """``churn_prob_<h>d`` for each horizon h (days, ``churn.horizons_days``), in order."""
+    return [f"churn_prob_{int(h)}d" for h in horizons_days]
 
 
 def output_schema(horizons_days: Sequence[int], item_kinds: Sequence[str],
                   channels: Sequence[str]) -> dict[str, str]:
-    """Scored columns in order -> MLflow type (``string``, ``double``, ``long``, ``boolean``)."""
+    """Scored columns in order -> MLflow type (``string``, ``double``, ``long``, ``boolean``).
+
+    ``horizons_days``: the churn horizons (days), ``churn.horizons_days``: one
+    ``churn_prob_<h>d`` column each."""
     cols: dict[str, str] = {
         "customer_id": "string", "cutoff_date": "string",
         "segment": "string", "cluster": "long", "rfm_segment": "string",
         "r_score": "double", "f_score": "double", "m_score": "double", "value_tier": "string",
         "lifecycle_stage": "string", "churn_status": "string",
     }
-    cols.update({f"churn_prob_{int(h)}d": "double" for h in horizons_days})
+    cols.update({c: "double" for c in churn_probability_columns(horizons_days)})
     cols.update({
         "expected_remaining_days": "double", "median_remaining_days": "double",
         "p_alive": "double", "expected_bookings": "double", "clv": "double",

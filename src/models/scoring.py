@@ -56,9 +56,9 @@ from src.models.actions import (
     preferred_channel,
 )
 from src.models.base import ProjectModel
-from src.models.churn import ChurnModel, full_history_analysis, select_and_fit
+from src.models.churn import ChurnModel, churn_scores, full_history_analysis, select_and_fit
 from src.models.clv import CLVModel, CLVSettings, settings_from_params, validate_and_fit
-from src.models.frames import signature_dtypes, to_plain_dtypes
+from src.models.frames import numeric_values, signature_dtypes, to_plain_dtypes
 from src.models.lifecycle import DEFAULT_STAGE_RULES, first_match
 from src.models.scored_columns import output_schema
 from src.models.segmentation import SegmentationModel
@@ -100,7 +100,9 @@ class CustomerScorer(ProjectModel):
     clv : fitted :class:`~src.models.clv.CLVModel` or None.
     features : :class:`FeatureSettings` (must match how ``churn`` and ``clv`` were fitted:
         churn definition, gap and time origin; BTYD time unit).
-    horizons_days : churn-probability horizons (days).
+    horizons_days : churn-probability horizons (days): ``churn.horizons_days`` (the one
+        setting; :func:`build_scorer` passes it), one ``churn_prob_<h>d`` column each,
+        computed by :func:`src.models.churn.churn_scores`.
     stage_rules : lifecycle rules (default :data:`src.models.lifecycle.DEFAULT_STAGE_RULES`).
     action_rules : next-best-action rules (default
         :data:`src.models.actions.DEFAULT_ACTION_RULES`).
@@ -303,9 +305,7 @@ class CustomerScorer(ProjectModel):
             raise MissingColumnsError(missing)
         f = features[self.input_columns_].reset_index(drop=True)
         n = len(f)
-        num = {c: pd.to_numeric(f[c].astype("Float64") if f[c].dtype == object else f[c],
-                                errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-               if c in f.columns else np.full(n, np.nan)
+        num = {c: numeric_values(f, c)
                for c in ("n_bookings", "frequency", "btyd_frequency", "monetary_mean",
                          "avg_days_between_bookings",
                          "churn_at_risk", "btyd_T", "csat_mean", "nps_mean", "loyalty_member",
@@ -372,23 +372,11 @@ class CustomerScorer(ProjectModel):
         out["avg_booking_value"] = num["monetary_mean"]
         out["avg_days_between_bookings"] = num["avg_days_between_bookings"]
 
-        # churn ------------------------------------------------------------------------
-        h_cols = [f"churn_prob_{h}d" for h in self.horizons_days_]
-        for c in [*h_cols, "expected_remaining_days", "median_remaining_days"]:
-            out[c] = np.nan
-        if self.churn is not None:
-            at_risk = num["churn_at_risk"] == 1
-            churned = num["churn_at_risk"] == 0
-            if at_risk.any():
-                part = f.loc[at_risk]
-                probs = self.churn.predict_churn_probability(part, self.horizons_days_)
-                out.loc[at_risk, h_cols] = probs.to_numpy()
-                life = self.churn.predict_remaining_lifetime(part, max_days=self.max_remaining_days)
-                out.loc[at_risk, "expected_remaining_days"] = life["expected_remaining_days"].to_numpy()
-                out.loc[at_risk, "median_remaining_days"] = life["median_remaining_days"].to_numpy()
-            # the event has happened: no probability for it, no lifetime left
-            out.loc[churned | cancelled, ["expected_remaining_days", "median_remaining_days"]] = 0.0
-            out.loc[cancelled, h_cols] = np.nan
+        # churn: the one function that computes the published churn probabilities -----
+        churn_cols = churn_scores(self.churn, f, self.horizons_days_,
+                                  max_remaining_days=self.max_remaining_days)
+        for c in churn_cols.columns:
+            out[c] = churn_cols[c].to_numpy()
 
         # loyalty indicators -------------------------------------------------------------
         out["n_bookings"] = num["n_bookings"]
@@ -609,7 +597,8 @@ def snapshot_value_column(tables: Mapping[str, pd.DataFrame], params: JobParams)
 def build_scorer(source: RunLayout, tables: Mapping[str, pd.DataFrame], params: JobParams, *,
                  feature_table: pd.DataFrame | None = None) -> CustomerScorer:
     """The job's scorer: the run's fitted parts (:func:`fit_missing_parts`) with the job's
-    scoring settings (horizons, stage and action rules, suggestions), fitted at the cut-off.
+    settings (the churn horizons ``churn.horizons_days``, stage and action rules,
+    suggestions), fitted at the cut-off.
 
     ``feature_table``: :func:`scoring_features` of ``tables`` at the cut-off with
     :meth:`FeatureSettings.from_params`, when the caller has computed it (reused unless a
@@ -629,7 +618,8 @@ def build_scorer(source: RunLayout, tables: Mapping[str, pd.DataFrame], params: 
                     else default_action_rules(params.vocabulary))
     return CustomerScorer(
         parts.segmentation, parts.churn, parts.clv, features=settings,
-        horizons_days=sp.horizons_days, stage_rules=stage_rules, action_rules=action_rules,
+        horizons_days=params.churn.horizons_days, stage_rules=stage_rules,
+        action_rules=action_rules,
         item_columns=sp.item_columns, max_remaining_days=sp.max_remaining_days,
         clv_method=clv_method(params), margin_share=lp.margin_share,
         value_per_month_col=snapshot_value_column(tables, params),

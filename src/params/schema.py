@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError,
 
 from src.data.contract import CONTACT_CHANNELS
 from src.data.loading import DataSourceConfig
+from src.params.moved import one_horizons_setting
 from src.paths import NOTEBOOKS_DIR, notebook_path
 
 
@@ -262,7 +263,12 @@ class ChurnParams(StrictModel):
 
     definition: Literal["lapse", "membership"] = "lapse"
     gap_days: PositiveInt = Field(default=365, description="lapse: inactivity gap that counts as churn (days)")
-    horizons_days: list[PositiveInt] = Field(default=[180, 365], min_length=1)
+    horizons_days: list[PositiveInt] = Field(
+        default=[90, 180, 365], min_length=1,
+        description="the one churn-horizon setting (days): the horizons the churn model is "
+                    "evaluated at on the holdout (those beyond its follow-up are left out of "
+                    "the evaluation, with a note) and the scorer's exported churn_prob_<h>d "
+                    "columns")
     holdout_days: PositiveInt = Field(default=365, description="test window after the training cut-off")
     train_window_days: PositiveInt = 365
     time_origin: Literal["start", "landmark"] = "landmark"
@@ -353,15 +359,17 @@ class PromotionParams(BaseModel):
 class ScoringParams(BaseModel):
     """``05_score_export``: the scorer and its registration.
 
-    ``horizons_days``: churn-probability horizons (days); ``action_rules``: ordered
-    next-best-action rules (default :data:`src.models.actions.DEFAULT_ACTION_RULES`);
+    The churn-probability horizons are ``churn.horizons_days`` (one setting for the holdout
+    evaluation and the exported ``churn_prob_<h>d`` columns; a job file's former
+    ``scoring.horizons_days`` is moved there by
+    :func:`src.params.moved.one_horizons_setting`).
+    ``action_rules``: ordered next-best-action rules (default :data:`src.models.actions.DEFAULT_ACTION_RULES`);
     ``contact_channels``: channels with a ``consent_<channel>`` column, in order of preference
     for ties; ``refit_missing``: fit a part the run did not produce (said in the notes);
     ``batch_size``: rows per batch for ``crm score``.
     """
 
     model_config = ConfigDict(extra="forbid")
-    horizons_days: list[PositiveInt] = Field(default=[90, 180, 365], min_length=1)
     max_remaining_days: PositiveInt = 3650
     action_rules: list[ActionRule] | None = None
     contact_channels: list[Literal[CONTACT_CHANNELS]] = Field(  # type: ignore[valid-type]
@@ -538,6 +546,11 @@ class JobParams(StrictModel):
     campaigns: CampaignParams = CampaignParams()
     kpis: KpiParams = KpiParams()
     report: ReportParams = ReportParams()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_horizons_setting(cls, data: Any) -> Any:
+        return one_horizons_setting(data)
 
     @model_validator(mode="after")
     def _notebooks_exist(self) -> JobParams:

@@ -3,12 +3,14 @@
 Nothing here fits a model: the Kaplan-Meier curves come from
 :func:`src.models.churn.kaplan_meier_curves`, the drivers from
 :meth:`src.models.churn.ChurnModel.hazard_ratios`, the churn causes from
-:func:`src.models.churn.churn_causes` and the holdout results from
-:func:`src.models.churn.evaluate_holdout`.
+:func:`src.models.churn.churn_causes`, the holdout results from
+:func:`src.models.churn.evaluate_holdout` and the published churn probabilities from
+:func:`src.models.churn.churn_scores`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +21,10 @@ import pandas as pd
 from src.models.vocabulary import Vocabulary
 from src.models.vocabulary import vocabulary as vocabulary_named
 
-__all__ = ["calibration_plot", "drivers_and_causes", "forest_plot", "km_curves",
-           "metrics_over_time"]
+__all__ = ["calibration_plot", "churn_probabilities", "drivers_and_causes", "forest_plot",
+           "km_curves", "metrics_over_time"]
+
+_PROB_COL = re.compile(r"^churn_prob_(\d+)d$")
 
 
 def km_curves(
@@ -241,5 +245,55 @@ def metrics_over_time(evaluation: Mapping[str, Any]) -> plt.Figure:
         ax.set_xlabel("days after the landmark")
         ax.grid(alpha=0.3)
         ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def churn_probabilities(scores: pd.DataFrame, *, bins: int = 20,
+                        panels_per_row: int = 4) -> plt.Figure:
+    """How the published churn probabilities are spread, one panel per horizon.
+
+    Parameters
+    ----------
+    scores : the churn columns of the scored table (:func:`src.models.churn.churn_scores` or
+        the scorer's output): ``churn_prob_<h>d`` per horizon h (days); rows without a
+        probability (churned, cancelled, not covered) are left out.
+    bins : histogram bins over [0, 1].
+    panels_per_row : panels side by side before a new row starts.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One histogram per horizon (share of the customers with a probability per bin; the
+        bars of a panel sum to 1), the mean marked and named in the panel title.
+    """
+    cols = [c for c in scores.columns if _PROB_COL.match(str(c))]
+    ncols = max(1, min(len(cols), panels_per_row))
+    nrows = max(1, -(-len(cols) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.2 * nrows), squeeze=False,
+                             sharey=True)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for ax, col in zip(axes.flat, cols, strict=False):
+        p = pd.to_numeric(scores[col], errors="coerce").dropna().to_numpy(dtype=float)
+        days = int(_PROB_COL.match(str(col)).group(1))
+        if len(p) == 0:
+            ax.text(0.5, 0.5, "no customer at risk", ha="center", va="center")
+            ax.set_title(f"within {days} days")
+            continue
+        ax.hist(p, bins=edges, weights=np.full(len(p), 1.0 / len(p)), color="tab:red",
+                alpha=0.7)
+        ax.axvline(p.mean(), color="black", linestyle="--", linewidth=0.8)
+        ax.set_title(f"within {days} days (mean {p.mean():.2f})")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("churn probability")
+        ax.grid(alpha=0.3)
+    for row in axes:
+        row[0].set_ylabel("share of customers at risk")
+    for ax in list(axes.flat)[len(cols):]:
+        ax.set_axis_off()
+    if not cols:
+        axes[0][0].text(0.5, 0.5, "no churn probability column", ha="center", va="center")
+    n = int(scores[cols].notna().any(axis=1).sum()) if cols else 0
+    fig.suptitle(f"Published churn probabilities: {n:,} customers at risk")
     fig.tight_layout()
     return fig

@@ -13,8 +13,10 @@ the number the run will have:
 - **lapse churn** (transactions): ``gap_days`` is the 85th percentile of the days between
   a customer's consecutive purchase days, rounded to 30 days; ``holdout_days`` and
   ``train_window_days`` are a third of the span (at most 365), so the training landmark, its
-  follow-up and the holdout fit in the data; churn horizons lie within the holdout, scoring
-  horizons within the span;
+  follow-up and the holdout fit in the data;
+- **churn horizons** (``churn.horizons_days``, one setting for the holdout evaluation and
+  the exported ``churn_prob_<h>d``): those within the holdout, evaluated on it, and the spans
+  of 90, 180 and 365 days within the data, exported (beyond the holdout: not evaluated);
 - **loyalty**: the calibration holdout is the churn holdout, the CLV horizon half the span (at
   most 365), the repeat-booking horizon the holdout, weeks as the time unit from 18 months of
   data on;
@@ -279,9 +281,27 @@ def _job_guesses(plan: JobPlan, as_of: date, as_of_why: str) -> None:
         plan.set("segmentation.tiers.value_col", value_col, "no bookings: value tiers by the "
                  "recurring charge")
     span = _span(plan, bookings, customers)
-    scoring = [h for h in (90, 180, 365) if h <= span] or [_floor30(span)]
-    plan.set("scoring.horizons_days", scoring, f"churn probabilities within the {span}-day span")
-    _short_history_rules(plan, scoring)
+    _short_history_rules(plan, _churn_horizons(plan, span, holdout_evaluated=bookings is not None))
+
+
+def _churn_horizons(plan: JobPlan, span: int, holdout_evaluated: bool) -> list[int]:
+    """``churn.horizons_days``, the one horizon setting: the horizons the churn plan chose
+    (:func:`_plan_lapse`, :func:`_plan_membership`: within the holdout, or the tenure years)
+    joined with the churn-probability spans of 90, 180 and 365 days within the data, which the
+    scorer exports as ``churn_prob_<h>d``. With a holdout (bookings), a horizon at or beyond
+    its end is exported but not evaluated (notebook 03 says so). Returns the horizons (days)."""
+    spans = [h for h in (90, 180, 365) if h <= span] or [_floor30(span)]
+    chosen = plan.guesses.get("churn.horizons_days")
+    horizons = sorted({*(chosen.value if chosen else []), *spans})
+    why = (f"{chosen.reason}; " if chosen else "") + (
+        f"with the churn probabilities exported within the {span}-day span ({spans})")
+    holdout = plan.value("churn.holdout_days")
+    late = [h for h in horizons if holdout_evaluated and holdout and h >= holdout]
+    if late:
+        why += (f"; {late} lie at or beyond the end of the {holdout}-day holdout: exported, "
+                "not evaluated on it")
+    plan.set("churn.horizons_days", horizons, why)
+    return horizons
 
 
 def _span(plan: JobPlan, bookings: TableRecognition | None,
@@ -295,11 +315,12 @@ def _span(plan: JobPlan, bookings: TableRecognition | None,
     return st.span_days if st else 0
 
 
-def _short_history_rules(plan: JobPlan, scoring: list[int]) -> None:
-    """The default rules read churn_prob_365d: on shorter data, the longest horizon."""
-    if 365 in scoring:
+def _short_history_rules(plan: JobPlan, horizons: list[int]) -> None:
+    """The default rules read churn_prob_365d: on shorter data, the longest horizon
+    (``horizons``: ``churn.horizons_days`` ascending, days)."""
+    if 365 in horizons:
         return
-    h = scoring[-1]
+    h = horizons[-1]
     if plan.value("scoring.action_rules") is not None:
         for key in ("scoring.action_rules", "loyalty.stage_rules"):
             g = plan.guesses.get(key)
@@ -379,7 +400,7 @@ def _plan_lapse(plan: JobPlan, st: TableStats) -> None:
              "rounded down to 30: training landmark + follow-up + holdout fit in the data")
     plan.set("churn.train_window_days", holdout, "follow-up of the training landmark = holdout")
     hs = sorted({h for h in (90, 180, 365) if h <= holdout} | {holdout})
-    plan.set("churn.horizons_days", hs, "within the holdout, so each horizon is evaluated")
+    plan.set("churn.horizons_days", hs, "within the holdout, for its evaluation")
     plan.set("churn.time_origin", "landmark", "lapse churn depends on the recency at the "
              "landmark, not the age")
     unit = 7 if span >= 540 else 1

@@ -64,7 +64,7 @@ def available_list_columns(params: JobParams, base_dir: Path = PROJECT_ROOT) -> 
     the item columns the bookings provide) and the exporter's ``channel`` / ``suppressed``."""
     bookings = provided_columns(params, "bookings", base_dir)
     kinds = [k for k in params.scoring.item_columns if k in bookings]
-    scored = output_schema(params.scoring.horizons_days, kinds, params.scoring.contact_channels)
+    scored = output_schema(params.churn.horizons_days, kinds, params.scoring.contact_channels)
     return list(dict.fromkeys([*scored, *EXPORT_ADDED_COLUMNS]))
 
 

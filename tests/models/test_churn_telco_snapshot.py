@@ -30,8 +30,8 @@ from tests.helpers import require_shared
 
 AS_OF = pd.Timestamp("2018-09-30")
 ATTRIBUTES = ["contract", "monthly_charges", "internet_service", "payment_method"]
-#: horizons of params/telco.yaml: 1, 12, 24, 36, 48, 60, 72 months
-HORIZONS_DAYS = [30, 365, 730, 1096, 1461, 1826, 2191]
+#: horizons of params/telco.yaml: 1, 3, 6, 12, 24, 36, 48, 60, 72 months
+HORIZONS_DAYS = [30, 90, 180, 365, 730, 1096, 1461, 1826, 2191]
 
 
 def telco_customers() -> pd.DataFrame:
@@ -147,6 +147,10 @@ def test_customers_only_scorer_conditional_on_tenure(tables, tmp_path):
     assert scorer.value_per_month_col == "monthly_charges"
     assert scorer.metrics_["churn_concordance"] == pytest.approx(0.7534, abs=0.0005)
     assert len(scored) == 7043
+    # one horizon setting: the exported columns are churn.horizons_days, the analysis's too
+    assert params.churn.horizons_days == HORIZONS_DAYS
+    assert [c for c in scored.columns if c.startswith("churn_prob_")] == [
+        f"churn_prob_{h}d" for h in HORIZONS_DAYS]
     assert scored["churn_status"].value_counts().to_dict() == {"active": 5174, "cancelled": 1869}
     active = scored["churn_status"] == "active"
     assert scored.loc[active, "churn_prob_365d"].between(0, 1).all()

@@ -7,6 +7,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import copy  # noqa: E402
+
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -18,10 +20,10 @@ from src.features.rfm_summary import summary_at  # noqa: E402
 from src.features.scoring import FeatureSettings, MissingColumnsError, scoring_features  # noqa: E402
 from src.layout import RunLayout  # noqa: E402
 from src.models import churn, clv  # noqa: E402
-from src.models.churn import landmark_frame  # noqa: E402
+from src.models.churn import ChurnModel, landmark_frame  # noqa: E402
 from src.models.mlflow_models import log_project_model  # noqa: E402
 from src.models.scored_columns import output_schema  # noqa: E402
-from src.models.scoring import CustomerScorer, build_scorer  # noqa: E402
+from src.models.scoring import CustomerScorer, build_and_score, build_scorer  # noqa: E402
 from src.models.segmentation import BehaviouralSegmenter, SegmentationModel  # noqa: E402
 from src.params import load_params  # noqa: E402
 
@@ -138,6 +140,69 @@ def test_churn_matches_the_models_own_landmark_scoring(scorer, scored, tables):
     assert live.sum() > 100 and by_id.loc[own.index[~live], "churn_prob_365d"].isna().all()
     mine = by_id.loc[own.index[live], ["churn_prob_90d", "churn_prob_365d"]]
     np.testing.assert_allclose(mine.to_numpy(), own[live].to_numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_exported_churn_columns_are_the_churn_models_at_churn_horizons_days(run_dir, tables):
+    """One horizon setting, one place: the scorer built for a job exports exactly
+    ``churn.horizons_days`` as ``churn_prob_<h>d`` (its columns, its logged signature, the
+    columns the preflight offers to lists), the churn model is configured and evaluated at
+    the same horizons (beyond the holdout: exported, not evaluated, named), and the values
+    are the churn model's own probabilities for the customers at risk, computed by
+    ``churn.churn_scores``, the function notebook 03 shows them with."""
+    from src.runner.preflight import available_list_columns
+
+    params = load_params("demo", {"churn.models": ["coxph"], "churn.penalizers": [0.01],
+                                  "churn.horizons_days": [60, 200, 365, 900]})
+    scorer, scored = build_and_score(run_dir, tables, params)
+    # evaluated on the holdout at the same setting; a horizon at the end of the 365-day
+    # holdout or beyond is exported, not evaluated, and named
+    selection = churn.select_and_fit(tables, params.churn, CUTOFF, seed=params.seed)
+    assert selection.evaluations["coxph"]["horizons_days"] == [60, 200]
+    assert selection.unevaluated_horizons == [365, 900]
+    assert {"holdout.coxph_auc_60d", "holdout.coxph_auc_200d"} <= set(selection.metrics)
+    cols = ["churn_prob_60d", "churn_prob_200d", "churn_prob_365d", "churn_prob_900d"]
+    assert [c for c in scored.columns if c.startswith("churn_prob_")] == cols
+    assert tuple(scorer.churn.horizons_days) == (60, 200, 365, 900)
+    outputs = scorer.signature(scorer.example_).outputs.input_names()
+    assert [c for c in outputs if c.startswith("churn_prob_")] == cols
+    offered = available_list_columns(params)
+    assert [c for c in offered if c.startswith("churn_prob_")] == cols
+    features = scoring_features(tables, CUTOFF, scorer.feature_settings_)
+    live = ((features["churn_at_risk"] == 1) & (features["membership_cancelled"] != 1)).to_numpy()
+    assert live.sum() > 300
+    own = scorer.churn.predict_churn_probability(features.loc[live], [60, 200, 365, 900])
+    np.testing.assert_allclose(scored.loc[live, cols].to_numpy(), own.to_numpy(),
+                               rtol=1e-10, atol=1e-12)
+    assert scored.loc[~live, cols].isna().all().all()  # lapsed, cancelled: no probability
+    shown = churn.churn_scores(scorer.churn, features, params.churn.horizons_days,
+                               max_remaining_days=params.scoring.max_remaining_days)
+    pd.testing.assert_frame_equal(shown.reset_index(drop=True), scored[list(shown.columns)],
+                                  check_dtype=False)
+
+
+def test_a_churn_model_saved_with_other_horizons_still_loads_and_scores(
+        scorer, features, scored, tmp_path):
+    """A churn model saved before the one setting (pickled with its own ``horizons_days``,
+    e.g. the former churn default [180, 365]) loads and predicts as it did, and the scorer's
+    churn step exports the job's horizons from it."""
+    before = copy.deepcopy(scorer.churn)
+    before.horizons_days = (180, 365)
+    loaded = ChurnModel.load(before.save(tmp_path / "churn.joblib"))
+    at_risk = features[features["churn_at_risk"] == 1].head(50)
+    assert list(loaded.predict(at_risk).columns) == ["churn_prob_180d", "churn_prob_365d",
+                                                     *churn.LIFETIME_COLUMNS]
+    published = churn.churn_scores(loaded, features, scorer.horizons_days_,
+                                   max_remaining_days=scorer.max_remaining_days)
+    assert list(published.columns) == ["churn_prob_90d", "churn_prob_180d", "churn_prob_365d",
+                                       *churn.LIFETIME_COLUMNS]
+    pd.testing.assert_frame_equal(published.reset_index(drop=True),
+                                  scored[list(published.columns)], check_dtype=False)
+
+
+def test_the_scorers_default_horizons_are_the_churn_default():
+    from src.params.schema import ChurnParams
+
+    assert list(CustomerScorer().horizons_days) == ChurnParams().horizons_days
 
 
 def test_currently_lapsed_customers_have_churned(scored, features):

@@ -107,8 +107,10 @@ def test_lapse_windows_fit_in_the_span(written, name):
     assert ch["holdout_days"] + ch["train_window_days"] < span
     assert 30 <= ch["gap_days"] <= ch["holdout_days"]  # a lapse can be seen in each window
     assert rec.gap_days[0.8] - 30 <= ch["gap_days"] <= rec.gap_days[0.9] + 30
-    assert max(ch["horizons_days"]) <= ch["holdout_days"]
-    assert max(doc["scoring"]["horizons_days"]) <= span
+    # one horizon setting: evaluated within the holdout, exported within the span
+    assert "horizons_days" not in doc.get("scoring", {})
+    assert min(ch["horizons_days"]) < ch["holdout_days"] and max(ch["horizons_days"]) <= span
+    assert {h for h in (90, 180, 365) if h <= span} <= set(ch["horizons_days"])
     assert lo["holdout_days"] <= span / 3 and lo["horizon_days"] <= span
     assert 2 * lo["repeat_model"]["horizon_days"] < span
     assert lo["min_history_days"] <= 30
@@ -219,10 +221,11 @@ def test_short_history_sizes_everything_inside_it(tmp_path):
     span = result.plan.stats["bookings"].span_days
     assert span < 365
     assert doc["churn"]["holdout_days"] + doc["churn"]["train_window_days"] < span
-    assert max(doc["scoring"]["horizons_days"]) <= span
+    horizons = doc["churn"]["horizons_days"]
+    assert max(horizons) <= span and "horizons_days" not in doc["scoring"]
     rules = " ".join(r["when"] for r in doc["scoring"]["action_rules"])
     assert "churn_prob_365d" not in rules
-    assert f"churn_prob_{max(doc['scoring']['horizons_days'])}d" in rules
+    assert f"churn_prob_{max(horizons)}d" in rules
 
 
 def test_a_surrogate_guest_key_is_flagged_for_confirmation(tmp_path):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 import yaml
 
 from src.params import ParamsError, flatten, load_params
+from src.params.moved import DeprecatedParamsWarning
+from src.params.schema import ChurnParams, JobParams, ScoringParams
 from src.paths import PARAMS_DIR
 
 DEMO = yaml.safe_load((PARAMS_DIR / "demo.yaml").read_text(encoding="utf-8"))
@@ -21,7 +24,9 @@ def write(tmp_path: Path, data: dict | str, name: str = "job.yaml") -> Path:
 
 @pytest.mark.parametrize("job", sorted(p.stem for p in PARAMS_DIR.glob("*.yaml")))
 def test_every_shipped_job_file_validates(job: str) -> None:
-    params = load_params(job)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecatedParamsWarning)  # no moved key in our files
+        params = load_params(job)
     assert params.job == job
     assert params.notebooks
 
@@ -147,3 +152,64 @@ def test_a_set_without_key_and_equals_is_its_own_message(item: str,
     assert main(["run", "demo", "--set", item]) == 2
     err = capsys.readouterr().err
     assert f"--set {item!r}: write --set KEY=VALUE" in err and "got None" not in err
+
+
+# ---- one churn-horizon setting (issue 22 item 2) -------------------------------------------
+def _without_churn_horizons() -> dict:
+    data = yaml.safe_load(yaml.safe_dump(DEMO))
+    data["churn"].pop("horizons_days")
+    return data
+
+
+def test_churn_horizons_are_the_one_setting() -> None:
+    """``scoring.horizons_days`` is gone: one key names the evaluated and exported horizons."""
+    assert "horizons_days" not in ScoringParams.model_fields
+    assert ChurnParams().horizons_days == [90, 180, 365]  # the exported columns of before
+
+
+@pytest.mark.parametrize("churn_horizons", [None, [30, 120]])
+def test_the_former_scoring_horizons_key_is_moved_with_a_warning(
+        tmp_path: Path, churn_horizons: list[int] | None) -> None:
+    """Equal to churn.horizons_days, or churn's unset: the value moves there, said loudly."""
+    data = _without_churn_horizons()
+    if churn_horizons is not None:
+        data["churn"]["horizons_days"] = churn_horizons
+    data["scoring"]["horizons_days"] = [30, 120]
+    with pytest.warns(DeprecatedParamsWarning,
+                      match=r"scoring\.horizons_days is deprecated.*churn\.horizons_days: "
+                            r"\[30, 120\] is used"):
+        params = load_params(write(tmp_path, data))
+    assert params.churn.horizons_days == [30, 120]
+    assert "horizons_days" not in params.scoring.model_dump()
+    # shown by default: a FutureWarning, not a DeprecationWarning Python hides
+    assert issubclass(DeprecatedParamsWarning, FutureWarning)
+
+
+def test_different_scoring_and_churn_horizons_are_refused(tmp_path: Path) -> None:
+    """Both set and different: refused, naming both keys and which to keep, never a silent
+    choice between them."""
+    data = _without_churn_horizons()
+    data["churn"]["horizons_days"] = [180, 365]
+    data["scoring"]["horizons_days"] = [90, 180, 365]
+    with pytest.raises(ParamsError) as err:
+        load_params(write(tmp_path, data))
+    msg = str(err.value)
+    assert "key 'scoring.horizons_days'" in msg
+    assert "scoring.horizons_days [90, 180, 365] and churn.horizons_days [180, 365] differ" in msg
+    assert "Keep churn.horizons_days and delete scoring.horizons_days" in msg
+    assert "churn.horizons_days: [90, 180, 365] keeps every horizon of both" in msg
+    # a --set of the former key meets the job's churn.horizons_days the same way
+    with pytest.raises(ParamsError, match=r"differ.*\(from --set scoring\.horizons_days=\[30\]\)"):
+        load_params("demo", {"scoring.horizons_days": [30]})
+
+
+def test_the_move_works_on_sections_given_as_models() -> None:
+    """Code building JobParams from section objects goes through the same rule."""
+    base = {"job": "x", "notebooks": ["01_data_quality"], "data": {"synthetic": {}}}
+    with pytest.warns(DeprecatedParamsWarning):
+        moved = JobParams.model_validate({**base, "churn": ChurnParams(gap_days=200),
+                                          "scoring": {"horizons_days": [60]}})
+    assert moved.churn.horizons_days == [60] and moved.churn.gap_days == 200
+    with pytest.raises(ValueError, match="differ"):
+        JobParams.model_validate({**base, "churn": ChurnParams(horizons_days=[90]),
+                                  "scoring": {"horizons_days": [60]}})

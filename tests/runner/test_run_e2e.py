@@ -17,7 +17,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from src.layout import RunLayout
-from src.params import ParamsError
+from src.models.churn import ChurnModel, at_risk_frame
+from src.params import ParamsError, load_params
 from src.paths import PARAMS_DIR
 from src.runner.run import (
     EXIT_BAD_INPUT,
@@ -248,11 +249,13 @@ def test_champion_moves_only_when_the_whole_run_succeeded(demo_runs, isolated: d
 
 
 def assert_scorer_equals_the_notebooks(layout: RunLayout) -> None:
-    """One code path: the scorer's segment, churn and CLV columns (05) equal what notebooks
-    02, 03 and 04 wrote for the same run, customer by customer; and every model part the
-    scorer used was the run's own (nothing refitted). Customers whose membership is already
-    cancelled (``churn_status``) are the exception by design: no churn probability for an
-    event that has happened, P(alive) 0 (``src/models/scored_columns.py``)."""
+    """One code path: the scorer's segment and CLV columns (05) equal what notebooks 02 and
+    04 wrote for the same run, customer by customer, and its churn columns are the run's own
+    churn model (03, ``models/churn.joblib``) at ``churn.horizons_days`` on the model's own
+    scoring frame of the customers at risk; every model part the scorer used was the run's own
+    (nothing refitted). Customers whose membership is already cancelled (``churn_status``) are
+    the exception by design: no churn probability for an event that has happened, P(alive) 0
+    (``src/models/scored_columns.py``)."""
     scored = pd.read_parquet(layout.scored_file).set_index("customer_id")
     segments = pd.read_parquet(layout.segments_file)
     ids = segments.index
@@ -263,14 +266,20 @@ def assert_scorer_equals_the_notebooks(layout: RunLayout) -> None:
     assert (scored.loc[ids, "segment"] == segments["cluster_label"].astype(str)).all()
     cancelled = (scored["churn_status"] == "cancelled" if "churn_status" in scored.columns
                  else pd.Series(False, index=scored.index))
-    churn = pd.read_parquet(layout.churn_scores_file)
-    assert len(churn) > 50
-    gone = churn.index[cancelled.loc[churn.index].to_numpy()]
-    churn = churn.drop(gone)
+    params = load_params(layout.params_file)
+    model = layout.load_model("churn", ChurnModel)
+    current = at_risk_frame(layout.read_tables(), params.churn, params.cutoff())
+    assert len(current) > 50
+    own = model.predict_churn_probability(current, params.churn.horizons_days).join(
+        model.predict_remaining_lifetime(current, max_days=params.scoring.max_remaining_days))
     probs = [c for c in scored.columns if c.startswith("churn_prob_")]
+    assert probs == [f"churn_prob_{h}d" for h in params.churn.horizons_days]
+    gone = own.index[cancelled.loc[own.index].to_numpy()]
     assert scored.loc[gone, probs].isna().all().all()
-    for col in churn.columns:
-        np.testing.assert_allclose(scored.loc[churn.index, col], churn[col], rtol=1e-10, err_msg=col)
+    own = own.drop(gone)
+    for col in own.columns:
+        np.testing.assert_allclose(scored.loc[own.index, col], own[col], rtol=1e-10, err_msg=col)
+    assert not (layout.data_dir / "churn.parquet").exists()  # 03 writes no scores of its own
     clv = pd.read_parquet(layout.clv_scores_file)
     clv = clv.drop(clv.index[cancelled.loc[clv.index].to_numpy()])
     for col in ("p_alive", "expected_bookings", "clv", "expected_avg_booking_value"):

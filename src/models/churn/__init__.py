@@ -12,9 +12,11 @@ Modules, each depending only on those above it: :mod:`~src.features.survival`
 :mod:`~src.models.churn.cox` (the Cox engine), :mod:`~src.models.churn.drivers`
 (hazard ratios in business words), :mod:`~src.models.churn.model`
 (:class:`ChurnModel`), :mod:`~src.models.churn.evaluation` (time-based holdout),
-:mod:`~src.models.churn.workflow` (:func:`select_and_fit`, the landmark models that score) and
+:mod:`~src.models.churn.workflow` (:func:`select_and_fit`, the landmark models that score),
 :mod:`~src.models.churn.analysis` (:func:`full_history_analysis`, the descriptive Cox of
-membership data from the start, printed lifelines-style).
+membership data from the start, printed lifelines-style) and :mod:`~src.models.churn.scores`
+(:func:`churn_scores`, the published churn columns: the one place the scorer's exported
+``churn_prob_<h>d`` are computed, at ``churn.horizons_days``).
 
 Decisions
 ---------
@@ -76,6 +78,7 @@ from src.models.churn.encoding import CovariateEncoder
 from src.models.churn.evaluation import best_model, evaluate_holdout, survival_at_horizons
 from src.models.churn.km import kaplan_meier_curves, km_by_group, km_survival_at
 from src.models.churn.model import ChurnModel, Kind
+from src.models.churn.scores import LIFETIME_COLUMNS, churn_scores
 from src.models.churn.workflow import (
     ChurnSelection,
     at_risk_frame,
@@ -88,6 +91,7 @@ __all__ = [
     "DURATION_COL",
     "ENTRY_COL",
     "EVENT_COL",
+    "LIFETIME_COLUMNS",
     "ChurnModel",
     "ChurnSelection",
     "at_risk_frame",
@@ -96,6 +100,7 @@ __all__ = [
     "Kind",
     "best_model",
     "churn_causes",
+    "churn_scores",
     "cox_regression",
     "evaluate_holdout",
     "full_history_analysis",

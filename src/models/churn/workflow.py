@@ -197,6 +197,11 @@ class ChurnSelection:
         ``churn.models`` had a usable covariate and Kaplan-Meier was fitted instead.
     notes : what was done differently from the params, and why (e.g. the fallback to
         Kaplan-Meier); also issued as warnings, so the notebook shows them.
+    unevaluated_horizons : ``churn.horizons_days`` (days) outside the follow-up the holdout
+        can judge (at or beyond the last churn seen in the test window, at most
+        ``holdout_days``): left out of the holdout metrics (``dropped_horizons`` of
+        :func:`~src.models.churn.evaluation.evaluate_holdout`), still exported by the scorer
+        as ``churn_prob_<h>d``; notebook 03 names them.
     """
 
     train_cutoff: pd.Timestamp
@@ -211,6 +216,7 @@ class ChurnSelection:
     survival_at_horizons: pd.DataFrame = field(default_factory=pd.DataFrame)
     metrics: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    unevaluated_horizons: list[int] = field(default_factory=list)
 
 
 def select_and_fit(tables: Any, params: ChurnParams, cutoff_date: Any, *, seed: int = 0
@@ -300,7 +306,9 @@ def select_and_fit(tables: Any, params: ChurnParams, cutoff_date: Any, *, seed: 
     return ChurnSelection(train_cutoff=train_cutoff, train=train, test=test,
                           covariates=covariates, evaluations=evaluations, comparison=comparison,
                           best=best, recent=recent, model=model,
-                          survival_at_horizons=at_horizons, metrics=metrics, notes=notes)
+                          survival_at_horizons=at_horizons, metrics=metrics, notes=notes,
+                          unevaluated_horizons=sorted({h for e in evaluations.values()
+                                                       for h in e["dropped_horizons"]}))
 
 
 def at_risk_frame(tables: Any, params: ChurnParams, cutoff_date: Any) -> pd.DataFrame:

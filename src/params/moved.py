@@ -1,0 +1,94 @@
+"""Job-file keys that have moved: the raw job mapping is rewritten before validation.
+
+A job file written for an earlier version keeps its meaning or is refused; it is never
+silently read differently. Each moved key has one function here, called by
+:class:`src.params.schema.JobParams` on the raw mapping (as read from YAML, ``--set``
+overrides applied): the value is moved to its new key with a :class:`DeprecatedParamsWarning`
+naming both keys, or, when the file also sets the new key to something else, refused with a
+validation error at the old key that says which to keep.
+
+- ``scoring.horizons_days`` -> ``churn.horizons_days`` (issue 22: one churn-scoring path;
+  the churn horizons, days, are evaluated on the holdout and exported as ``churn_prob_<h>d``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+__all__ = ["DeprecatedParamsWarning", "one_horizons_setting"]
+
+
+class DeprecatedParamsWarning(FutureWarning):
+    """A job file sets a key that has moved: its value is taken under the new key and the
+    warning names both. A :class:`FutureWarning`, which Python shows by default (a
+    ``DeprecationWarning`` is hidden outside ``__main__``): job files are written by the
+    people who run the jobs, not by developers."""
+
+
+def _as_days(value: Any) -> Any:
+    """Horizons as a list of ints for comparison (the value itself when it is not one)."""
+    try:
+        return [int(h) for h in value]
+    except (TypeError, ValueError):
+        return value
+
+
+def one_horizons_setting(data: Any) -> Any:
+    """Move a job file's former ``scoring.horizons_days`` to ``churn.horizons_days``.
+
+    ``churn.horizons_days`` is the one churn-horizon setting: the horizons (days) the churn
+    model is evaluated at on the holdout and the exported ``churn_prob_<h>d`` columns. A file
+    that still sets ``scoring.horizons_days`` keeps its meaning or is refused, never silently
+    changed: equal to ``churn.horizons_days``, or with ``churn.horizons_days`` unset, the value
+    is moved there with a :class:`DeprecatedParamsWarning`; both set and different, the file
+    is refused (a validation error at ``scoring.horizons_days`` naming both keys and what to
+    keep).
+
+    Parameters
+    ----------
+    data : the raw job mapping (as read from YAML, overrides applied).
+
+    Returns
+    -------
+    The mapping without ``scoring.horizons_days`` (a new mapping when it had the key).
+
+    Raises
+    ------
+    pydantic.ValidationError : both keys set to different horizons.
+    """
+    scoring = data.get("scoring") if isinstance(data, dict) else None
+    if not isinstance(scoring, dict) or "horizons_days" not in scoring:
+        return data
+    old = scoring["horizons_days"]
+    rest = {**data, "scoring": {k: v for k, v in scoring.items() if k != "horizons_days"}}
+    churn = data.get("churn", {})
+    if isinstance(churn, BaseModel):
+        churn = churn.model_dump(exclude_unset=True)
+    if not isinstance(churn, dict):
+        return rest  # not a section: its own validation error says so
+    churn = dict(churn)
+    given, kept = _as_days(old), _as_days(churn.get("horizons_days", old))
+    if given != kept:
+        union = (sorted({*given, *kept}) if isinstance(given, list) and isinstance(kept, list)
+                 else kept)
+        raise ValidationError.from_exception_data("JobParams", [{
+            "type": "value_error", "loc": ("scoring", "horizons_days"), "input": old,
+            "ctx": {"error": ValueError(
+                f"scoring.horizons_days {old} and churn.horizons_days "
+                f"{churn['horizons_days']} differ, and scoring.horizons_days is no longer a "
+                "key: churn.horizons_days is the one setting, for the holdout evaluation and "
+                "the exported churn_prob_<h>d columns. Keep churn.horizons_days and delete "
+                f"scoring.horizons_days (churn.horizons_days: {union} keeps every horizon "
+                "of both; those beyond the holdout are exported, not evaluated)")}}])
+    if "horizons_days" not in churn:
+        churn["horizons_days"] = old
+    warnings.warn(
+        f"scoring.horizons_days is deprecated: churn.horizons_days is the one churn-horizon "
+        f"setting (holdout evaluation and the exported churn_prob_<h>d columns); "
+        f"churn.horizons_days: {churn['horizons_days']} is used. Move the value to "
+        "churn.horizons_days and delete scoring.horizons_days from the job file",
+        DeprecatedParamsWarning, stacklevel=2)
+    return {**rest, "churn": churn}
