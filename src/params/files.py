@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from src.layout import RunLayout
+from src.params.moved import saved_run_horizons
 from src.params.schema import JobParams
 from src.paths import PARAMS_DIR, PROJECT_ROOT
 
@@ -123,13 +125,25 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> list[str]
     return problems
 
 
-def load_params(job: str | Path, overrides: dict[str, Any] | None = None) -> JobParams:
+def is_run_params_file(path: Path) -> bool:
+    """``path`` is a run folder's record of its params: ``params.yaml`` beside the run's
+    ``manifest.json`` (:class:`src.layout.RunLayout`)."""
+    layout = RunLayout(path.parent)
+    return path == layout.params_file and layout.manifest_file.exists()
+
+
+def load_params(job: str | Path, overrides: dict[str, Any] | None = None, *,
+                saved_run: bool | None = None) -> JobParams:
     """Read and validate a job file.
 
     Parameters
     ----------
     job : job name (``params/<job>.yaml``) or a path to a YAML file.
     overrides : dotted keys to replace after reading, e.g. ``{"data.synthetic.n_customers": 500}``.
+    saved_run : the file is a run folder's record of its params (``params.yaml`` beside a
+        ``manifest.json``; None: decided by that), written by whatever version ran it: keys
+        that have moved since are read as that version meant them
+        (:func:`src.params.moved.saved_run_horizons`) instead of refused.
 
     Raises
     ------
@@ -145,6 +159,8 @@ def load_params(job: str | Path, overrides: dict[str, Any] | None = None) -> Job
         raise ParamsError(path, [f"not valid YAML: {exc}"]) from exc
     if not isinstance(raw, dict):
         raise ParamsError(path, ["the file must hold a mapping of keys (job:, notebooks:, data:, ...)"])
+    if saved_run if saved_run is not None else is_run_params_file(path):
+        raw = saved_run_horizons(raw)
     given = [f"--set {k}={v!r}" for k, v in (overrides or {}).items()]
     problems = apply_overrides(raw, overrides or {})
     if problems:

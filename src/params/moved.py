@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["DeprecatedParamsWarning", "one_horizons_setting"]
+__all__ = ["DeprecatedParamsWarning", "one_horizons_setting", "saved_run_horizons"]
 
 
 class DeprecatedParamsWarning(FutureWarning):
@@ -34,6 +34,43 @@ def _as_days(value: Any) -> Any:
         return [int(h) for h in value]
     except (TypeError, ValueError):
         return value
+
+
+def saved_run_horizons(data: dict[str, Any]) -> dict[str, Any]:
+    """A run folder's ``params.yaml`` written before issue 22, in the one-setting form.
+
+    Such a run evaluated its churn model at ``churn.horizons_days`` and exported
+    ``churn_prob_<h>d`` at ``scoring.horizons_days``, both recorded in its params file (the
+    defaults were [180, 365] and [90, 180, 365]). What the run did is known, so nothing is
+    guessed: ``churn.horizons_days`` becomes the sorted union of the two (every horizon it
+    evaluated or exported; :func:`one_horizons_setting` would refuse the pair) and
+    ``scoring.horizons_days`` is dropped, with a :class:`DeprecatedParamsWarning`. A job file
+    a person edits is not migrated this way: :func:`one_horizons_setting` refuses it.
+
+    Parameters
+    ----------
+    data : the raw mapping of a run folder's ``params.yaml``.
+
+    Returns
+    -------
+    ``data`` unchanged when it has no ``scoring.horizons_days``; otherwise a new mapping.
+    """
+    scoring, churn = data.get("scoring"), data.get("churn")
+    if not (isinstance(scoring, dict) and "horizons_days" in scoring):
+        return data
+    if not (isinstance(churn, dict) and "horizons_days" in churn):
+        return data  # one_horizons_setting moves it
+    old, kept = _as_days(scoring["horizons_days"]), _as_days(churn["horizons_days"])
+    if not (isinstance(old, list) and isinstance(kept, list)) or old == kept:
+        return data
+    union = sorted({*old, *kept})
+    warnings.warn(
+        f"this run folder's params.yaml was written before churn.horizons_days became the one "
+        f"churn-horizon setting: it evaluated at churn.horizons_days {kept} and exported "
+        f"scoring.horizons_days {old}; read as churn.horizons_days: {union}",
+        DeprecatedParamsWarning, stacklevel=3)
+    return {**data, "churn": {**churn, "horizons_days": union},
+            "scoring": {k: v for k, v in scoring.items() if k != "horizons_days"}}
 
 
 def one_horizons_setting(data: Any) -> Any:

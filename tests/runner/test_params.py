@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from src.layout import RunLayout
 from src.params import ParamsError, flatten, load_params
 from src.params.moved import DeprecatedParamsWarning
 from src.params.schema import ChurnParams, JobParams, ScoringParams
@@ -201,6 +202,30 @@ def test_different_scoring_and_churn_horizons_are_refused(tmp_path: Path) -> Non
     # a --set of the former key meets the job's churn.horizons_days the same way
     with pytest.raises(ParamsError, match=r"differ.*\(from --set scoring\.horizons_days=\[30\]\)"):
         load_params("demo", {"scoring.horizons_days": [30]})
+
+
+def test_a_run_folder_written_before_the_move_still_loads(tmp_path: Path) -> None:
+    """A run folder's params.yaml records what that run did (evaluated at churn, exported at
+    scoring horizons): read as the union of both with a warning, not refused, so ``crm export``
+    and ``--resume`` of an earlier run keep working; the same file as a job file is refused."""
+    data = _without_churn_horizons()
+    data["churn"]["horizons_days"] = [180, 365]
+    data["scoring"]["horizons_days"] = [90, 180, 365]
+    run = RunLayout(tmp_path / "runs" / "20260101-000000-demo-abcd")
+    run.root.mkdir(parents=True)
+    run.params_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ParamsError, match="differ"):  # no manifest: not a run folder
+        load_params(run.params_file)
+    run.manifest_file.write_text("{}", encoding="utf-8")
+    with pytest.warns(DeprecatedParamsWarning, match=r"read as churn.horizons_days: \[90, 180, 365\]"):
+        params = load_params(run.params_file)
+    assert params.churn.horizons_days == [90, 180, 365]
+    with pytest.raises(ParamsError, match="differ"):  # told it is a job file: refused
+        load_params(run.params_file, saved_run=False)
+    data["scoring"]["horizons_days"] = [30]
+    run.params_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.warns(DeprecatedParamsWarning):
+        assert load_params(run.params_file).churn.horizons_days == [30, 180, 365]
 
 
 def test_the_move_works_on_sections_given_as_models() -> None:
