@@ -83,7 +83,7 @@ def stage(name: str, n: int, work: Path, seed: int, batch: int) -> dict:
         sys.path.insert(0, str(HERE))
         from bench_scoring import fitted_scorer
 
-        from src.models.mlflow_models import log_project_model
+        from src.serving.pyfunc import log_project_model
 
         scorer = fitted_scorer()
         mlflow.set_tracking_uri(_tracking(work))
@@ -96,7 +96,7 @@ def stage(name: str, n: int, work: Path, seed: int, batch: int) -> dict:
     elif name == "score":
         import mlflow
 
-        from src.models.batch import score_file
+        from src.serving.batch import score_file
 
         mlflow.set_tracking_uri(_tracking(work))
         res = score_file(f"{MODEL}@champion", str(features), scored, batch_size=batch,
@@ -117,7 +117,7 @@ def _spark(work: Path, features: Path) -> dict:
     from pyspark.sql import functions as F
     from pyspark.sql.types import NumericType
 
-    from src.models.batch import spark_score
+    from src.serving.batch import spark_score
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     mlflow.set_tracking_uri(_tracking(work))

@@ -28,11 +28,11 @@ CUTOFF = "2025-12-31"
 
 def fitted_scorer():
     from src.data.synthetic import generate
+    from src.decisioning.scoring import CustomerScorer
     from src.features.customer import customer_features
     from src.features.rfm_summary import summary_at
+    from src.models.btyd.clv import CLVModel
     from src.models.churn import ChurnModel, landmark_frame
-    from src.models.clv import CLVModel
-    from src.models.scoring import CustomerScorer
     from src.models.segmentation import SegmentationModel
 
     tables = generate(20_000, seed=1).tables()

@@ -134,9 +134,9 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from src.features.scoring import MissingColumnsError
-    from src.models.batch import score_file
-    from src.models.registry import UnknownModelError
     from src.runner.tracking import connect
+    from src.serving.batch import score_file
+    from src.serving.registry import UnknownModelError
 
     connect(args.tracking_uri, "tourism-crm")
     try:
@@ -235,10 +235,10 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     """``crm rollback <job>``: the job's champion back to the version it replaced."""
     from mlflow.tracking import MlflowClient
 
-    from src.models.champion import RollbackError, rollback_by_hand
-    from src.models.registry import scorer_model_name
     from src.params import ParamsError, load_params
     from src.runner.tracking import resolve_tracking_uri
+    from src.serving.champion import RollbackError, rollback_by_hand
+    from src.serving.registry import scorer_model_name
 
     uri, name, alias = resolve_tracking_uri(args.tracking_uri), args.job, "champion"
     try:  # a job's scorer (params/<job>.yaml), else a registered model's own name

@@ -2,9 +2,9 @@
 
 Read from the source text (``ast``), nothing is imported:
 
-- layers point one way: runner/cli -> export -> models -> features -> data, with the
-  bottom modules (paths, fileio, layout, params) importable from anywhere and importing no
-  layer above them;
+- layers point one way: runner/cli -> export -> serving / plots -> decisioning / loop ->
+  models (estimators only) -> features -> data, with the bottom modules (paths, fileio,
+  layout, params, vocabulary) importable from anywhere and importing no layer above them;
 - no import cycles between modules, and no function-level imports of project modules (the
   usual way a cycle is hidden);
 - no private (underscore) names imported from another project module;
@@ -24,15 +24,16 @@ MAX_LINES = 600
 
 #: rank of each top-level package: a module may import only from its own rank or lower
 RANKS = {
-    "paths": 0, "fileio": 0,
+    "paths": 0, "fileio": 0, "moved": 0,
     "data": 1,
-    "params": 2, "layout": 2,
+    "params": 2, "layout": 2, "vocabulary": 2,
     "features": 3,
     "models": 4,
-    "plots": 5,
-    "export": 6,
-    "runner": 7,
-    "cli": 8,
+    "decisioning": 5, "loop": 5,
+    "serving": 6, "plots": 6,
+    "export": 7,
+    "runner": 8,
+    "cli": 9,
 }
 
 

@@ -27,8 +27,8 @@ from src.features.definitions import status_at, status_known_at
 from src.features.rfm_summary import summary_at
 from src.features.scoring import FeatureSettings, scoring_features
 from src.features.survival import landmark_frame, time_split
+from src.models.btyd.clv import CLVModel
 from src.models.churn import ChurnModel, evaluate_holdout
-from src.models.clv import CLVModel
 from src.params import load_params
 
 EXTRACTION = pd.Timestamp("2025-12-31")

@@ -3,7 +3,7 @@
 Marketing teams in China open the lists in a spreadsheet: with ``report.language: zh`` the
 CSV files carry Chinese headers (:func:`csv_headers`); the Parquet files, the scored table's
 schema and ``export.columns`` keep the stable column names. Every scored column has a header
-(:func:`src.models.scored_columns.output_schema`), the column templates included
+(:func:`src.decisioning.scored_columns.output_schema`), the column templates included
 (``churn_prob_{h}d`` for any horizon, ``consent_{channel}``, ``suggested_{kind}`` and
 ``suggested_{kind}_lift`` for any item kind), and so do the list-only columns (``channel``,
 ``suppressed``, hashed and plain contact data) and the vocabulary's names of the suggestion

@@ -14,7 +14,7 @@
   ``00`` dropped) for ad-platform matching.
 - **Control groups**: each list holds back a random, seeded, tier-stratified share of its
   customers (``campaigns.control_share`` / ``control_shares``,
-  :func:`src.models.control_groups.assign_control`); the list file holds the treated arm
+  :func:`src.loop.control_groups.assign_control`); the list file holds the treated arm
   only; both arms, with the scores of the day, go to ``data/campaign_assignments.parquet``
   (outside ``exports/``: controls are never sent), which the runner appends to the campaign
   register when the run is published.
@@ -53,20 +53,20 @@ import numpy as np
 import pandas as pd
 
 from src.data.errors import InsufficientDataError
+from src.decisioning.scored_columns import data_dictionary
+from src.decisioning.scoring import unscored_customers
 from src.export.files import write_table
 from src.export.language import csv_headers
 from src.features.cache import run_tables
 from src.fileio import atomic_write, file_sha256
 from src.layout import RunLayout
-from src.models.control_groups import ARM_CONTROL, ARM_TREATED, assign_control
-from src.models.registry import score_with_version
-from src.models.scored_columns import data_dictionary
-from src.models.scoring import unscored_customers
-from src.models.vocabulary import Vocabulary
-from src.models.vocabulary import vocabulary as vocabulary_named
+from src.loop.control_groups import ARM_CONTROL, ARM_TREATED, assign_control
 from src.params import ParamsError
 from src.params.schema import DEFAULT_LIST_COLUMNS, CampaignParams, ExportParams
 from src.paths import PROJECT_ROOT
+from src.serving.registry import score_with_version
+from src.vocabulary import Vocabulary
+from src.vocabulary import vocabulary as vocabulary_named
 
 __all__ = [
     "ExportResult",
@@ -285,7 +285,7 @@ def export_marketing(
     model : ``{"name": ..., "version": ...}`` of the scorer, for the manifest.
     run_id : the run's id (and MLflow run id, if any, under ``model``).
     base_dir : folder for a relative ``suppression_file`` (default: the project root).
-    vocabulary : the job's vocabulary (:mod:`src.models.vocabulary`): the files show its
+    vocabulary : the job's vocabulary (:mod:`src.vocabulary`): the files show its
         column names (``suggested_category`` for ``suggested_destination_type`` in
         ``retail``; ``params.columns`` names the scored columns) and ``columns.md`` its words.
     campaigns : control groups (:class:`CampaignParams`): each list's control share, the
@@ -485,14 +485,14 @@ def export_run(run: RunLayout | str | Path, params: ExportParams | None = None, 
     run's champion decision says.
 
     Reads the registered scorer's record of ``run`` (:attr:`RunLayout.scorer_record_file`,
-    written by :func:`src.models.registry.publish_scorer`) and follows its ``lists_from``:
+    written by :func:`src.serving.registry.publish_scorer`) and follows its ``lists_from``:
 
     - ``candidate`` (the gates passed, or an unjudged interactive session; also a run without
       a record): the scorer's output (:attr:`RunLayout.scored_file`) and the customers not
       scored (``customer_id``, ``reason``);
     - ``champion`` (the gates rejected the candidate, ``on_reject: champion``): this run's
       customers scored by the champion's registered model
-      (:func:`src.models.registry.score_with_version`) from ``tables``: the run's
+      (:func:`src.serving.registry.score_with_version`) from ``tables``: the run's
       contract tables as its notebooks read them (:func:`src.features.cache.run_tables`, with
       the data's as-of date and the job's tier rule; default: read from ``customers_from``
       with both, the tier rule then unknown);

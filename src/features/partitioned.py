@@ -3,7 +3,7 @@
 Every scoring feature of a customer depends on that customer's own rows only (bookings,
 customers row, interactions, surveys). So the tables can be split into parts that each hold
 *all* rows of a subset of customers, and the features of each part computed with the one
-pandas implementation (:func:`src.models.scoring.scoring_features`), giving exactly the
+pandas implementation (:func:`src.decisioning.scoring.scoring_features`), giving exactly the
 features of the whole. The split is done by DuckDB straight from Parquet to Parquet
 (``hash(customer_id) % n_parts``) under a memory limit, spilling to disk, so neither the
 bookings nor the result ever sit in memory whole: peak memory is that of one part.
@@ -150,7 +150,7 @@ def partitioned_scoring_features(
     threads: int | None = None,
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """:func:`src.models.scoring.scoring_features` of tables too large for pandas, into Parquet.
+    """:func:`src.decisioning.scoring.scoring_features` of tables too large for pandas, into Parquet.
 
     Parameters
     ----------
@@ -162,7 +162,7 @@ def partitioned_scoring_features(
         customers counted by DuckDB.
     customers_per_part : customers per part when ``n_parts`` is not given; peak memory is
         about that of :func:`scoring_features` on this many customers (~3 GB per million).
-    settings : :class:`src.models.scoring.FeatureSettings`.
+    settings : :class:`src.decisioning.scoring.FeatureSettings`.
     work_dir : folder of the partitioned copy (removed afterwards); default a temporary one
         beside ``out_path``.
     memory_limit, threads : DuckDB settings of the partitioning.

@@ -5,7 +5,7 @@ every entry point shares (the notebook, ``crm features``/``crm score``, Spark): 
 features, booking gaps, the BTYD summary (``btyd_*``, in the CLV model's time unit), the
 churn state (``churn_at_risk``, ``age_days``), consent and engagement per contact channel
 and the days since the last complaint, plus ``customer_id`` and ``cutoff_date`` (ISO
-string). The second step, :meth:`src.models.scoring.CustomerScorer.predict`, turns it into
+string). The second step, :meth:`src.decisioning.scoring.CustomerScorer.predict`, turns it into
 scores. Units: days for every ``*_days`` column, the data's currency for money.
 """
 
@@ -40,7 +40,7 @@ class MissingColumnsError(KeyError):
         self.missing = list(missing)
         super().__init__(
             f"{where} lacks {len(self.missing)} column(s) the scorer needs: {self.missing}. "
-            "Build the input with src.models.scoring.scoring_features (or map the columns).")
+            "Build the input with src.decisioning.scoring.scoring_features (or map the columns).")
 
     def __str__(self) -> str:  # KeyError quotes its message otherwise
         return str(self.args[0])

@@ -107,7 +107,7 @@ class RepeatBookingModel(ProjectModel):
     ``horizon_days`` after the *first booking* and is not conditioned on the time that has
     since passed without a repeat, so it is meant for customers whose first trip has just ended
     (e.g. first booking within the last ``horizon_days / 2``); older one-time customers are
-    better judged on recency (see :mod:`src.models.lifecycle`).
+    better judged on recency (see :mod:`src.decisioning.lifecycle`).
     """
 
     _fitted_attribute = "model_"

@@ -193,7 +193,7 @@ class LoyaltyParams(StrictModel):
     next_booking_min_p_alive: float = Field(default=0.2, ge=0, le=1)
     tracking_step_days: PositiveInt = 7
     previous_cutoff: date | None = Field(default=None, description="for stage transitions; default cut-off minus 365 days")
-    stage_rules: list[StageRule] | None = Field(default=None, description="default: src.models.lifecycle.DEFAULT_STAGE_RULES")
+    stage_rules: list[StageRule] | None = Field(default=None, description="default: src.decisioning.lifecycle.DEFAULT_STAGE_RULES")
     repeat_model: RepeatModelParams = RepeatModelParams()
     clv_method: Literal["auto", "btyd", "survival"] = Field(
         default="auto",
@@ -363,7 +363,7 @@ class ScoringParams(BaseModel):
     evaluation and the exported ``churn_prob_<h>d`` columns; a job file's former
     ``scoring.horizons_days`` is moved there by
     :func:`src.params.moved.one_horizons_setting`).
-    ``action_rules``: ordered next-best-action rules (default :data:`src.models.actions.DEFAULT_ACTION_RULES`);
+    ``action_rules``: ordered next-best-action rules (default :data:`src.decisioning.actions.DEFAULT_ACTION_RULES`);
     ``contact_channels``: channels with a ``consent_<channel>`` column, in order of preference
     for ties; ``refit_missing``: fit a part the run did not produce (said in the notes);
     ``batch_size``: rows per batch for ``crm score``.
@@ -530,7 +530,7 @@ class JobParams(StrictModel):
         default="travel",
         description="the domain words of segment labels, default list (action) names, "
                     "suggestion columns in the exports and the data dictionary "
-                    "(src.models.vocabulary): travel (travellers, trips, destination types), "
+                    "(src.vocabulary): travel (travellers, trips, destination types), "
                     "retail (shoppers, orders, products, categories), subscription "
                     "(subscribers, plans)")
     notebooks: list[str] = Field(min_length=1)

@@ -1,7 +1,7 @@
 """Back-test plots: the previous run's predictions against what happened since.
 
-Each function takes a table of :func:`src.models.backtest.backtest_previous` (or
-:func:`src.models.backtest.backtest_trend`), draws on ``ax`` (a new figure when None) and
+Each function takes a table of :func:`src.loop.backtest.backtest_previous` (or
+:func:`src.loop.backtest.backtest_trend`), draws on ``ax`` (a new figure when None) and
 returns the ``Figure``; nothing here computes an outcome.
 """
 
@@ -42,7 +42,7 @@ def calibration_plot(calibration: pd.DataFrame, ax: Axes | None = None, *,
 
     Parameters
     ----------
-    calibration : :attr:`Backtest.calibration <src.models.backtest.Backtest>` (``horizon_days``,
+    calibration : :attr:`Backtest.calibration <src.loop.backtest.Backtest>` (``horizon_days``,
         ``decile``, ``customers``, ``predicted``, ``realised``; one row per decile).
     ax : axes to draw on; None: a new figure.
     title : default names the horizon (days) and the customer-weighted calibration error.
@@ -79,7 +79,7 @@ def predicted_vs_realised_plot(bookings_spend: pd.DataFrame, ax: Axes | None = N
 
     Parameters
     ----------
-    bookings_spend : :attr:`Backtest.bookings_spend <src.models.backtest.Backtest>`
+    bookings_spend : :attr:`Backtest.bookings_spend <src.loop.backtest.Backtest>`
         (``group_by``, ``group``, ``predicted_<measure>``, ``realised_<measure>``).
     ax : axes to draw on; None: a new figure.
     measure : ``bookings`` (purchase days) or ``spend`` (currency).
@@ -118,7 +118,7 @@ def trend_plot(trend: pd.DataFrame, ax: Axes | None = None, *,
 
     Parameters
     ----------
-    trend : :func:`src.models.backtest.backtest_trend` (``run_id``, ``cutoff_date``,
+    trend : :func:`src.loop.backtest.backtest_trend` (``run_id``, ``cutoff_date``,
         ``metric``, ``value``).
     ax : axes to draw on; None: a new figure.
     metrics : metric names to draw; default :data:`HEADLINE_METRICS` and the list precisions

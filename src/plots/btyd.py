@@ -9,7 +9,7 @@ import pandas as pd
 
 def frequency_plot(freq_table: pd.DataFrame) -> plt.Figure:
     """Actual vs predicted mean holdout repeat purchases by calibration frequency
-    (:func:`src.models.clv.frequency_table`)."""
+    (:func:`src.models.btyd.clv.frequency_table`)."""
     fig, ax = plt.subplots(figsize=(7, 3.5))
     idx = np.arange(len(freq_table))
     ax.bar(idx - 0.2, freq_table["actual"], width=0.4, label="actual", color="#4C72B0")
@@ -25,7 +25,7 @@ def frequency_plot(freq_table: pd.DataFrame) -> plt.Figure:
 
 def tracking_plot(tracking: pd.DataFrame) -> plt.Figure:
     """Cumulative and per-period repeat purchases, actual vs expected, with the calibration
-    end marked (:func:`src.models.clv.tracking_table`)."""
+    end marked (:func:`src.models.btyd.clv.tracking_table`)."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.5))
     for ax, (a, e, title) in zip((ax1, ax2), (("actual_cumulative", "expected_cumulative", "cumulative"),
                                              ("actual", "expected", "per period")), strict=True):

@@ -1,6 +1,6 @@
 """Campaign plots: the uplift of each measured list, with its interval and the planted value.
 
-Each function takes the table of :func:`src.models.campaign_results.campaign_results` and
+Each function takes the table of :func:`src.loop.campaign_results.campaign_results` and
 returns a matplotlib ``Figure``.
 """
 

@@ -5,7 +5,7 @@ Nothing here fits a model: the Kaplan-Meier curves come from
 :meth:`src.models.churn.ChurnModel.hazard_ratios`, the churn causes from
 :func:`src.models.churn.churn_causes`, the holdout results from
 :func:`src.models.churn.evaluate_holdout` and the published churn probabilities from
-:func:`src.models.churn.churn_scores`.
+:func:`src.decisioning.churn_scores.churn_scores`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from src.models.vocabulary import Vocabulary
-from src.models.vocabulary import vocabulary as vocabulary_named
+from src.vocabulary import Vocabulary
+from src.vocabulary import vocabulary as vocabulary_named
 
 __all__ = ["calibration_plot", "churn_probabilities", "drivers_and_causes", "forest_plot",
            "km_curves", "metrics_over_time"]
@@ -136,7 +136,7 @@ def drivers_and_causes(
         ``share_of_churners``, ``first_trip_hazard_ratio``).
     top : the strongest drivers only.
     title : figure title.
-    vocabulary : the job's vocabulary (:mod:`src.models.vocabulary`), the words of the
+    vocabulary : the job's vocabulary (:mod:`src.vocabulary`), the words of the
         annotation (``first-trip HR`` in ``travel``, ``first-order HR`` in ``retail``).
 
     Returns
@@ -255,7 +255,7 @@ def churn_probabilities(scores: pd.DataFrame, *, bins: int = 20,
 
     Parameters
     ----------
-    scores : the churn columns of the scored table (:func:`src.models.churn.churn_scores` or
+    scores : the churn columns of the scored table (:func:`src.decisioning.churn_scores.churn_scores` or
         the scorer's output): ``churn_prob_<h>d`` per horizon h (days); rows without a
         probability (churned, cancelled, not covered) are left out.
     bins : histogram bins over [0, 1].

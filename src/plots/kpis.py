@@ -1,6 +1,6 @@
 """KPI plots: each KPI's monthly path toward its target.
 
-Takes the tables of :mod:`src.models.kpis` (never computes a KPI) and returns a matplotlib
+Takes the tables of :mod:`src.loop.kpis` (never computes a KPI) and returns a matplotlib
 ``Figure``.
 """
 
@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from src.models.kpis import KPI_UNITS
+from src.loop.kpis import KPI_UNITS
 
 __all__ = ["kpi_paths"]
 
@@ -57,9 +57,9 @@ def kpi_paths(monthly: pd.DataFrame, table: pd.DataFrame, *, baseline_date: date
 
     Parameters
     ----------
-    monthly : :func:`src.models.kpis.monthly_kpis` (``as_of`` and a column per KPI), shape
+    monthly : :func:`src.loop.kpis.monthly_kpis` (``as_of`` and a column per KPI), shape
         (months, ...).
-    table : the headline table (:func:`src.models.kpis.kpi_table`), one row per KPI.
+    table : the headline table (:func:`src.loop.kpis.kpi_table`), one row per KPI.
     baseline_date : the baseline run's cut-off (where the path to a target starts).
     ncols : panels per row.
 

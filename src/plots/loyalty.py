@@ -88,7 +88,7 @@ def stage_counts(stages: pd.Series, ax: Axes | None = None) -> Figure:
 
     Parameters
     ----------
-    stages : stage per customer (:func:`src.models.lifecycle.assign_stages`).
+    stages : stage per customer (:func:`src.decisioning.lifecycle.assign_stages`).
     ax : optional axes to draw on.
 
     Returns
@@ -120,7 +120,7 @@ def stage_transition_heatmap(transitions: pd.DataFrame, ax: Axes | None = None) 
 
     Parameters
     ----------
-    transitions : :func:`src.models.lifecycle.stage_transitions` (columns ``customers`` and
+    transitions : :func:`src.decisioning.lifecycle.stage_transitions` (columns ``customers`` and
         ``share`` per ``to_stage``).
     ax : optional axes to draw on.
 

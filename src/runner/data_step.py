@@ -30,7 +30,7 @@ from src.data.synthetic.campaign_effects import plant_campaign_effects
 from src.data.synthetic.extraction import extract_at
 from src.fileio import atomic_write
 from src.layout import RunLayout
-from src.models.campaign_register import read_register, register_dir
+from src.loop.campaign_register import read_register, register_dir
 from src.models.churn.workflow import check_history
 from src.params.schema import JobParams
 from src.paths import PROJECT_ROOT, notebook_name

@@ -2,7 +2,7 @@
 reader and writer of the headline table (``data/kpis.csv``), and its terminal view
 (``crm kpis``).
 
-The KPI definitions and the target arithmetic are in :mod:`src.models.kpis`; this module
+The KPI definitions and the target arithmetic are in :mod:`src.loop.kpis`; this module
 only looks up run folders (:mod:`src.runner.history`) and reads and writes files.
 
 - *last run*: the job's newest succeeded run (by cut-off, then start) with a ``kpis.csv``, a
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from src.fileio import atomic_write, neutralise_formulas
 from src.layout import RunLayout
-from src.models.kpis import HEADLINE_COLUMNS, KpiSnapshot
+from src.loop.kpis import HEADLINE_COLUMNS, KpiSnapshot
 from src.runner.history import JobRun, job_runs, run_named
 
 __all__ = ["KpiBaselineError", "breakdown_groups", "format_kpi_table", "kpi_inputs",
@@ -39,12 +39,12 @@ class KpiBaselineError(ValueError):
 
 
 def write_kpi_table(path: Path, table: pd.DataFrame) -> Path:
-    """Write the headline table (:func:`src.models.kpis.kpi_table`) as UTF-8 CSV, atomically.
+    """Write the headline table (:func:`src.loop.kpis.kpi_table`) as UTF-8 CSV, atomically.
 
     Raises
     ------
     ValueError
-        When the columns are not exactly :data:`~src.models.kpis.HEADLINE_COLUMNS`.
+        When the columns are not exactly :data:`~src.loop.kpis.HEADLINE_COLUMNS`.
     """
     if list(table.columns) != list(HEADLINE_COLUMNS):
         raise ValueError(f"a KPI headline table has the columns {list(HEADLINE_COLUMNS)}; "
@@ -101,7 +101,7 @@ def kpi_inputs(job: str, run_id: str, cutoff: date, baseline_run: str | None = N
 
     Returns
     -------
-    (last_run, baseline) : :class:`~src.models.kpis.KpiSnapshot` each; ``last_run`` None
+    (last_run, baseline) : :class:`~src.loop.kpis.KpiSnapshot` each; ``last_run`` None
     when there is no earlier run with KPIs, ``baseline`` None when this run is its own
     baseline.
 

@@ -44,11 +44,11 @@ from src.features.attributes import TierRule
 from src.features.cache import FeatureTables, run_tables
 from src.fileio import neutralise_formulas
 from src.layout import RunLayout
-from src.models.mlflow_models import log_project_model
 from src.params import JobParams, load_params
 from src.paths import outputs_dir, resolve, runs_dir
 from src.runner.data_step import prepare_inputs
 from src.runner.tracking import connect
+from src.serving.pyfunc import log_project_model
 
 __all__ = ["NotebookRun", "data_settings_key", "latest_successful_run", "open_run"]
 
@@ -130,7 +130,7 @@ class NotebookRun:
     def log_model(self, model: Any, name: str, input_example: pd.DataFrame, *,
                   register_as: str | None = None) -> Any:
         """Log a fitted model to this notebook's MLflow run as the project's pyfunc
-        (:func:`src.models.mlflow_models.log_project_model`); registered as ``register_as``
+        (:func:`src.serving.pyfunc.log_project_model`); registered as ``register_as``
         under the runner, never from an interactive session (exploring adds no versions)."""
         name_to_register = None if self.interactive else register_as
         info = log_project_model(model, name, input_example,

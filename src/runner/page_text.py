@@ -7,7 +7,7 @@ filled in with ``str.format``; both languages use the same placeholders.
 
 - :data:`LABELS`: headings, column names, sentences, status words, KPI names.
 - :data:`ACTION_TEXT`: who a list of the default action rules holds and why, per action
-  (list) name of every vocabulary (:mod:`src.models.vocabulary`); a list the params define
+  (list) name of every vocabulary (:mod:`src.vocabulary`); a list the params define
   otherwise is described by its rule's condition.
 - :func:`feature_label` / :func:`driver_text`: a customer feature and a churn driver's
   change in words (the Chinese page; the English page uses the driver table's own sentence).

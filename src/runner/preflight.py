@@ -5,7 +5,7 @@ before any notebook executes (on a resume too), so a job that cannot succeed sto
 with exit 2 and a message naming the key to change, instead of after every model has run:
 
 - ``export.columns``: an explicit list naming a column the run cannot produce (the scored
-  columns of :func:`src.models.scored_columns.output_schema` for the job's scoring params and
+  columns of :func:`src.decisioning.scored_columns.output_schema` for the job's scoring params and
   the item columns the bookings provide, plus the list's ``channel``); the message lists the
   columns that are available. Without ``export.columns`` the lists take the default columns
   the run produces, so there is nothing to refuse.
@@ -30,7 +30,7 @@ from typing import Any
 
 from src.data.contract import TABLES
 from src.data.loading import DataSourceConfig, mapped_columns
-from src.models.scored_columns import output_schema
+from src.decisioning.scored_columns import output_schema
 from src.params import JobParams, ParamsError, flatten, load_params, params_path
 from src.paths import PROJECT_ROOT, notebook_name, runs_dir
 from src.runner.data_step import EXPORT_NOTEBOOK, consent_problem

@@ -2,7 +2,7 @@
 alias of its scorer moves or stays.
 
 Notebook ``05_score_export`` registers the run's scorer and judges it
-(:func:`src.models.registry.publish_scorer`), writing the decision to the run's scorer record
+(:func:`src.serving.registry.publish_scorer`), writing the decision to the run's scorer record
 (:attr:`src.layout.RunLayout.scorer_record_file`): ``pending`` (passed the gates) or
 ``rejected``. Nothing moves there. The runner settles it once every notebook has run
 (:func:`settle_champion`): a pending candidate of a run that succeeded becomes the champion; a
@@ -14,7 +14,7 @@ whether the candidate was promoted, rejected (with the gates' reasons) or not pr
 the run failed, and where the lists came from.
 
 A published run's list members, both arms with the scores of the day, are added to the
-campaign register (:func:`record_campaigns`, :mod:`src.models.campaign_register`); a failed
+campaign register (:func:`record_campaigns`, :mod:`src.loop.campaign_register`); a failed
 run adds nothing, so the register only holds lists that went out.
 """
 
@@ -29,9 +29,9 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from src.layout import RunLayout
-from src.models.campaign_register import append_publication, register_dir
-from src.models.registry import rollback_promotion, settle_promotion
+from src.loop.campaign_register import append_publication, register_dir
 from src.params.schema import CampaignParams, DataQualityParams
+from src.serving.registry import rollback_promotion, settle_promotion
 
 __all__ = ["data_quality_hold", "export_files", "promotion_lines", "record_campaigns", "unrecord_campaigns", "restore_exports", "rollback_champion",
            "settle_champion", "withdraw_exports"]
@@ -150,7 +150,7 @@ def settle_champion(run_dir: Path, manifest: dict[str, Any], *, succeeded: bool,
     """The champion decision at the end of a run (a run without a scorer record has none).
 
     ``succeeded``: every notebook succeeded; a candidate that passed the gates is then
-    promoted (:func:`src.models.registry.settle_promotion`), otherwise it is not, with
+    promoted (:func:`src.serving.registry.settle_promotion`), otherwise it is not, with
     ``failure`` in the reason. The final decision goes to the scorer record, the manifest
     (``promotion``) and the MLflow parent run.
 

@@ -35,10 +35,9 @@ import nbformat
 import pandas as pd
 from nbconvert import HTMLExporter
 
+from src.decisioning.actions import DEFAULT_ACTION_RULES, default_action_rules
 from src.fileio import write_text_atomic
 from src.layout import RunLayout
-from src.models.actions import DEFAULT_ACTION_RULES, default_action_rules
-from src.models.vocabulary import VOCABULARIES
 from src.params.schema import KPI_NAMES
 from src.runner.page_text import (
     ACTION_TEXT,
@@ -51,6 +50,7 @@ from src.runner.page_text import (
     when_text,
 )
 from src.runner.publication import export_files
+from src.vocabulary import VOCABULARIES
 
 __all__ = ["front_page", "render_notebook_html", "render_reports"]
 

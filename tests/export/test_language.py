@@ -6,10 +6,10 @@ import re
 
 import pytest
 
+from src.decisioning.scored_columns import output_schema
 from src.export.language import csv_headers
-from src.models.scored_columns import output_schema
-from src.models.vocabulary import VOCABULARIES
 from src.params.schema import DEFAULT_LIST_COLUMNS
+from src.vocabulary import VOCABULARIES
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LIST_ONLY = ["channel", "suppressed", "email_sha256", "phone_sha256", "name", "email", "phone"]

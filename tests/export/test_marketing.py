@@ -183,7 +183,7 @@ def test_interrupted_export_leaves_nothing_partial(data, tmp_path):
 def test_export_run_follows_the_champion_decision(data, tmp_path):
     """The candidate passed (or was not judged): its lists; rejected with ``on_reject:
     skip``: nothing is published and the result says why. (Lists from the champion are
-    tested with a registered model in tests/models/test_registry.py.)"""
+    tested with a registered model in tests/serving/test_registry.py.)"""
     scored, customers = data
     layout = RunLayout(tmp_path / "run")
     layout.write_frame(layout.scored_file, scored, index=False)

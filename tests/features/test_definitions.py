@@ -43,9 +43,9 @@ from src.features.definitions import (
 from src.features.rfm_summary import summary_at
 from src.features.scoring import FeatureSettings, churn_state
 from src.features.survival import lapse_survival_table
-from src.models.backtest import realised_churn
-from src.models.campaign_results import measure_publication
-from src.models.kpis import kpis_by_group, monthly_kpis
+from src.loop.backtest import realised_churn
+from src.loop.campaign_results import measure_publication
+from src.loop.kpis import kpis_by_group, monthly_kpis
 
 D = pd.Timestamp("2024-03-31")
 START = pd.Timestamp("2024-02-29")  # the start of D's month, for the churn rate

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from src.decisioning.scoring import build_and_score
 from src.features.cache import FeatureTables, attribute_columns, empty_bookings, features_at
 from src.features.scoring import scoring_features
 from src.features.survival import lifetime_table, months_as_days, whole_months
 from src.layout import RunLayout
 from src.models.churn import full_history_analysis
-from src.models.scoring import build_and_score
 from src.models.segmentation import SegmentationModel
 from src.params import load_params
 from src.params.schema import ChurnParams, SegmentationParams

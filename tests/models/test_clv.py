@@ -17,7 +17,8 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from src.data.errors import InsufficientDataError
-from src.models import clv
+from src.decisioning import lifecycle
+from src.models.btyd import clv
 
 ROOT = Path(__file__).resolve().parents[2]
 CDNOW_SAMPLE = ROOT.parent / "shared" / "data" / "cdnow" / "cdnow_sample.csv"
@@ -613,7 +614,7 @@ def test_lifecycle_at_by_hand(planted):
     bookings = pd.DataFrame(rows, columns=["customer_id", "booking_date", "amount", "status"])
     bookings["booking_date"] = pd.to_datetime(bookings["booking_date"])
     cutoff = "2024-06-01"
-    out = clv.lifecycle_at({"bookings": bookings}, model, cutoff)
+    out = lifecycle.lifecycle_at({"bookings": bookings}, model, cutoff)
     assert sorted(out.index) == ["cancelled_only", "lapsed", "loyal", "new"]
     s = clv.summary_at(bookings, cutoff)
     expected_p = model.bgnbd_.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
@@ -624,7 +625,7 @@ def test_lifecycle_at_by_hand(planted):
                                       "lapsed": "lapsed", "loyal": "loyal"}
     # custom rules, first match wins
     rules = [{"stage": "likely_alive", "when": "p_alive >= 0.5"}, {"stage": "other", "when": "True"}]
-    custom = clv.lifecycle_at({"bookings": bookings}, model, cutoff, rules)
+    custom = lifecycle.lifecycle_at({"bookings": bookings}, model, cutoff, rules)
     assert custom["stage"].to_dict() == {
         c: ("likely_alive" if p >= 0.5 else "other") for c, p in custom["p_alive"].items()}
     assert custom.loc["new", "stage"] == "likely_alive"  # no repeat yet: P(alive) = 1

@@ -20,6 +20,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from src.data.synthetic import generate
+from src.decisioning.scoring import CustomerScorer, build_scorer
 from src.features.customer import customer_features
 from src.features.first_trip import first_trip_table
 from src.features.rfm_summary import summary_at
@@ -27,14 +28,13 @@ from src.features.scoring import FeatureSettings, scoring_features
 from src.layout import RunLayout
 from src.models.base import ProjectModel
 from src.models.btyd import BGNBD, GammaGamma
+from src.models.btyd.clv import CLVModel
 from src.models.churn import ChurnModel, landmark_frame
-from src.models.clv import CLVModel
 from src.models.frames import to_plain_dtypes
-from src.models.mlflow_models import ProjectModelPyfunc, log_project_model
 from src.models.repeat_booking import RepeatBookingModel
-from src.models.scoring import CustomerScorer, build_scorer
 from src.models.segmentation import BehaviouralSegmenter, RFMScorer, SegmentationModel, ValueTiers
 from src.params import load_params
+from src.serving.pyfunc import ProjectModelPyfunc, log_project_model
 
 CUTOFF = pd.Timestamp("2025-12-31")
 

@@ -405,7 +405,7 @@ def test_model_from_params_fits_like_the_hand_built_model(synthetic, model):
 def test_mlflow_pyfunc_round_trip(synthetic, model, tmp_path):
     mlflow = pytest.importorskip("mlflow")
     from src.models.frames import to_plain_dtypes
-    from src.models.mlflow_models import log_project_model
+    from src.serving.pyfunc import log_project_model
 
     features, _ = synthetic
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")

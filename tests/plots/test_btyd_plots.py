@@ -22,7 +22,7 @@ def _close_figures():
 
 
 def _freq_table() -> pd.DataFrame:
-    """The shape of :func:`src.models.clv.frequency_table`."""
+    """The shape of :func:`src.models.btyd.clv.frequency_table`."""
     return pd.DataFrame({"customers": [1411, 439, 214, 64],
                          "actual": [0.24, 0.70, 1.39, 6.36],
                          "predicted": [0.23, 0.52, 1.04, 6.16]},
@@ -30,7 +30,7 @@ def _freq_table() -> pd.DataFrame:
 
 
 def _tracking(calibration_end: str | None = "2024-01-29") -> pd.DataFrame:
-    """The shape of :func:`src.models.clv.tracking_table`."""
+    """The shape of :func:`src.models.btyd.clv.tracking_table`."""
     index = pd.date_range("2024-01-08", periods=6, freq="7D", name="period_end")
     actual = np.array([2.0, 5, 4, 7, 3, 6])
     expected = np.array([2.5, 4.0, 4.5, 5.0, 5.2, 5.1])

@@ -11,7 +11,7 @@ import pytest
 
 from src.cli import main
 from src.layout import RunLayout
-from src.models.kpis import HEADLINE_COLUMNS, KpiSnapshot, kpi_table
+from src.loop.kpis import HEADLINE_COLUMNS, KpiSnapshot, kpi_table
 from src.paths import runs_dir
 from src.runner.kpi_report import (
     KpiBaselineError,

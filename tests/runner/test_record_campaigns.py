@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from src.layout import RunLayout
-from src.models.campaign_register import read_register
+from src.loop.campaign_register import read_register
 from src.runner.publication import record_campaigns, unrecord_campaigns
 
 

@@ -255,7 +255,7 @@ def assert_scorer_equals_the_notebooks(layout: RunLayout) -> None:
     scoring frame of the customers at risk; every model part the scorer used was the run's own
     (nothing refitted). Customers whose membership is already cancelled (``churn_status``) are
     the exception by design: no churn probability for an event that has happened, P(alive) 0
-    (``src/models/scored_columns.py``)."""
+    (``src/decisioning/scored_columns.py``)."""
     scored = pd.read_parquet(layout.scored_file).set_index("customer_id")
     segments = pd.read_parquet(layout.segments_file)
     ids = segments.index

@@ -14,9 +14,9 @@ Modules, each depending only on those above it: :mod:`~src.features.survival`
 (:class:`ChurnModel`), :mod:`~src.models.churn.evaluation` (time-based holdout),
 :mod:`~src.models.churn.workflow` (:func:`select_and_fit`, the landmark models that score),
 :mod:`~src.models.churn.analysis` (:func:`full_history_analysis`, the descriptive Cox of
-membership data from the start, printed lifelines-style) and :mod:`~src.models.churn.scores`
-(:func:`churn_scores`, the published churn columns: the one place the scorer's exported
-``churn_prob_<h>d`` are computed, at ``churn.horizons_days``).
+membership data from the start, printed lifelines-style). The published churn columns (the one
+place the scorer's exported ``churn_prob_<h>d`` are computed) are
+:func:`src.decisioning.churn_scores.churn_scores`.
 
 Decisions
 ---------
@@ -78,7 +78,6 @@ from src.models.churn.encoding import CovariateEncoder
 from src.models.churn.evaluation import best_model, evaluate_holdout, survival_at_horizons
 from src.models.churn.km import kaplan_meier_curves, km_by_group, km_survival_at
 from src.models.churn.model import ChurnModel, Kind
-from src.models.churn.scores import LIFETIME_COLUMNS, churn_scores
 from src.models.churn.workflow import (
     ChurnSelection,
     at_risk_frame,
@@ -91,7 +90,6 @@ __all__ = [
     "DURATION_COL",
     "ENTRY_COL",
     "EVENT_COL",
-    "LIFETIME_COLUMNS",
     "ChurnModel",
     "ChurnSelection",
     "at_risk_frame",
@@ -100,7 +98,6 @@ __all__ = [
     "Kind",
     "best_model",
     "churn_causes",
-    "churn_scores",
     "cox_regression",
     "evaluate_holdout",
     "full_history_analysis",

@@ -2,7 +2,7 @@
 recency (days), frequency (bookings) and spend per booking (currency) relative to the median
 cluster, the dominant destination type (the data's value), and a noun from the customer type,
 party size or dominant product, worded in the job's vocabulary
-(:mod:`src.models.vocabulary`: ``travellers``, ``shoppers``, ``subscribers``, ...); labels are
+(:mod:`src.vocabulary`: ``travellers``, ``shoppers``, ``subscribers``, ...); labels are
 made unique."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from src.models.segmentation.common import NO_BOOKING_LABEL
-from src.models.vocabulary import Vocabulary
-from src.models.vocabulary import vocabulary as vocabulary_named
+from src.vocabulary import Vocabulary
+from src.vocabulary import vocabulary as vocabulary_named
 
 __all__ = ["make_labels"]
 
@@ -25,7 +25,7 @@ def make_labels(prof: pd.DataFrame, vocabulary: str | Vocabulary = "travel") -> 
     >= 1.6x), ``luxury`` (spend per booking >= 5x), ``premium`` (>= 2x), ``budget`` (<= 0.5x);
     then the dominant destination type (share >= 0.45) and a noun from the customer type,
     party size or dominant product, in ``vocabulary`` (a name or a
-    :class:`~src.models.vocabulary.Vocabulary`; ``travel``: ``corporate travellers``,
+    :class:`~src.vocabulary.Vocabulary`; ``travel``: ``corporate travellers``,
     ``business travellers``, ``families``, ``package travellers``, ``travellers``).
     """
     vocab = vocabulary_named(vocabulary)

@@ -1,7 +1,7 @@
 """The segmentation model: RFM scores and segments, value tiers and behavioural clusters
 fitted together on one customer feature table (recency and tenure in days, bookings, revenue in
 currency) and applied to new customers with one ``predict``; saved and loaded with joblib.
-The clusters are labelled in the job's vocabulary (:mod:`src.models.vocabulary`).
+The clusters are labelled in the job's vocabulary (:mod:`src.vocabulary`).
 
 A snapshot without transactions (no customer has a booking: a subscription export) is
 segmented on its attributes and value: RFM needs bookings and is skipped (said in ``notes_``),
@@ -22,7 +22,7 @@ from src.models.segmentation.common import active_mask, require_columns
 from src.models.segmentation.labels import make_labels
 from src.models.segmentation.rfm import RFMScorer
 from src.models.segmentation.tiers import ValueTiers
-from src.models.vocabulary import Vocabulary
+from src.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from src.params.schema import SegmentationParams
@@ -36,8 +36,8 @@ class SegmentationModel(ProjectModel):
     Parameters
     ----------
     rfm, tiers, clusters : the (unfitted) parts; defaults use the default arguments.
-    vocabulary : the words of the cluster labels (a :mod:`src.models.vocabulary` name or a
-        :class:`~src.models.vocabulary.Vocabulary`): ``travel`` (``premium package
+    vocabulary : the words of the cluster labels (a :mod:`src.vocabulary` name or a
+        :class:`~src.vocabulary.Vocabulary`): ``travel`` (``premium package
         travellers``), ``retail`` (``... shoppers``), ``subscription`` (``... subscribers``).
 
     Attributes
