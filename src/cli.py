@@ -65,8 +65,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from datetime import date
 
+    from src.commands.init_job import init_job
     from src.data.errors import DataError
-    from src.runner.init_job import init_job
 
     given = {key: value for key, value in vars(args).items()
              if key.startswith("role_") and value is not None}
@@ -259,8 +259,8 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def _cmd_kpis(args: argparse.Namespace) -> int:
+    from src.commands.kpi_report import format_kpi_table, kpi_runs, read_kpi_table
     from src.runner.history import job_runs, run_named
-    from src.runner.kpi_report import format_kpi_table, kpi_runs, read_kpi_table
 
     if args.run:
         run = run_named(args.run)
@@ -314,8 +314,8 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _cmd_schedule(args: argparse.Namespace) -> int:
+    from src.commands.schedule import ScheduleError, add_schedule, list_schedules, remove_schedule
     from src.params import ParamsError
-    from src.runner.schedule import ScheduleError, add_schedule, list_schedules, remove_schedule
 
     try:
         if args.action == "add":

@@ -129,6 +129,15 @@ class RunLayout:
     def exports_dir(self) -> Path:
         return self.root / "exports"
 
+    def exported_files(self) -> list[str]:
+        """The files published in the run's ``exports/`` (names relative to it, sorted;
+        hidden files such as a publication in progress left out)."""
+        folder = self.exports_dir
+        if not folder.is_dir():
+            return []
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                      if p.is_file() and not p.name.startswith("."))
+
     @property
     def withdrawn_exports_dir(self) -> Path:
         return self.root / "exports.withdrawn"

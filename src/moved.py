@@ -38,6 +38,15 @@ MOVED: dict[str, str] = {
     "src.models.kpis": "src.loop.kpis",
     "src.models.vocabulary": "src.vocabulary",
     "src.models.clv": "src.models.btyd.clv",
+    # the runner's execution core apart from the front page and the other CLI commands
+    "src.runner.report": "src.page.report",
+    "src.runner.page_text": "src.page.page_text",
+    "src.runner.init_job": "src.commands.init_job",
+    "src.runner.init_load": "src.commands.init_load",
+    "src.runner.init_plan": "src.commands.init_plan",
+    "src.runner.init_yaml": "src.commands.init_yaml",
+    "src.runner.kpi_report": "src.commands.kpi_report",
+    "src.runner.schedule": "src.commands.schedule",
 }
 
 

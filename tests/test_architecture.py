@@ -2,7 +2,7 @@
 
 Read from the source text (``ast``), nothing is imported:
 
-- layers point one way: runner/cli -> export -> serving / plots -> decisioning / loop ->
+- layers point one way: cli -> commands -> runner -> page -> export -> serving / plots -> decisioning / loop ->
   models (estimators only) -> features -> data, with the bottom modules (paths, fileio,
   layout, params, vocabulary) importable from anywhere and importing no layer above them;
 - no import cycles between modules, and no function-level imports of project modules (the
@@ -32,8 +32,10 @@ RANKS = {
     "decisioning": 5, "loop": 5,
     "serving": 6, "plots": 6,
     "export": 7,
-    "runner": 8,
-    "cli": 9,
+    "page": 8,
+    "runner": 9,
+    "commands": 10,
+    "cli": 11,
 }
 
 

@@ -33,22 +33,13 @@ from src.loop.campaign_register import append_publication, register_dir
 from src.params.schema import CampaignParams, DataQualityParams
 from src.serving.registry import rollback_promotion, settle_promotion
 
-__all__ = ["data_quality_hold", "export_files", "promotion_lines", "record_campaigns", "unrecord_campaigns", "restore_exports", "rollback_champion",
+__all__ = ["data_quality_hold", "promotion_lines", "record_campaigns", "unrecord_campaigns", "restore_exports", "rollback_champion",
            "settle_champion", "withdraw_exports"]
 
 #: the record's keys the manifest keeps under ``promotion``
 _MANIFEST_KEYS = ("name", "version", "alias", "decision", "promoted", "gates_passed",
                   "champion_before", "champion_after", "reasons", "on_reject", "lists_from",
                   "lists_model", "lists_note", "fit_problems", "checks", "comparison")
-
-
-def export_files(run_dir: Path) -> list[str]:
-    """The files published in the run's ``exports/`` (relative names)."""
-    folder = RunLayout(run_dir).exports_dir
-    if not folder.is_dir():
-        return []
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if p.is_file() and not p.name.startswith("."))
 
 
 def record_campaigns(run_dir: Path, manifest: dict[str, Any], published_at: str) -> None:

@@ -38,6 +38,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from src.fileio import write_json_atomic
 from src.layout import RunLayout
+from src.page.report import render_reports
 from src.params import JobParams, ParamsError, dump_params, flatten, load_params, params_path
 from src.paths import PROJECT_ROOT, notebook_name, notebook_path, runs_dir
 from src.runner.applicability import skip_reason
@@ -57,7 +58,6 @@ from src.runner.preflight import check_resume_params, preflight
 from src.runner.provenance import git_commit, package_versions
 from src.runner.publication import (
     data_quality_hold,
-    export_files,
     promotion_lines,
     record_campaigns,
     restore_exports,
@@ -67,7 +67,6 @@ from src.runner.publication import (
     withdraw_exports,
 )
 from src.runner.records import collect_run_outputs, headline_metrics, run_notes
-from src.runner.report import render_reports
 from src.runner.tracking import (
     TrackingUnavailableError,
     connect,
@@ -366,7 +365,7 @@ def _publish(client: Any, run_dir: Path, manifest: dict[str, Any], status: str, 
                                         "withdrawn")
             unrecord_campaigns(manifest)
     if status == "succeeded":
-        manifest["exports"] = export_files(run_dir)
+        manifest["exports"] = RunLayout(run_dir).exported_files()
         return status, exit_code, error
     withdraw_exports(run_dir, manifest)
     _settle_failed(client, run_dir, manifest, error)

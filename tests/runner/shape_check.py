@@ -1,7 +1,7 @@
 """``crm init`` then the product's loader on one generated export shape (a test helper).
 
 :func:`check_shape` writes one shape of :mod:`src.data.synthetic.export_shapes`, runs
-:func:`src.runner.init_job.init_job` on it unedited, and either loads the written job through
+:func:`src.commands.init_job.init_job` on it unedited, and either loads the written job through
 the product's loader (:func:`src.data.loading.load_tables`, as ``crm run`` does) and compares
 the completed revenue, bookings and customers with the planted truth, or, when ``crm init``
 left roles open, checks that it named each role's flag in the command it printed, answers
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from src.commands.init_job import EXTRA_FLAGS, ROLE_FLAGS, InitResult, init_job
 from src.data.loading import load_tables
 from src.data.recognition.roles import quote
 from src.data.sources import DataSourceConfig
 from src.data.synthetic.export_shapes import ExportShape, write_export_shape
 from src.params.files import load_params
 from src.paths import PROJECT_ROOT
-from src.runner.init_job import EXTRA_FLAGS, ROLE_FLAGS, InitResult, init_job
 
 MAX_ROUNDS = 3
 """``crm init`` runs at most: unedited, then with the flags it named (a settled role can open

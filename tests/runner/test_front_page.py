@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
-
-from src.layout import RunLayout
-from src.models.actions import DEFAULT_ACTION_RULES
-from src.models.vocabulary import VOCABULARIES
 from src.runner.page_text import ACTION_TEXT, LABELS, labels
-from src.runner.publication import export_files, promotion_lines
 from src.runner.report import render_reports
+
+from src.decisioning.actions import DEFAULT_ACTION_RULES
+from src.layout import RunLayout
+from src.runner.publication import promotion_lines
+from src.vocabulary import VOCABULARIES
 from tests.browser import dump_dom, screenshot
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -124,7 +124,7 @@ def test_english_page_of_a_demo_run(run, tmp_path: Path) -> None:
     links = {a["href"]: a.get_text(strip=True) for a in dom.find_all("a")}
     for entry in manifest["notebooks"]:
         assert links[f"{entry['name']}.html"] == entry["name"]
-    for name in export_files(run_dir):
+    for name in RunLayout(run_dir).exported_files():
         assert links[f"exports/{name}"] == name
     assert {"manifest.json", "params.yaml"} <= set(links)
     assert all((run_dir / href).exists() for href in links)

@@ -1,4 +1,4 @@
-"""``crm kpis`` and the run lookups of ``07_kpis`` (:mod:`src.runner.kpi_report`) on run
+"""``crm kpis`` and the run lookups of ``07_kpis`` (:mod:`src.commands.kpi_report`) on run
 folders made by hand in a tmp outputs folder (``CRM_OUTPUT_DIR``)."""
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ import pandas as pd
 import pytest
 
 from src.cli import main
-from src.layout import RunLayout
-from src.loop.kpis import HEADLINE_COLUMNS, KpiSnapshot, kpi_table
-from src.paths import runs_dir
-from src.runner.kpi_report import (
+from src.commands.kpi_report import (
     KpiBaselineError,
     format_kpi_table,
     kpi_inputs,
     read_kpi_table,
     write_kpi_table,
 )
+from src.layout import RunLayout
+from src.loop.kpis import HEADLINE_COLUMNS, KpiSnapshot, kpi_table
+from src.paths import runs_dir
 
 VALUES = {"repeat_rate": 0.5, "churn_rate": 0.05, "nps": float("nan"), "csat": 4.0,
           "active_customers": 1000.0, "revenue_per_active": 200.0}

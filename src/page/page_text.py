@@ -1,7 +1,7 @@
 """The words of a run's front page (``index.html``), in English and Chinese.
 
 One table per language, the same keys in both (:data:`LABELS`, :data:`ACTION_TEXT`); the
-page (:mod:`src.runner.report`) takes every label from here, in the language of the job's
+page (:mod:`src.page.report`) takes every label from here, in the language of the job's
 ``report.language`` (:class:`~src.params.schema.ReportParams`). Labels with ``{name}`` are
 filled in with ``str.format``; both languages use the same placeholders.
 

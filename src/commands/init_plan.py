@@ -36,17 +36,17 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from src.data.errors import DataError
-from src.data.recognition.names import normalise
-from src.data.recognition.roles import OpenRole
-from src.data.recognition.tables import Recognition, TableRecognition, recognise_files, remap
-from src.runner.init_load import (
+from src.commands.init_load import (
     FUTURE_GAP_DAYS,
     TableStats,
     source_entry,
     table_stats,
     trial_load,
 )
+from src.data.errors import DataError
+from src.data.recognition.names import normalise
+from src.data.recognition.roles import OpenRole
+from src.data.recognition.tables import Recognition, TableRecognition, recognise_files, remap
 
 __all__ = ["COMMENT", "CONSENT_ASSUMED", "FUTURE_GAP_DAYS", "Guess", "JobPlan", "TableStats",
            "plan_job"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from src.runner.report import render_notebook_html, render_reports, write_text_atomic
+from src.page.report import render_notebook_html, render_reports, write_text_atomic
 
 # a 1x1 PNG, as a notebook's display_data output carries it
 PNG = base64.b64encode(bytes.fromhex(

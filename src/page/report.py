@@ -2,7 +2,7 @@
 page, ``index.html``, a one-page summary people read.
 
 The front page (:func:`front_page`), in English or Chinese (``report.language``; every label
-from :mod:`src.runner.page_text`):
+from :mod:`src.page.page_text`):
 
 - the run's status and duration; a failed run shows where it failed and why, and that
   nothing was published;
@@ -38,8 +38,7 @@ from nbconvert import HTMLExporter
 from src.decisioning.actions import DEFAULT_ACTION_RULES, default_action_rules
 from src.fileio import write_text_atomic
 from src.layout import RunLayout
-from src.params.schema import KPI_NAMES
-from src.runner.page_text import (
+from src.page.page_text import (
     ACTION_TEXT,
     LANGUAGES,
     driver_text,
@@ -49,7 +48,7 @@ from src.runner.page_text import (
     labels,
     when_text,
 )
-from src.runner.publication import export_files
+from src.params.schema import KPI_NAMES
 from src.vocabulary import VOCABULARIES
 
 __all__ = ["front_page", "render_notebook_html", "render_reports"]
@@ -429,7 +428,7 @@ def _drivers(page: _Page) -> str | None:
 
 def _driver_what(page: _Page, r: dict[str, Any]) -> str:
     """What changes, in business words: the English sentence's first half, else the
-    covariate worded from the page's labels (:func:`src.runner.page_text.driver_text`)."""
+    covariate worded from the page's labels (:func:`src.page.page_text.driver_text`)."""
     description = r.get("description")
     if page.language == "en" and isinstance(description, str) and description:
         what = description.split(" multiplies the churn hazard by ")[0]
@@ -548,7 +547,7 @@ def _notebooks(page: _Page, reports: Mapping[str, str]) -> str:
 
 def _files(page: _Page) -> str:
     exports = "".join(f'<li><a href="exports/{html.escape(name)}">{html.escape(name)}</a></li>'
-                      for name in export_files(page.layout.root)) or f"<li>{page.t('none')}</li>"
+                      for name in page.layout.exported_files()) or f"<li>{page.t('none')}</li>"
     withdrawn = page.manifest.get("exports_withdrawn")
     if withdrawn:
         exports += f'<li class="bad">{page.t("withdrawn", files=", ".join(withdrawn))}</li>'

@@ -1,6 +1,6 @@
 """The job file ``crm init`` writes: every value with its reason as a comment above it.
 
-:func:`render_yaml` turns a :class:`~src.runner.init_plan.JobPlan` into YAML text: each
+:func:`render_yaml` turns a :class:`~src.commands.init_plan.JobPlan` into YAML text: each
 guess's reason becomes a comment over its key, every profiled column of each file is listed
 (kind, distinct values, examples), and a role the data did not settle is marked ``OPEN`` with
 its candidates and the ``crm init`` flag that settles it (its key is left out, so the file
@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from src.runner.init_plan import COMMENT, JobPlan
+from src.commands.init_plan import COMMENT, JobPlan
 
 __all__ = ["flow", "render_yaml"]
 

@@ -1,8 +1,8 @@
 """``crm init <name> <file>...``: a first job file for data the lab has never seen.
 
-:func:`init_job` plans the job (:func:`src.runner.init_plan.plan_job`: recognise the files'
+:func:`init_job` plans the job (:func:`src.commands.init_plan.plan_job`: recognise the files'
 roles from their values and names, load them through the product's loader, size the windows),
-prints what it found and why, and writes ``params/<name>.yaml`` (:func:`src.runner.init_yaml.
+prints what it found and why, and writes ``params/<name>.yaml`` (:func:`src.commands.init_yaml.
 render_yaml`), every value commented with its reason.
 
 **Nothing is guessed below its confidence.** When a role stays open (no column is confident
@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from src.commands.init_plan import COMMENT, CONSENT_ASSUMED, JobPlan, plan_job
+from src.commands.init_yaml import flow, render_yaml
 from src.data.recognition.roles import ROLES
 from src.params.files import ParamsError, load_params
 from src.paths import PARAMS_DIR
-from src.runner.init_plan import COMMENT, CONSENT_ASSUMED, JobPlan, plan_job
-from src.runner.init_yaml import flow, render_yaml
 
 __all__ = ["CONSENT_ASSUMED", "EXTRA_FLAGS", "InitResult", "ROLE_FLAGS", "init_job",
            "plan_job", "render_yaml"]
@@ -52,7 +52,7 @@ class InitResult:
     Attributes
     ----------
     path : the job file written.
-    plan : the :class:`~src.runner.init_plan.JobPlan`.
+    plan : the :class:`~src.commands.init_plan.JobPlan`.
     problems : what :func:`~src.params.files.load_params` or the trial load refused, and the
         roles left open, one sentence each.
     command : the ``crm init`` command line that settles the open roles (None when none).
@@ -160,7 +160,7 @@ def init_job(name: str, files: Sequence[str | Path], *, out: str | Path | None =
     Parameters
     ----------
     name : job name.
-    files : the data files (see :func:`~src.runner.init_plan.plan_job`).
+    files : the data files (see :func:`~src.commands.init_plan.plan_job`).
     out : where to write (default ``params/<name>.yaml``).
     force : overwrite an existing file.
     as_of_date : extraction date (default: from the bulk of the data).

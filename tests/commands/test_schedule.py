@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from src.cli import main
-from src.runner.schedule import (
+from src.commands.schedule import (
     ScheduleError,
     add_schedule,
     crm_executable,
