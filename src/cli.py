@@ -28,7 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from src.layout import RunLayout
+from src.layout import RunLayout, run_manifest_files
 from src.paths import runs_dir
 
 
@@ -197,7 +197,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _manifests(limit: int) -> list[dict]:
     out = []
-    for path in sorted(runs_dir().glob("*/manifest.json"), reverse=True)[:limit]:
+    for path in run_manifest_files(runs_dir())[::-1][:limit]:
         try:
             out.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError):

@@ -46,7 +46,20 @@ import pyarrow.parquet as pq
 from src.data.contract import TABLES, pii_columns
 from src.fileio import atomic_write, write_json_atomic
 
-__all__ = ["MODEL_PARTS", "RunLayout", "Persistable"]
+__all__ = ["CHURN_DRIVERS_TABLE", "EXPORTS_MANIFEST", "MODEL_PARTS", "RunLayout", "Persistable",
+           "run_manifest_files"]
+
+#: the manifest of a run folder, and of its ``exports/`` (also of an export being staged)
+MANIFEST = "manifest.json"
+EXPORTS_MANIFEST = "manifest.json"
+#: the churn drivers table notebook 03 logs (:meth:`RunLayout.churn_drivers_file`)
+CHURN_DRIVERS_STEP, CHURN_DRIVERS_TABLE = "03_churn_survival", "churn_drivers"
+
+
+def run_manifest_files(runs_folder: Path) -> list[Path]:
+    """The manifests of the run folders in ``runs_folder`` (one per run; sorted by run id,
+    which starts with the run's start time)."""
+    return sorted(runs_folder.glob(f"*/{MANIFEST}"))
 
 #: the fitted model parts a run saves, in the order the notebooks fit them
 MODEL_PARTS: tuple[str, ...] = ("segmentation", "churn", "clv")
@@ -88,7 +101,7 @@ class RunLayout:
 
     @property
     def manifest_file(self) -> Path:
-        return self.root / "manifest.json"
+        return self.root / MANIFEST
 
     @property
     def log_file(self) -> Path:
@@ -151,6 +164,20 @@ class RunLayout:
 
     def tables_dir(self, notebook: str) -> Path:
         return self.root / "tables" / notebook
+
+    def logged_table_file(self, notebook: str, name: str) -> Path:
+        """A table a notebook logged (``ctx.log_table(frame, name)``)."""
+        return self.tables_dir(notebook) / f"{name}.csv"
+
+    @property
+    def churn_drivers_file(self) -> Path:
+        """The churn drivers (hazard ratios in business words) notebook 03 logs."""
+        return self.logged_table_file(CHURN_DRIVERS_STEP, CHURN_DRIVERS_TABLE)
+
+    @property
+    def exports_manifest_file(self) -> Path:
+        """What was published: rows per list, hashes, model, control groups."""
+        return self.exports_dir / EXPORTS_MANIFEST
 
     def metrics_file(self, notebook: str) -> Path:
         return self.metrics_dir / f"{notebook}.json"

@@ -59,7 +59,7 @@ from src.export.files import write_table
 from src.export.language import csv_headers
 from src.features.cache import run_tables
 from src.fileio import atomic_write, file_sha256
-from src.layout import RunLayout
+from src.layout import EXPORTS_MANIFEST, RunLayout
 from src.loop.control_groups import ARM_CONTROL, ARM_TREATED, assign_control
 from src.params import ParamsError
 from src.params.schema import DEFAULT_LIST_COLUMNS, CampaignParams, ExportParams
@@ -454,7 +454,7 @@ def export_marketing(
                                         .relative_to(run_dir)),
             },
         )
-        atomic_write(staging / "manifest.json", lambda q: q.write_text(
+        atomic_write(staging / EXPORTS_MANIFEST, lambda q: q.write_text(
             json.dumps(manifest, indent=2, default=str, ensure_ascii=False), encoding="utf-8"))
         # publish: the old folder (a re-run) is moved aside first, then replaced
         old = None

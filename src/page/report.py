@@ -55,7 +55,6 @@ __all__ = ["front_page", "render_notebook_html", "render_reports"]
 
 #: the notebook that writes the KPIs, and the one that writes the churn drivers
 KPI_STEP = "07_kpis"
-DRIVERS_STEP = "03_churn_survival"
 #: churn drivers and campaign results shown at most
 TOP_DRIVERS = 5
 TOP_RESULTS = 8
@@ -294,7 +293,7 @@ def _kpi_row(page: _Page, r: dict[str, Any], with_month: bool) -> str:
 # lists and their results
 # ------------------------------------------------------------------------------------------
 def _lists(page: _Page) -> str:
-    path = page.layout.exports_dir / "manifest.json"
+    path = page.layout.exports_manifest_file
     if not path.exists():
         failed = page.manifest.get("status") == "failed" or page.manifest.get("exports_withdrawn")
         return f'<p class="note">{page.t("lists_failed" if failed else "lists_none")}</p>'
@@ -397,7 +396,7 @@ def _campaign_results(page: _Page) -> str | None:
 # churn drivers
 # ------------------------------------------------------------------------------------------
 def _drivers(page: _Page) -> str | None:
-    path = page.layout.tables_dir(DRIVERS_STEP) / "churn_drivers.csv"
+    path = page.layout.churn_drivers_file
     if not path.exists():
         return None
     table = pd.read_csv(path)

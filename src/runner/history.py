@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from src.layout import RunLayout
+from src.layout import RunLayout, run_manifest_files
 from src.paths import runs_dir
 
 __all__ = ["JobRun", "job_runs", "notebook_metrics", "previous_run", "run_named"]
@@ -64,7 +64,7 @@ def job_runs(job: str, *, status: str | None = "succeeded", folder: Path | None 
     """The runs of ``job`` (with ``status``; None: any), oldest cut-off first, then oldest
     start. Folders without a readable manifest or cut-off are left out."""
     out = []
-    for path in (folder or runs_dir()).glob("*/manifest.json"):
+    for path in run_manifest_files(folder or runs_dir()):
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
@@ -96,7 +96,7 @@ def previous_run(job: str, cutoff: date, *, folder: Path | None = None,
 
 def run_named(run_id: str, *, folder: Path | None = None) -> JobRun | None:
     """The run ``run_id`` (any status), or None when there is no such folder."""
-    path = (folder or runs_dir()) / run_id / "manifest.json"
+    path = RunLayout((folder or runs_dir()) / run_id).manifest_file
     if not path.exists():
         return None
     manifest = json.loads(path.read_text(encoding="utf-8"))

@@ -43,7 +43,7 @@ import pandas as pd
 from src.features.attributes import TierRule
 from src.features.cache import FeatureTables, run_tables
 from src.fileio import neutralise_formulas
-from src.layout import RunLayout
+from src.layout import RunLayout, run_manifest_files
 from src.params import JobParams, load_params
 from src.paths import outputs_dir, resolve, runs_dir
 from src.runner.data_step import prepare_inputs
@@ -120,9 +120,8 @@ class NotebookRun:
 
     def log_table(self, df: pd.DataFrame, name: str) -> None:
         """Write ``df`` as ``tables/<notebook>/<name>.csv`` and log it (never pass PII columns)."""
-        folder = self.layout.tables_dir(self.notebook)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.csv"
+        path = self.layout.logged_table_file(self.notebook, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
         neutralise_formulas(df).to_csv(path, index=not isinstance(df.index, pd.RangeIndex),
                                        encoding="utf-8")
         mlflow.log_artifact(str(path), artifact_path="tables", run_id=self.mlflow_run_id)
@@ -156,7 +155,7 @@ def latest_successful_run(params: JobParams, folder: Path | None = None) -> Path
     """The newest run folder of ``params.job`` that succeeded and read the same data
     (same data settings), or None."""
     key = data_settings_key(params)
-    for manifest in sorted((folder or runs_dir()).glob("*/manifest.json"), reverse=True):
+    for manifest in run_manifest_files(folder or runs_dir())[::-1]:
         try:
             m = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
