@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from src.layout import RunLayout
+from src.runner.manifest import RunManifest
 
 __all__ = ["archive_attempt"]
 
 
-def archive_attempt(manifest: dict[str, Any], run_dir: Path) -> None:
+def archive_attempt(manifest: RunManifest, run_dir: Path) -> None:
     """Before a resume: keep the earlier attempt's outcome and its partial notebooks."""
     attempts = manifest.setdefault("attempts", [])
     number = len(attempts) + 1

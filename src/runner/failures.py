@@ -16,6 +16,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from src.data.errors import DataError
 from src.params import ParamsError
+from src.runner.manifest import RunManifest
 from src.runner.publication import promotion_lines
 
 __all__ = ["KERNEL_START_RETRIES", "describe_failure", "failure_summary", "is_bad_input",
@@ -128,7 +129,7 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def failure_summary(manifest: dict[str, Any]) -> str:
+def failure_summary(manifest: RunManifest) -> str:
     """A few lines that say what failed and where: notebook, cell, exception, traceback head."""
     err = manifest.get("error") or {}
     lines = [f"run {manifest['run_id']} FAILED (exit code {manifest.get('exit_code')})"]

@@ -20,8 +20,8 @@ from typing import Any
 
 from mlflow.entities import RunStatus
 
-from src.fileio import write_json_atomic
 from src.layout import RunLayout
+from src.runner.manifest import RunManifest, write_manifest
 from src.runner.publication import settle_champion, withdraw_exports
 from src.runner.tracking import connect
 
@@ -82,11 +82,11 @@ def mark_killed(holder: dict[str, Any], *, found_by: str | None = None) -> dict[
     except OSError as exc:
         manifest["exports_not_withdrawn"] = f"{type(exc).__name__}: {exc}"
     _close_mlflow(layout, manifest)
-    write_json_atomic(layout.manifest_file, manifest)
+    write_manifest(layout.manifest_file, manifest)
     return manifest
 
 
-def _close_mlflow(layout: RunLayout, manifest: dict[str, Any]) -> None:
+def _close_mlflow(layout: RunLayout, manifest: RunManifest) -> None:
     """The dead run's MLflow runs still RUNNING become FAILED; its scorer is not promoted."""
     ids = manifest.get("mlflow") or {}
     uri = ids.get("tracking_uri")

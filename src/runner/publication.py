@@ -31,6 +31,7 @@ from mlflow.tracking import MlflowClient
 from src.layout import RunLayout
 from src.loop.campaign_register import append_publication, register_dir
 from src.params.schema import CampaignParams, DataQualityParams
+from src.runner.manifest import RunManifest
 from src.serving.registry import rollback_promotion, settle_promotion
 
 __all__ = ["data_quality_hold", "promotion_lines", "record_campaigns", "unrecord_campaigns", "restore_exports", "rollback_champion",
@@ -42,7 +43,7 @@ _MANIFEST_KEYS = ("name", "version", "alias", "decision", "promoted", "gates_pas
                   "lists_model", "lists_note", "fit_problems", "checks", "comparison")
 
 
-def record_campaigns(run_dir: Path, manifest: dict[str, Any], published_at: str) -> None:
+def record_campaigns(run_dir: Path, manifest: RunManifest, published_at: str) -> None:
     """Add a published run's list members (both arms) to the campaign register; the manifest
     gets ``campaigns``: the register file and the treated / control counts per list. A run
     that exported nothing (or withheld its lists) adds nothing."""
@@ -65,7 +66,7 @@ def record_campaigns(run_dir: Path, manifest: dict[str, Any], published_at: str)
     }
 
 
-def unrecord_campaigns(manifest: dict[str, Any]) -> None:
+def unrecord_campaigns(manifest: RunManifest) -> None:
     """Take a run's publication back out of the register (the run failed after recording it:
     its lists are withdrawn, so they never went out)."""
     entry = manifest.get("campaigns") or {}
@@ -75,7 +76,7 @@ def unrecord_campaigns(manifest: dict[str, Any]) -> None:
         entry["withdrawn"] = True
 
 
-def withdraw_exports(run_dir: Path, manifest: dict[str, Any]) -> None:
+def withdraw_exports(run_dir: Path, manifest: RunManifest) -> None:
     """A failed run publishes nothing: move whatever its notebooks wrote to ``exports/``
     (complete lists of earlier steps, temp files of an interrupted write) aside to
     ``exports.withdrawn/``; the manifest names what was withdrawn."""
@@ -93,7 +94,7 @@ def withdraw_exports(run_dir: Path, manifest: dict[str, Any]) -> None:
     manifest["exports_withdrawn"] = names
 
 
-def restore_exports(run_dir: Path, manifest: dict[str, Any]) -> None:
+def restore_exports(run_dir: Path, manifest: RunManifest) -> None:
     """Before a resume: the lists an earlier attempt's finished notebooks exported and its
     failure withdrew are the run's own again (they are withdrawn anew if the resumed run
     fails; a notebook that runs again rewrites its exports). Temp files of an interrupted
@@ -109,7 +110,7 @@ def restore_exports(run_dir: Path, manifest: dict[str, Any]) -> None:
                                     if not Path(n).name.startswith(".")]
 
 
-def data_quality_hold(manifest: dict[str, Any]) -> str | None:
+def data_quality_hold(manifest: RunManifest) -> str | None:
     """Why a run whose notebooks succeeded must still publish nothing, or None.
 
     Any table with a larger share of rejected rows (``manifest["rows"]``) than the job's
@@ -130,13 +131,13 @@ def data_quality_hold(manifest: dict[str, Any]) -> str | None:
             "names in the source, or raise the bar in the job if such rows are expected")
 
 
-def _record_to_manifest(layout: RunLayout, manifest: dict[str, Any],
+def _record_to_manifest(layout: RunLayout, manifest: RunManifest,
                         record: dict[str, Any]) -> None:
     layout.write_json(layout.scorer_record_file, record)
     manifest["promotion"] = {k: record.get(k) for k in _MANIFEST_KEYS}
 
 
-def settle_champion(run_dir: Path, manifest: dict[str, Any], *, succeeded: bool,
+def settle_champion(run_dir: Path, manifest: RunManifest, *, succeeded: bool,
                     failure: str | None, client: MlflowClient) -> dict[str, Any] | None:
     """The champion decision at the end of a run (a run without a scorer record has none).
 
@@ -160,7 +161,7 @@ def settle_champion(run_dir: Path, manifest: dict[str, Any], *, succeeded: bool,
     return record
 
 
-def rollback_champion(run_dir: Path, manifest: dict[str, Any], reason: str,
+def rollback_champion(run_dir: Path, manifest: RunManifest, reason: str,
                       client: MlflowClient) -> None:
     """Put the alias back where it was before the run, if this run moved it."""
     layout = RunLayout(run_dir)
@@ -177,7 +178,7 @@ def rollback_champion(run_dir: Path, manifest: dict[str, Any], reason: str,
         pass
 
 
-def promotion_lines(manifest: dict[str, Any]) -> list[str]:
+def promotion_lines(manifest: RunManifest) -> list[str]:
     """The champion decision in a few words for the run summary (empty without one)."""
     p = manifest.get("promotion")
     if not p:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from src.layout import RunLayout
+from src.runner.manifest import RunManifest
 
 __all__ = ["NOTE_METRICS", "collect_run_outputs", "headline_metrics", "run_notes"]
 
@@ -25,7 +25,7 @@ NOTE_METRICS = {
 }
 
 
-def collect_run_outputs(run_dir: Path, manifest: dict[str, Any]) -> None:
+def collect_run_outputs(run_dir: Path, manifest: RunManifest) -> None:
     """Fold what the notebooks recorded (inputs, row counts, metrics) into the manifest."""
     inputs = RunLayout(run_dir).inputs_file
     if inputs.exists():
@@ -40,7 +40,7 @@ def collect_run_outputs(run_dir: Path, manifest: dict[str, Any]) -> None:
                                for p in sorted(metrics_dir.glob("*.json"))}
 
 
-def run_notes(manifest: dict[str, Any]) -> list[str]:
+def run_notes(manifest: RunManifest) -> list[str]:
     """What the notebooks did differently from the params (:data:`NOTE_METRICS`)."""
     notes = []
     for nb, metrics in (manifest.get("metrics") or {}).items():
@@ -49,7 +49,7 @@ def run_notes(manifest: dict[str, Any]) -> list[str]:
     return notes
 
 
-def headline_metrics(manifest: dict[str, Any]) -> dict[str, float]:
+def headline_metrics(manifest: RunManifest) -> dict[str, float]:
     """The metrics logged on the run's MLflow parent run: the duration (seconds) and every
     notebook's metrics as ``<notebook>.<metric>``."""
     out = {"duration_seconds": float(manifest.get("duration_seconds") or 0.0)}

@@ -36,7 +36,6 @@ from mlflow.entities import RunStatus
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from papermill.exceptions import PapermillExecutionError
 
-from src.fileio import write_json_atomic
 from src.layout import RunLayout
 from src.page.report import render_reports
 from src.params import JobParams, ParamsError, dump_params, flatten, load_params, params_path
@@ -53,6 +52,7 @@ from src.runner.failures import (
 )
 from src.runner.killed import mark_killed
 from src.runner.lock import job_lock, note_run
+from src.runner.manifest import RunManifest, write_manifest
 from src.runner.memory import PeakMemory
 from src.runner.preflight import check_resume_params, preflight
 from src.runner.provenance import git_commit, package_versions
@@ -102,7 +102,7 @@ class RunResult:
     run_dir: Path
     status: str
     exit_code: int
-    manifest: dict[str, Any]
+    manifest: RunManifest
     replay: list[RunResult] | None = None  # every run of a replay (data.cutoff_dates), in order
 
 
@@ -256,7 +256,7 @@ def _replay(job: str | Path, overrides: dict[str, Any] | None, params: JobParams
     return last
 
 
-def _new_manifest(params: JobParams, run_id: str, run_dir: Path, job: str | Path) -> dict[str, Any]:
+def _new_manifest(params: JobParams, run_id: str, run_dir: Path, job: str | Path) -> RunManifest:
     return {
         "run_id": run_id,
         "job": params.job,
@@ -279,13 +279,13 @@ def _new_manifest(params: JobParams, run_id: str, run_dir: Path, job: str | Path
     }
 
 
-def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started: float,
+def _execute(params: JobParams, manifest: RunManifest, run_dir: Path, started: float,
              quiet: bool) -> RunResult:
     run_id = manifest["run_id"]
     manifest_path = RunLayout(run_dir).manifest_file
     params_file = RunLayout(run_dir).params_file
     try:
-        write_json_atomic(manifest_path, manifest)
+        write_manifest(manifest_path, manifest)
     except OSError as exc:
         return _storage_failure(manifest, run_dir, started, exc, None, quiet)
     _say(f"run {run_id}  ->  {run_dir}", quiet, run_dir)
@@ -334,7 +334,7 @@ def _execute(params: JobParams, manifest: dict[str, Any], run_dir: Path, started
     return result
 
 
-def _publish(client: Any, run_dir: Path, manifest: dict[str, Any], status: str, exit_code: int,
+def _publish(client: Any, run_dir: Path, manifest: RunManifest, status: str, exit_code: int,
              error: dict[str, Any] | None) -> tuple[str, int, dict[str, Any] | None]:
     """The end of the notebooks: a run that succeeded keeps its exports and moves the champion
     to a candidate that passed the gates; a failed run withdraws its exports and promotes
@@ -377,7 +377,7 @@ def _publish_error(exc: BaseException, message: str) -> dict[str, Any]:
             "message": message[:2000], "traceback_head": traceback.format_exception(exc)[-3:]}
 
 
-def _settle_failed(client: Any, run_dir: Path, manifest: dict[str, Any],
+def _settle_failed(client: Any, run_dir: Path, manifest: RunManifest,
                    error: dict[str, Any] | None) -> None:
     """A failed run's candidate is not promoted (best effort: the failure may be the store)."""
     err = error or {}
@@ -390,7 +390,7 @@ def _settle_failed(client: Any, run_dir: Path, manifest: dict[str, Any],
 
 
 def _start_parent(client: Any, experiment_id: str, tracking_uri: str, params: JobParams,
-                  manifest: dict[str, Any]) -> str:
+                  manifest: RunManifest) -> str:
     """The run's MLflow parent run: created on the first attempt, re-opened on a resume."""
     parent_id = (manifest.get("mlflow") or {}).get("parent_run_id")
     if parent_id:  # resuming: the same parent run goes on
@@ -408,7 +408,7 @@ def _start_parent(client: Any, experiment_id: str, tracking_uri: str, params: Jo
 
 
 def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobParams,
-                   manifest: dict[str, Any], run_dir: Path,
+                   manifest: RunManifest, run_dir: Path,
                    quiet: bool) -> tuple[int, str, dict[str, Any] | None]:
     """Execute the notebooks in order, from the first one not yet succeeded.
 
@@ -427,7 +427,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
         reason = skip_reason(name, params, RunLayout(run_dir))
         if reason:
             entry.update(status="skipped", reason=reason)
-            write_json_atomic(manifest_path, manifest)
+            write_manifest(manifest_path, manifest)
             _say(f"[{i}/{len(params.notebooks)}] {name}: skipped: {reason}", quiet, run_dir)
             continue
         # --- end of the applicability hook
@@ -439,7 +439,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
         out_nb = RunLayout(run_dir).notebook_file(name)
         entry.pop("error", None)
         entry.update(status="running", started_at=_now(), output=out_nb.name, mlflow_run_id=child_id)
-        write_json_atomic(manifest_path, manifest)
+        write_manifest(manifest_path, manifest)
         _say(f"[{i}/{len(params.notebooks)}] {name} ...", quiet, run_dir)
         t0 = time.perf_counter()
         attempts, starts_failed, nb_error = 0, 0, None
@@ -497,7 +497,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
     return EXIT_OK, "succeeded", None
 
 
-def _storage_failure(manifest: dict[str, Any], run_dir: Path, started: float, exc: OSError,
+def _storage_failure(manifest: RunManifest, run_dir: Path, started: float, exc: OSError,
                      client: Any, quiet: bool) -> RunResult:
     """The disk is full (or not writable): end the run with ``EXIT_STORAGE`` and a message.
 
@@ -528,7 +528,7 @@ def _storage_failure(manifest: dict[str, Any], run_dir: Path, started: float, ex
         else:
             _settle_failed(client, run_dir, manifest, error)
     try:
-        write_json_atomic(RunLayout(run_dir).manifest_file, manifest)
+        write_manifest(RunLayout(run_dir).manifest_file, manifest)
     except OSError as again:
         manifest["manifest_not_written"] = f"{type(again).__name__}: {again}"
     if client is not None:
@@ -558,7 +558,7 @@ def _connect(params: JobParams, quiet: bool, run_dir: Path) -> tuple[Any, str, s
         return client, exp, fallback
 
 
-def _say_input_warnings(run_dir: Path, manifest: dict[str, Any], quiet: bool) -> None:
+def _say_input_warnings(run_dir: Path, manifest: RunManifest, quiet: bool) -> None:
     """Once the data step has recorded the inputs, print its shape warnings (each naming the
     params that fix it) and keep them in the manifest."""
     inputs = RunLayout(run_dir).inputs_file
@@ -571,7 +571,7 @@ def _say_input_warnings(run_dir: Path, manifest: dict[str, Any], quiet: bool) ->
              quiet, run_dir)
 
 
-def _settle(manifest: dict[str, Any], started: float, status: str, exit_code: int,
+def _settle(manifest: RunManifest, started: float, status: str, exit_code: int,
             error: dict[str, Any] | None) -> None:
     """The run's outcome into the manifest: status, exit code, error, end time and duration
     (seconds since ``started``, a ``time.perf_counter()`` value)."""
@@ -579,10 +579,10 @@ def _settle(manifest: dict[str, Any], started: float, status: str, exit_code: in
                     duration_seconds=round(time.perf_counter() - started, 2))
 
 
-def _finish(manifest: dict[str, Any], path: Path, run_dir: Path, started: float, status: str,
+def _finish(manifest: RunManifest, path: Path, run_dir: Path, started: float, status: str,
             exit_code: int, error: dict[str, Any] | None, quiet: bool) -> RunResult:
     _settle(manifest, started, status, exit_code, error)  # the duration includes the reports
-    write_json_atomic(path, manifest)
+    write_manifest(path, manifest)
     if status == "succeeded":
         _say("\n".join([f"run {manifest['run_id']} succeeded in "
                         f"{manifest['duration_seconds']:.1f} s; report: "
