@@ -655,3 +655,32 @@ def test_best_model_takes_the_lowest_metric_and_skips_missing_rows() -> None:
     assert best_model({"coxph": ev("coxph", 0.10), "weibull_aft": ev("weibull_aft", 0.09)}) == "weibull_aft"
     assert best_model({"coxph": ev("coxph", 0.10), "weibull_aft": {"table": pd.DataFrame(
         {"integrated_brier_score": [0.01]}, index=["km"])}}) == "coxph"
+
+
+def test_a_penalizer_whose_fit_diverges_on_a_fold_is_not_chosen(monkeypatch):
+    """Cross-validating the penalizer on few customers, an unpenalized fit can diverge on a
+    fold (non-finite scores: lifelines' concordance raised "NaNs detected in inputs" and the
+    demo job at 300 customers failed in notebook 03). That penalizer gets no score and is not
+    chosen; when every penalizer diverges, the strongest is used and the fit's warnings say so."""
+    df = _weibull_ph(600, seed=5)
+    real = ChurnModel._survival_score
+
+    def diverging(at):
+        def score(self, fitter, X):
+            out = np.asarray(real(self, fitter, X), dtype=float)
+            return np.full_like(out, np.nan) if fitter.penalizer in at else out
+        return score
+
+    monkeypatch.setattr(ChurnModel, "_survival_score", diverging({0.0}))
+    m = ChurnModel("coxph", covariates=["x", "z"], penalizers=(0.0, 0.1, 1.0), ph_alpha=None,
+                   seed=0).fit(df)
+    assert m.penalizer_ in (0.1, 1.0)
+    assert np.isnan(m.cv_scores_.set_index("penalizer").loc[0.0, "concordance_mean"])
+    assert m.cv_scores_.set_index("penalizer").loc[[0.1, 1.0], "concordance_mean"].between(
+        0.5, 1).all()
+    monkeypatch.setattr(ChurnModel, "_survival_score", diverging({0.0, 0.1, 1.0}))
+    m = ChurnModel("coxph", covariates=["x", "z"], penalizers=(0.0, 0.1, 1.0), ph_alpha=None,
+                   seed=0).fit(df)
+    assert m.penalizer_ == 1.0
+    assert any("diverged on a cross-validation fold at every penalizer" in w
+               for w in m.fit_warnings_), m.fit_warnings_  # the fit's warnings, as reported

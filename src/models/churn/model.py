@@ -258,17 +258,26 @@ class ChurnModel(ProjectModel):
             for i, p in enumerate(pens):
                 m = self._fit_one(X.iloc[tr], T[tr], E[tr], entry[tr],
                                   None if skey is None else skey[tr], p)
-                scores[i, f] = concordance(
-                    T[te], self._survival_score(m, X.iloc[te]), E[te],
-                    None if skey is None else skey[te],
-                )
-        self.cv_scores_ = pd.DataFrame(
-            {
-                "penalizer": pens,
-                "concordance_mean": scores.mean(axis=1),
-                "concordance_std": scores.std(axis=1),
-            }
-        )
+                score = np.asarray(self._survival_score(m, X.iloc[te]), dtype=float)
+                if np.isfinite(score).all():  # else the fit diverged on this fold: no score
+                    scores[i, f] = concordance(T[te], score, E[te],
+                                               None if skey is None else skey[te])
+        scored = np.isfinite(scores).all(axis=1)  # a penalizer that diverged on a fold is out
+        with np.errstate(all="ignore"):
+            self.cv_scores_ = pd.DataFrame(
+                {
+                    "penalizer": pens,
+                    "concordance_mean": np.where(scored, scores.mean(axis=1), np.nan),
+                    "concordance_std": np.where(scored, scores.std(axis=1), np.nan),
+                }
+            )
+        if not scored.any():
+            self.penalizer_ = max(pens)
+            warnings.warn(f"ChurnModel: the fit diverged on a cross-validation fold at every "
+                          f"penalizer {pens}: the strongest, {self.penalizer_:g}, is used "
+                          "(too few customers or events for the covariates)", RuntimeWarning,
+                          stacklevel=3)
+            return
         best = self.cv_scores_["concordance_mean"].max()
         ok = self.cv_scores_["concordance_mean"] >= best - self.cv_tolerance
         self.penalizer_ = float(self.cv_scores_.loc[ok, "penalizer"].min())
