@@ -16,6 +16,7 @@ from src.data.synthetic import generate
 from src.models.churn import ChurnModel
 from src.models.churn.model import NoUsableCovariatesError
 from src.models.churn.workflow import check_history, fitting_windows, select_and_fit
+from src.params import load_params
 from src.params.schema import ChurnParams
 
 CUTOFF = "2025-12-31"
@@ -109,3 +110,18 @@ def test_churn_models_accepts_km_only_among_known_kinds() -> None:
     assert ChurnParams(models=["km"]).models == ["km"]
     with pytest.raises(ValueError):
         ChurnParams(models=["kaplan"])
+
+
+def test_the_demo_company_at_300_customers_selects_a_churn_model() -> None:
+    """The demo job's company at 300 customers: an unpenalized Cox fit on one of the
+    penalizer's cross-validation folds stepped to non-finite coefficients and lifelines'
+    concordance raised "NaNs detected in inputs" (notebook 03 failed, exit code 3). The
+    Newton iteration keeps its last finite step, so the selection runs through."""
+    params = load_params("demo")
+    tables = generate(300, seed=params.data.synthetic.seed).tables()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        selection = select_and_fit(tables, params.churn, pd.Timestamp(params.cutoff()),
+                                   seed=params.seed)
+    assert selection.model.kind in params.churn.models
+    assert np.isfinite(selection.model.concordance_index_) or selection.model.kind == "km"

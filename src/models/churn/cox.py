@@ -254,6 +254,8 @@ class CoxPH:
                 if np.isfinite(ll_c) and ll_c >= ll - 1e-12 or t < 1e-4:
                     break
                 t /= 2
+            if not (np.isfinite(ll_c) and np.isfinite(cand).all()):
+                break  # no finite step left (e.g. separation on few rows): keep the last finite
             done = abs(ll_c - ll) <= self.tol * (abs(ll) + 1) or np.max(np.abs(t * step)) < 1e-8
             beta, ll, g, H = cand, ll_c, g_c, H_c
             self.n_iter_ = it
