@@ -19,8 +19,18 @@ from src.params import ParamsError
 from src.runner.manifest import RunManifest
 from src.runner.publication import promotion_lines
 
-__all__ = ["KERNEL_START_RETRIES", "describe_failure", "failure_summary", "is_bad_input",
-           "is_disk_full", "is_kernel_start_failure", "running_cell"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_LOCKED", "EXIT_NOTEBOOK_FAILED", "EXIT_OK", "EXIT_STORAGE",
+           "EXIT_TRACKING", "KERNEL_START_RETRIES", "describe_failure", "failure_summary",
+           "is_bad_input", "is_disk_full", "is_kernel_start_failure", "notebook_exit_code",
+           "running_cell"]
+
+#: exit codes of ``crm run``
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2  # params or input data rejected: fix the files, do not retry
+EXIT_NOTEBOOK_FAILED = 3  # a notebook (model, plotting, kernel) failed
+EXIT_TRACKING = 4  # the MLflow store could not be reached
+EXIT_LOCKED = 5  # another run of the same job is in progress
+EXIT_STORAGE = 6  # the run's records or exports could not be written (disk full, permissions)
 
 KERNEL_START_RETRIES = 2
 """Fresh kernel starts after a kernel that died before it ran anything (whatever
@@ -78,6 +88,17 @@ def is_kernel_start_failure(exc: BaseException) -> bool:
     text = str(exc)
     return isinstance(exc, RuntimeError) and (
         "before replying to kernel_info" in text or "Kernel didn't respond" in text)
+
+
+def notebook_exit_code(exc: BaseException, error: dict[str, Any]) -> int:
+    """The exit code of a run whose notebook failed with ``exc`` (described as ``error`` by
+    :func:`describe_failure`): storage (disk full), bad input (a data or params error the
+    data step or a model step raised), or a failed notebook."""
+    if is_disk_full(exc):
+        return EXIT_STORAGE
+    if is_bad_input(str(error["exception"])):
+        return EXIT_BAD_INPUT
+    return EXIT_NOTEBOOK_FAILED
 
 
 def describe_failure(exc: BaseException, notebook: str, out_nb: Path | None = None) -> dict[str, Any]:

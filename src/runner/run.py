@@ -42,13 +42,20 @@ from src.params import JobParams, ParamsError, dump_params, flatten, load_params
 from src.paths import PROJECT_ROOT, notebook_name, notebook_path, runs_dir
 from src.runner.applicability import skip_reason
 from src.runner.attempts import archive_attempt
-from src.runner.failures import (
+from src.runner.failures import (  # the exit codes are crm run's: run.EXIT_* for callers
+    EXIT_BAD_INPUT,
+    EXIT_LOCKED,
+    EXIT_NOTEBOOK_FAILED,
+    EXIT_OK,
+    EXIT_STORAGE,
+    EXIT_TRACKING,
     KERNEL_START_RETRIES,
     describe_failure,
     failure_summary,
     is_bad_input,
     is_disk_full,
     is_kernel_start_failure,
+    notebook_exit_code,
 )
 from src.runner.killed import mark_killed
 from src.runner.lock import job_lock, note_run
@@ -74,13 +81,8 @@ from src.runner.tracking import (
     resolve_tracking_uri,
 )
 
-#: exit codes of ``crm run``
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2  # params or input data rejected: fix the files, do not retry
-EXIT_NOTEBOOK_FAILED = 3  # a notebook (model, plotting, kernel) failed
-EXIT_TRACKING = 4  # the MLflow store could not be reached
-EXIT_LOCKED = 5  # another run of the same job is in progress
-EXIT_STORAGE = 6  # the run's records or exports could not be written (disk full, permissions)
+__all__ = ["EXIT_BAD_INPUT", "EXIT_LOCKED", "EXIT_NOTEBOOK_FAILED", "EXIT_OK", "EXIT_STORAGE",
+           "EXIT_TRACKING", "RunResult", "run_job"]
 
 #: kernel command-line options: the IPython kernel app's own log is reduced to critical messages,
 #: so the terminal (or the cron log) is not filled on every notebook with "Kernel is running over
@@ -485,12 +487,7 @@ def _run_notebooks(client: Any, experiment_id: str, parent_id: str, params: JobP
         error = describe_failure(nb_error, name, out_nb)
         entry.update(status="failed", error=error)
         client.set_terminated(child_id, RunStatus.to_string(RunStatus.FAILED))
-        if is_disk_full(nb_error):
-            exit_code = EXIT_STORAGE
-        elif is_bad_input(str(error["exception"])):
-            exit_code = EXIT_BAD_INPUT
-        else:
-            exit_code = EXIT_NOTEBOOK_FAILED
+        exit_code = notebook_exit_code(nb_error, error)
         for later in manifest["notebooks"][i:]:
             later["status"] = "skipped"
         return exit_code, "failed", error

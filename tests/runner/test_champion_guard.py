@@ -4,6 +4,9 @@
 The runs feed a bookings file through ``01_data_quality`` and a notebook that leaves what
 notebook 05 leaves (a registered candidate that passed its gates, a list in ``exports/``), so
 the runner's own end-of-run decision is what is tested, at the cost of two kernel starts.
+The tests share one MLflow store (one SQLite migration for the module), each with its own
+registered model names, and register tiny pyfunc models without inferring their
+requirements (a subprocess of several seconds per version; nothing here reads them).
 """
 
 from __future__ import annotations
@@ -17,23 +20,31 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from src.cli import main
-from src.models.champion import BEFORE_TAG, NO_CHAMPION
-from src.models.registry import settle_promotion
 from src.runner.run import EXIT_BAD_INPUT, EXIT_OK, run_job
+from src.serving.champion import BEFORE_TAG, NO_CHAMPION
+from src.serving.registry import settle_promotion
 from tests.helpers import job_file
 from tests.helpers import write_notebook as notebook
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One outputs folder and one SQLite MLflow store for the module."""
+    tmp = tmp_path_factory.mktemp("champion_guard")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
+        mp.setenv("CRM_OUTPUT_DIR", str(tmp / "outputs"))
         mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mlflow.set_tracking_uri(uri)
-        yield {"tmp": tmp_path, "uri": uri, "client": MlflowClient(uri)}
+        yield {"uri": uri, "client": MlflowClient(uri)}
+
+
+@pytest.fixture
+def store(shared_store: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """The module's store, with this test's own folder (``tmp``) for its job and notebooks."""
+    mlflow.set_tracking_uri(shared_store["uri"])
+    return {**shared_store, "tmp": tmp_path}
 
 
 class _Echo(mlflow.pyfunc.PythonModel):
@@ -46,7 +57,8 @@ def _register(client: MlflowClient, name: str, n: int) -> None:
     experiment = client.create_experiment(f"{name}_exp")
     for _ in range(n):
         with mlflow.start_run(experiment_id=experiment):
-            mlflow.pyfunc.log_model(name="m", python_model=_Echo(), registered_model_name=name)
+            mlflow.pyfunc.log_model(name="m", python_model=_Echo(), registered_model_name=name,
+                                    pip_requirements=[])
 
 
 def _pending(name: str, version: int, before: int | None) -> dict[str, Any]:
@@ -72,11 +84,12 @@ def test_a_run_below_the_data_quality_bar_publishes_and_promotes_nothing(
     the list is withdrawn and the candidate is not promoted, exit 2 naming the share and the
     key; at 1 % the same run publishes and promotes."""
     d, client = store["tmp"], store["client"]
-    _register(client, "guard_scorer", 1)
+    name = f"guard_scorer_{negative}"  # the module's store: one model per case
+    _register(client, name, 1)
     scored = notebook(d / "scored.ipynb", (
         "from pathlib import Path\nfrom src.layout import RunLayout\n"
         "layout = RunLayout(Path(run_dir))\n"
-        f"layout.write_json(layout.scorer_record_file, {_pending('guard_scorer', 1, None)!r})\n"
+        f"layout.write_json(layout.scorer_record_file, {_pending(name, 1, None)!r})\n"
         "layout.exports_dir.mkdir(exist_ok=True)\n"
         "(layout.exports_dir / 'list_winback.csv').write_text('customer_id\\nC1\\n')"))
     data = {"source": {"tables": {"bookings": {"path": str(_bookings(d / "b.csv", 100, negative))}},
@@ -87,7 +100,7 @@ def test_a_run_below_the_data_quality_bar_publishes_and_promotes_nothing(
     if not held:
         assert result.exit_code == EXIT_OK, m["error"]
         assert m["promotion"]["decision"] == "promoted"
-        assert str(client.get_model_version_by_alias("guard_scorer", "champion").version) == "1"
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
         return
     assert result.exit_code == EXIT_BAD_INPUT
     assert m["error"]["exception"] == "DataQualityBelowBar"
@@ -95,7 +108,7 @@ def test_a_run_below_the_data_quality_bar_publishes_and_promotes_nothing(
         "data quality below the job's bar: 5 of 100 bookings rows rejected (5.0%)")
     assert "data_quality.publish_max_reject_share = 2.0%" in m["error"]["message"]
     assert m["promotion"]["decision"] == "not_promoted" and not m["promotion"]["promoted"]
-    assert not client.get_registered_model("guard_scorer").aliases
+    assert not client.get_registered_model(name).aliases
     assert m["exports_withdrawn"] == ["list_winback.csv"]
     assert not (result.run_dir / "exports").exists()
     assert (result.run_dir / "rejects.csv").exists()  # the report people fix the file from
@@ -141,7 +154,7 @@ def test_a_bad_champion_goes_back_with_one_command(store: dict,
 
 def test_a_version_promoted_before_the_tag_goes_back_to_the_last_promoted_one(
         store: dict) -> None:
-    from src.models.champion import rollback_by_hand
+    from src.serving.champion import rollback_by_hand
 
     client = store["client"]
     _register(client, "old_scorer", 3)
@@ -164,12 +177,13 @@ def test_gates_compare_with_a_champion_fitted_on_comparable_data_only(
     """A champion with concordance 0.90 and a candidate with 0.75: within 0.02 of the champion
     fails when the champion is comparable; otherwise only the absolute 0.6 applies, and the
     decision says why the champion was no yardstick."""
-    from src.models.champion import data_tags
-    from src.models.registry import judge_candidate
     from src.params.schema import GateParams, PromotionParams
+    from src.serving.champion import data_tags
+    from src.serving.registry import judge_candidate
 
     client = store["client"]
-    _register(client, "cmp_scorer", 2)
+    name = f"cmp_scorer_{champion_data}"  # the module's store: one model per case
+    _register(client, name, 2)
     data = {"source": {"tables": {"bookings": {"path": "week_49.csv",
                                                "columns": {"customer_id": "Guest"}}}}}
     clean = {"bookings": {"in": 1000, "rejected": 5}}
@@ -185,11 +199,11 @@ def test_gates_compare_with_a_champion_fitted_on_comparable_data_only(
                               "path": "week_49.csv", "columns": {"customer_id": "Guest"}}}}},
                               clean, 0.02), "metric.churn_concordance": "0.75"})):
         for k, v in tags.items():
-            client.set_model_version_tag("cmp_scorer", version, k, v)
-    client.set_registered_model_alias("cmp_scorer", "champion", "1")
+            client.set_model_version_tag(name, version, k, v)
+    client.set_registered_model_alias(name, "champion", "1")
     params = PromotionParams(gates={"churn_concordance": GateParams(
         greater_is_better=True, threshold=0.6, max_worsening=0.02)})
-    decision = judge_candidate("cmp_scorer", "2", params=params, client=client)
+    decision = judge_candidate(name, "2", params=params, client=client)
     assert decision.promoted is (not compared), decision.reasons
     assert decision.champion_version == "1"
     if compared:

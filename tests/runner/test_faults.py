@@ -1,10 +1,15 @@
 """Bad inputs and faults fed to the real runner: each gets its clear error (or its rejects file)
 and no export is ever published by a run that failed.
 
-The bad inputs go through ``01_data_quality`` with ``data.source`` pointing at files written
-here; the faults (a notebook that raises, a kernel killed by a signal, a runner killed by a
-signal, a full disk, an unreachable MLflow store) use tiny notebooks written here, so each costs
-one kernel start.
+The bad inputs are files written here, given to the job as ``data.source``. Each is refused
+in process by the function ``01_data_quality`` calls
+(:func:`src.runner.data_step.prepare_inputs`), and its exception is turned into the exit code
+and the manifest's message as the runner does (:mod:`tests.runner.refusals`); one of them goes
+through ``crm run`` end to end, to prove the runner maps a data-step refusal to exit 2, keeps
+the partial notebook and publishes nothing, and one awkward but usable file does, to prove the
+run goes on and says what it rejected. The faults (a notebook that raises, a kernel killed by a
+signal, a runner killed by a signal, a full disk, an unreachable MLflow store) use tiny
+notebooks written here, so each costs one kernel start.
 All runs of this module share one output folder and one MLflow store (created once).
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +36,7 @@ from mlflow.tracking import MlflowClient
 from src import fileio
 from src.cli import main
 from src.export import marketing
+from src.models.btyd import clv
 from src.params import ParamsError
 from src.paths import PROJECT_ROOT
 from src.runner import run
@@ -45,6 +52,14 @@ from src.runner.run import (
 from tests.faults.catalogue import BAD_FILES, BAD_FILES_23, HEADER, bookings_csv, dates_csv
 from tests.helpers import job_file
 from tests.helpers import write_notebook as notebook
+from tests.runner.refusals import (
+    as_the_runner_records,
+    assert_nothing_published_in,
+    cutoff_of,
+    data_step,
+    refused_by_the_data_step,
+    run_tables_of,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -56,10 +71,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     the environment)."""
     tmp = tmp_path_factory.mktemp("faults")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    MlflowClient(uri).search_experiments()  # creates the store's tables (seconds, once)
+    shutil.copy(tmp / "mlflow.db", tmp / "pristine.db")  # an empty store, for a second one
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CRM_OUTPUT_DIR", str(tmp / "outputs"))
         mp.setenv("MLFLOW_TRACKING_URI", uri)
-        yield {"tmp": tmp, "uri": uri}
+        yield {"tmp": tmp, "uri": uri, "empty_store": tmp / "pristine.db"}
 
 
 
@@ -91,28 +108,53 @@ def assert_failed_in_data_step(result: RunResult, exception: str, *needles: str)
     assert_nothing_published(result)
 
 
+def assert_refused_in_data_step(job: Path, exception: str, *needles: str) -> None:
+    """In process: the data step raises ``exception``; the runner would record it as exit 2
+    from ``01_data_quality`` with every needle in the manifest's message; nothing published."""
+    code, err, _ = refused_by_the_data_step(job)
+    assert code == EXIT_BAD_INPUT, err
+    assert err["notebook"] == "01_data_quality"
+    assert err["exception"] == exception, err
+    for needle in needles:
+        assert needle in err["message"], (needle, err["message"])
+
+
 # ------------------------------------------------------------------------------------------
 # bad input: refused with exit 2, a message that names the file and says what to do
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("case", list(BAD_FILES))
-def test_bad_input_is_refused_with_exit_2_and_nothing_published(store: dict, case: str) -> None:
-    content, options, exception, needles = BAD_FILES[case]
-    d = folder(store, case)
+#: the catalogued bad file that also goes through ``crm run`` end to end (a refusal whose
+#: message holds the error's hint too, so the whole text is seen to reach the manifest)
+END_TO_END_BAD_FILE = "duplicated_rows"
+
+
+def test_bad_input_is_refused_with_exit_2_and_nothing_published(store: dict) -> None:
+    """End to end: the data step's refusal is exit 2 from ``01_data_quality`` (a cell of it),
+    the partial notebook is kept, the later notebook is skipped, nothing is published."""
+    content, options, exception, needles = BAD_FILES[END_TO_END_BAD_FILE]
+    d = folder(store, END_TO_END_BAD_FILE)
     (d / "bookings.csv").write_bytes(content)
-    result = run_job(job_file(d, ["01_data_quality"], source(d / "bookings.csv", **options)),
-                     quiet=True)
+    result = run_job(job_file(d, ["01_data_quality", "04_loyalty_clv"],
+                              source(d / "bookings.csv", **options)), quiet=True)
     assert_failed_in_data_step(result, exception, *needles)
-    assert result.manifest["notebooks"][0]["status"] == "failed"
+    assert [n["status"] for n in result.manifest["notebooks"]] == ["failed", "skipped"]
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_file_is_refused_by_the_data_step(tmp_path: Path, case: str) -> None:
+    content, options, exception, needles = BAD_FILES[case]
+    (tmp_path / "bookings.csv").write_bytes(content)
+    job = job_file(tmp_path, ["01_data_quality"], source(tmp_path / "bookings.csv", **options))
+    assert_refused_in_data_step(job, exception, *needles)
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES_23))
-def test_bad_files_of_issue_23_are_refused_by_run_and_init(store: dict, case: str,
+def test_bad_files_of_issue_23_are_refused_by_run_and_init(tmp_path: Path, case: str,
                                                            capsys: pytest.CaptureFixture) -> None:
     name, content, options, exception, needles = BAD_FILES_23[case]
-    d = folder(store, case)
+    d = tmp_path
     (d / name).write_bytes(content)
-    result = run_job(job_file(d, ["01_data_quality"], source(d / name, **options)), quiet=True)
-    assert_failed_in_data_step(result, exception, *needles)
+    assert_refused_in_data_step(job_file(d, ["01_data_quality"], source(d / name, **options)),
+                                exception, *needles)
     if name.endswith(".parquet"):
         return  # crm init reads text exports
     code = main(["init", case, str(d / name), "--out", str(d / "init.yaml")])
@@ -125,12 +167,12 @@ def test_bad_files_of_issue_23_are_refused_by_run_and_init(store: dict, case: st
         assert needles[0] in err, err
 
 
-def test_ambiguous_dates_are_read_when_the_job_says_how(store: dict) -> None:
-    d = folder(store, "ambiguous_declared")
-    (d / "bookings.csv").write_bytes(dates_csv("ambiguous"))
-    result = run_job(job_file(d, ["01_data_quality"],
-                              source(d / "bookings.csv", date_format="%d/%m/%Y")), quiet=True)
-    assert result.exit_code == EXIT_OK, result.manifest.get("error")
+def test_ambiguous_dates_are_read_when_the_job_says_how(tmp_path: Path) -> None:
+    (tmp_path / "bookings.csv").write_bytes(dates_csv("ambiguous"))
+    _, _, seen = data_step(job_file(tmp_path, ["01_data_quality"],
+                                        source(tmp_path / "bookings.csv", date_format="%d/%m/%Y")))
+    assert seen["rows"]["bookings"] == {"in": 60, "kept": 60, "rejected": 0}
+    assert seen["held"] is None
 
 
 def test_params_typo_is_refused_before_anything_runs(store: dict) -> None:
@@ -150,23 +192,23 @@ def test_params_typo_is_refused_before_anything_runs(store: dict) -> None:
 # ------------------------------------------------------------------------------------------
 # awkward but usable input: kept or rejected row by row, with the reason in rejects.csv
 # ------------------------------------------------------------------------------------------
-def test_gbk_file_with_chinese_text_is_read_when_declared(store: dict) -> None:
-    d = folder(store, "gbk")
+def test_gbk_file_with_chinese_text_is_read_when_declared(tmp_path: Path) -> None:
     places = ["杭州西湖", "北京故宫", "三亚湾", "丽江古城"]
     rows = [f"B{i},C{i % 5},2024-{1 + i % 12:02d}-15,{100 + i},completed,{places[i % 4]}\n"
             for i in range(20)]
-    (d / "bookings.csv").write_bytes((HEADER + "".join(rows)).encode("gbk"))
-    result = run_job(job_file(d, ["01_data_quality"], source(d / "bookings.csv", encoding="gbk")),
-                     quiet=True)
-    assert result.exit_code == EXIT_OK, result.manifest["error"]
-    clean = pd.read_parquet(result.run_dir / "data" / "bookings.parquet")
+    (tmp_path / "bookings.csv").write_bytes((HEADER + "".join(rows)).encode("gbk"))
+    _, layout, seen = data_step(job_file(tmp_path, ["01_data_quality"],
+                                             source(tmp_path / "bookings.csv", encoding="gbk")))
+    assert seen["held"] is None
+    clean = pd.read_parquet(layout.root / "data" / "bookings.parquet")
     assert sorted(clean["destination"].astype(str).unique()) == sorted(places)
-    assert result.manifest["rows"]["bookings"] == {"in": 20, "kept": 20, "rejected": 0}
+    assert seen["rows"]["bookings"] == {"in": 20, "kept": 20, "rejected": 0}
 
 
 def test_a_10000_character_id_is_rejected_by_crm_run_naming_its_length(store: dict) -> None:
     """One booking of 100 with a 10,000-character customer id (1 %, under the publishing
-    bar): the run goes on without it, and rejects.csv says how long it was and the bound."""
+    bar): the run goes on without it, and rejects.csv says how long it was and the bound.
+    End to end: the awkward but usable file of this module that goes through ``crm run``."""
     d = folder(store, "long_id")
     rows = bookings_csv(100).splitlines(keepends=True)
     rows[5] = rows[5].replace(",C4,", "," + "X" * 10_000 + ",")
@@ -178,50 +220,57 @@ def test_a_10000_character_id_is_rejected_by_crm_run_naming_its_length(store: di
     assert reason.startswith("10,000 characters, more than the 128 a customer_id may have")
 
 
-def test_mixed_date_formats_and_a_few_duplicates_go_to_rejects(store: dict) -> None:
+def test_mixed_date_formats_and_a_few_duplicates_go_to_rejects(tmp_path: Path) -> None:
     """Forms that read one way only (ISO, month names, compact, year first) are read side by
     side; a day/month form among them is refused (see BAD_FILES_23); garbage is rejected."""
-    d = folder(store, "mixed")
     good = bookings_csv(40).split("\n", 1)[1]
     odd = ("M2,C2,March 3 2024,20,completed,Rome\n"
            "M3,C3,20240404,30,completed,Rome\n"
            "M4,C4,2024/06/07,40,completed,Rome\n"
            "M5,C5,not a date,50,completed,Rome\n")
     dupes = "".join(good.splitlines(keepends=True)[:3])  # three rows exported twice
-    (d / "bookings.csv").write_text(HEADER + good + odd + dupes, encoding="utf-8")
-    result = run_job(job_file(d, ["01_data_quality"], source(d / "bookings.csv"),  # 8.5 %
-                              data_quality={"publish_max_reject_share": 0.1}), quiet=True)
-    assert result.exit_code == EXIT_OK, result.manifest["error"]
-    assert result.manifest["rows"]["bookings"] == {"in": 47, "kept": 43, "rejected": 4}
-    rejects = pd.read_csv(result.run_dir / "rejects.csv")
+    (tmp_path / "bookings.csv").write_text(HEADER + good + odd + dupes, encoding="utf-8")
+    _, layout, seen = data_step(job_file(
+        tmp_path, ["01_data_quality"], source(tmp_path / "bookings.csv"),  # 8.5 %
+        data_quality={"publish_max_reject_share": 0.1}))
+    assert seen["held"] is None
+    assert seen["rows"]["bookings"] == {"in": 47, "kept": 43, "rejected": 4}
+    rejects = pd.read_csv(layout.root / "rejects.csv")
     reasons = rejects.set_index("row_number")["reason"]
     assert reasons.str.startswith("duplicate booking_id").sum() == 3
     assert reasons.str.contains("unparseable date").sum() == 1
-    clean = pd.read_parquet(result.run_dir / "data" / "bookings.parquet").set_index("booking_id")
+    clean = pd.read_parquet(layout.root / "data" / "bookings.parquet").set_index("booking_id")
     parsed = clean.loc[["M2", "M3", "M4"], "booking_date"].dt.strftime("%Y-%m-%d")
     assert parsed.tolist() == ["2024-03-03", "2024-04-04", "2024-06-07"]
 
 
 @pytest.mark.parametrize("case", ["all_cancelled", "single_customer"])
-def test_degenerate_history_is_bad_input_with_a_reason(store: dict, case: str) -> None:
+def test_degenerate_history_is_bad_input_with_a_reason(tmp_path: Path, case: str) -> None:
     """Valid rows, nothing to model: all-cancelled bookings stop in the data step, a single
-    customer stops in the loyalty step; both are bad input (exit 2) with a message that says
-    why, and nothing is published."""
-    d = folder(store, case)
+    customer stops in the loyalty step (what ``04_loyalty_clv`` fits first:
+    :func:`src.models.btyd.clv.validate_and_fit` on the run's clean tables); both are bad input
+    (exit 2) with a message that says why, and nothing is published. (A data error raised by a
+    notebook after the data step is exit 2 end to end: tests/runner/test_preflight.py.)"""
     text = (bookings_csv(30, status="cancelled") if case == "all_cancelled" else
             HEADER + "B1,C1,2023-01-10,100,completed,Rome\nB2,C1,2024-02-01,90,completed,Rome\n")
-    (d / "bookings.csv").write_text(text, encoding="utf-8")
-    result = run_job(job_file(d, ["01_data_quality", "04_loyalty_clv"], source(d / "bookings.csv")),
-                     quiet=True)
-    failing = "01_data_quality" if case == "all_cancelled" else "04_loyalty_clv"
-    expected = (["failed", "skipped"] if case == "all_cancelled" else ["succeeded", "failed"])
-    assert [n["status"] for n in result.manifest["notebooks"]] == expected
-    assert result.exit_code == EXIT_BAD_INPUT
-    err = result.manifest["error"]
-    assert err["notebook"] == failing and isinstance(err["cell"], int)
+    (tmp_path / "bookings.csv").write_text(text, encoding="utf-8")
+    job = job_file(tmp_path, ["01_data_quality", "04_loyalty_clv"],
+                   source(tmp_path / "bookings.csv"))
+    if case == "all_cancelled":
+        code, err, _ = refused_by_the_data_step(job)
+        failing = "01_data_quality"
+    else:
+        params, layout, _ = data_step(job)  # the data step takes the two bookings
+        with pytest.raises(Exception) as info:
+            clv.validate_and_fit(run_tables_of(params, layout)["bookings"], params.loyalty,
+                                 cutoff_of(params))
+        code, err = as_the_runner_records(info.value, "04_loyalty_clv")
+        assert_nothing_published_in(layout)
+        failing = "04_loyalty_clv"
+    assert code == EXIT_BAD_INPUT
+    assert err["notebook"] == failing
     assert err["exception"] == "InsufficientDataError"
     assert ("no completed booking" if case == "all_cancelled" else "repeat purchases") in err["message"]
-    assert_nothing_published(result)
 
 
 # ------------------------------------------------------------------------------------------
@@ -300,14 +349,14 @@ def test_disk_full_on_the_runners_own_records(store: dict, monkeypatch: pytest.M
     and the manifest on disk is the last complete one (never half a file)."""
     d = folder(store, "enospc_manifest")
     nb = notebook(d / "fine.ipynb", "x = 1")
-    real = run.write_json_atomic
+    real = run.write_manifest
 
     def full_disk(path: Path, data: dict) -> None:
         if data.get("status") != "running":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, data)
 
-    monkeypatch.setattr(run, "write_json_atomic", full_disk)
+    monkeypatch.setattr(run, "write_manifest", full_disk)
     result = run_job(job_file(d, [str(nb)]), quiet=True)
     assert result.exit_code == EXIT_STORAGE and result.status == "failed"
     assert "No space left on device" in result.manifest["error"]["message"]
@@ -355,6 +404,7 @@ def test_unreachable_mlflow_store_fails_fast_with_exit_4(store: dict) -> None:
 def test_unreachable_mlflow_store_falls_back_to_the_embedded_store_when_allowed(
         store: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     d = folder(store, "mlflow_fallback")
+    shutil.copy(store["empty_store"], d / "fallback.db")  # an embedded store with no run yet
     local = f"sqlite:///{d / 'fallback.db'}"
     monkeypatch.setattr(run, "default_tracking_uri", lambda: local)
     nb = notebook(d / "logs.ipynb",
@@ -492,7 +542,8 @@ def test_disk_full_after_the_promotion_rolls_it_back(
     mlflow.set_tracking_uri(store["uri"])
     with mlflow.start_run(experiment_id=experiment):
         mlflow.pyfunc.log_model(name="m", python_model=Candidate(),
-                                registered_model_name="rollback_scorer")
+                                registered_model_name="rollback_scorer",
+                                pip_requirements=[])  # no requirements inference: ~4 s saved
     record = {"name": "rollback_scorer", "version": "1", "alias": "champion", "judged": True,
               "gates_passed": True, "decision": "pending", "promoted": False,
               "champion_before": None, "champion_after": None, "reasons": [],
@@ -501,7 +552,7 @@ def test_disk_full_after_the_promotion_rolls_it_back(
                       "from pathlib import Path\nfrom src.layout import RunLayout\n"
                       f"RunLayout(Path(run_dir)).write_json(RunLayout(Path(run_dir))"
                       f".scorer_record_file, {record!r})")
-    real = run.write_json_atomic
+    real = run.write_manifest
     seen: dict[str, Any] = {}
 
     def full_disk(path: Path, data: dict) -> None:
@@ -511,7 +562,7 @@ def test_disk_full_after_the_promotion_rolls_it_back(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, data)
 
-    monkeypatch.setattr(run, "write_json_atomic", full_disk)
+    monkeypatch.setattr(run, "write_manifest", full_disk)
     result = run_job(job_file(d, [str(scored)]), quiet=True)
     assert result.exit_code == EXIT_STORAGE
     assert seen == {"alias": "1"}  # promoted at the end of the run ...

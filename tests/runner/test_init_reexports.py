@@ -24,12 +24,13 @@ import pytest
 import yaml
 
 from src.cli import main
+from src.commands.init_job import init_job
 from src.data.loading import DataSourceConfig, load_tables
 from src.params.files import load_params
 from src.paths import PROJECT_ROOT
-from src.runner.init_job import init_job
-from src.runner.run import EXIT_BAD_INPUT, run_job
+from src.runner.run import EXIT_BAD_INPUT
 from tests.helpers import require_shared
+from tests.runner.refusals import refused_by_the_data_step
 
 pytestmark = pytest.mark.slow
 
@@ -64,10 +65,13 @@ def _assert_retail_figures(params_file: Path) -> None:
 
 
 def test_online_retail_from_european_excel(tmp_path, retail):
+    iso = retail["InvoiceDate"]  # "2009-12-01 07:45:00": day-first by slicing, as strftime
+    assert iso.str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").all()  # would, 1 s sooner
     eu = pd.DataFrame({
         "Invoice": retail["Invoice"], "Item": retail["StockCode"],
         "Item description": retail["Description"], "Qty": retail["Quantity"],
-        "Invoice date": pd.to_datetime(retail["InvoiceDate"]).dt.strftime("%d.%m.%Y %H:%M"),
+        "Invoice date": (iso.str[8:10] + "." + iso.str[5:7] + "." + iso.str[:4] + " "
+                         + iso.str[11:16]),  # "%d.%m.%Y %H:%M"
         "Unit price": retail["Price"].str.replace(".", ",", regex=False),
         "Customer no.": retail["Customer ID"], "Country": retail["Country"]})
     file = tmp_path / "Rechnungen.csv"
@@ -90,7 +94,8 @@ def test_online_retail_from_a_chinese_system_in_gbk(tmp_path, retail):
         + when.dt.day.astype(str) + "日",
         "单价": retail["Price"], "客户编号": retail["Customer ID"], "国家": retail["Country"]})
     file = tmp_path / "销售明细.csv.gz"
-    with gzip.open(file, "wt", encoding="gbk", errors="replace", newline="") as fh:
+    with gzip.open(file, "wt", encoding="gbk", errors="replace", newline="",
+                   compresslevel=1) as fh:  # the same text, written twice as fast
         zh.to_csv(fh, index=False)
     result, printed = _init("zh_retail", [file], tmp_path)
     assert result.ok, result.problems
@@ -221,12 +226,12 @@ def test_hotel_extract_without_guest_ids_is_refused(tmp_path, capsys):
     assert "NOT READY" in out.read_text(encoding="utf-8")
 
 
-def test_a_flag_mapped_by_hand_as_the_customer_key_stops_the_run_before_any_notebook(
-        tmp_path, monkeypatch):
-    """The hotel extract mapped by hand with the 0/1 flag as the customer: ``crm run``
-    exits 2 at the data step, no notebook runs, nothing is published or registered."""
-    monkeypatch.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+def test_a_flag_mapped_by_hand_as_the_customer_key_stops_the_run_before_any_notebook(tmp_path):
+    """The hotel extract mapped by hand with the 0/1 flag as the customer: the data step (what
+    ``01_data_quality`` calls) refuses it, so ``crm run`` exits 2 there, before any model
+    notebook: no clean table is written for later notebooks and nothing is published. In
+    process (:mod:`tests.runner.refusals`); a data-step refusal through ``crm run`` end to end
+    is in tests/runner/test_faults.py."""
     file = _hotel(tmp_path)
     job = {"job": "hotel_by_hand", "notebooks": ["01_data_quality", "02_segmentation"],
            "data": {"cutoff_date": "2017-11-30", "source": {
@@ -237,12 +242,9 @@ def test_a_flag_mapped_by_hand_as_the_customer_key_stops_the_run_before_any_note
                    "amount": "adr"}}}}}}
     params_file = tmp_path / "hotel_by_hand.yaml"
     params_file.write_text(yaml.safe_dump(job), encoding="utf-8")
-    result = run_job(str(params_file), quiet=True)
-    assert result.exit_code == EXIT_BAD_INPUT
-    error = str(result.manifest.get("error"))
-    assert "'is_repeated_guest' holds only 2 distinct values" in error
-    assert "--customer-id" in error
-    run_dir = Path(result.run_dir)
-    assert not list(run_dir.glob("notebooks/*.ipynb"))
-    assert not (run_dir / "exports").exists() or not any((run_dir / "exports").iterdir())
-    assert not (tmp_path / "outputs" / "hotel_by_hand" / "latest").exists()
+    code, error, layout = refused_by_the_data_step(params_file)
+    assert code == EXIT_BAD_INPUT, error
+    assert error["notebook"] == "01_data_quality"
+    assert "'is_repeated_guest' holds only 2 distinct values" in error["message"]
+    assert "--customer-id" in error["message"]
+    assert not layout.data_dir.exists() or not list(layout.data_dir.glob("*.parquet"))

@@ -27,8 +27,9 @@ from src.params import ParamsError, load_params
 from src.params.schema import DEFAULT_LIST_COLUMNS, ExportParams
 from src.runner import data_step, preflight
 from src.runner.failures import is_bad_input
-from src.runner.run import EXIT_BAD_INPUT, failure_summary, run_job
+from src.runner.run import EXIT_BAD_INPUT, run_job
 from tests.helpers import job_file, write_notebook
+from tests.runner.refusals import refused_by_the_data_step, summary_of
 
 HEADER = "booking_id,customer_id,booking_date,amount,status\n"
 
@@ -201,32 +202,42 @@ def test_data_quality_max_reject_share_applies_to_mapped_sources(env: Path) -> N
 # ------------------------------------------------------------------------------------------
 # the data step and the runner: data problems are exit 2 with the message, never 3
 # ------------------------------------------------------------------------------------------
-@pytest.mark.slow
 def test_short_history_for_the_churn_windows_stops_in_the_data_step(env: Path) -> None:
+    """In process: the data step (:func:`src.runner.data_step.prepare_inputs`) refuses the
+    history; the runner would record it as exit 2 from ``01_data_quality`` naming the keys (a
+    data-step refusal through ``crm run`` end to end: tests/runner/test_faults.py)."""
     path = job_file(env, ["01_data_quality", "03_churn_survival"],
                data={"synthetic": {"n_customers": 200, "seed": 1, "start_date": "2024-07-01",
                                    "extraction_date": "2025-12-31"},
                      "cutoff_date": "2025-12-31"})
-    result = run_job(path, quiet=True)
-    assert result.exit_code == EXIT_BAD_INPUT, result.manifest["error"]
-    err = result.manifest["error"]
+    code, err, _ = refused_by_the_data_step(path)
+    assert code == EXIT_BAD_INPUT, err
     assert err["notebook"] == "01_data_quality" and err["exception"] == "InsufficientDataError"
     for needle in ("churn.gap_days", "churn.holdout_days", "churn.train_window_days",
                    "days up to the cut-off 2025-12-31", "values that fit this data"):
         assert needle in err["message"], (needle, err["message"])
-    assert [n["status"] for n in result.manifest["notebooks"]] == ["failed", "skipped"]
-    assert "churn.gap_days" in failure_summary(result.manifest)
+    assert "churn.gap_days" in summary_of(err, code)
 
 
 @pytest.mark.slow
 def test_a_data_error_subclass_raised_in_a_notebook_is_exit_2(env: Path) -> None:
+    """End to end: a data error a notebook raises after the data step (here a subclass, the
+    churn model's) is exit 2 naming the notebook and its cell, never 3; the later notebooks
+    are skipped and nothing is published."""
     nb = write_notebook(env / "covariates.ipynb",
                         "from src.models.churn.model import NoUsableCovariatesError\n"
                         "raise NoUsableCovariatesError('no usable covariates (x: constant)', "
                         "hint=\"use kind='km' (churn.models: [km])\")")
-    result = run_job(job_file(env, [str(nb)]), quiet=True)
+    later = write_notebook(env / "later.ipynb", "x = 1")
+    result = run_job(job_file(env, [str(nb), str(later)]), quiet=True)
     assert result.exit_code == EXIT_BAD_INPUT
-    assert "churn.models: [km]" in result.manifest["error"]["message"]
+    err = result.manifest["error"]
+    assert "churn.models: [km]" in err["message"]
+    assert err["notebook"] == "covariates" and isinstance(err["cell"], int)
+    assert err["exception"] == "NoUsableCovariatesError"
+    assert [n["status"] for n in result.manifest["notebooks"]] == ["failed", "skipped"]
+    exports = result.run_dir / "exports"
+    assert not exports.exists() or not any(exports.iterdir())
 
 
 def test_every_data_or_params_error_class_is_bad_input() -> None:
