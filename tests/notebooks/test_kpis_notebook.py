@@ -22,11 +22,11 @@ import papermill as pm
 import pytest
 import yaml
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from src.models.kpis import HEADLINE_COLUMNS
+from src.runner.kpi_report import read_kpi_table
 
 from src.layout import RunLayout
-from src.models.kpis import HEADLINE_COLUMNS
 from src.paths import NOTEBOOKS_DIR
-from src.runner.kpi_report import read_kpi_table
 
 pytestmark = pytest.mark.slow
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from src.models.campaign_register import read_register
 
 from src.cli import main as crm
 from src.layout import RunLayout
-from src.models.campaign_register import read_register
 from src.runner.run import EXIT_OK
 from tests.helpers import run_shipped_job
 

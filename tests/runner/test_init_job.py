@@ -9,10 +9,10 @@ from datetime import date, timedelta
 
 import pytest
 import yaml
+from src.runner.init_job import CONSENT_ASSUMED, init_job
 
 from src.cli import main
 from src.params.files import load_params
-from src.runner.init_job import CONSENT_ASSUMED, init_job
 from tests.helpers import require_shared
 
 FILES = {

@@ -18,13 +18,13 @@ import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
+from src.runner.init_job import init_job
 
 from src.data.loading import DataSourceConfig, load_tables
 from src.layout import RunLayout
 from src.models.btyd.bgnbd import BGNBD
 from src.params.files import load_params
 from src.paths import PROJECT_ROOT
-from src.runner.init_job import init_job
 from src.runner.run import EXIT_OK, run_job
 from tests.helpers import require_shared
 
