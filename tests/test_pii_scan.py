@@ -45,6 +45,28 @@ def planted_pii(run_dir: Path) -> set[str]:
     return {n for n in needles - ordinary if len(n) >= 2}
 
 
+def needle_pattern(needles: set[str]) -> re.Pattern[str]:
+    """One regex matching any needle, the longest at each position, as the alternation of the
+    needles longest first would; built as a trie (``Ann|Anna`` -> ``Ann(?:a)?``) so a position
+    costs a walk down one branch instead of a try of each of the ~1,500 needles (the plain
+    alternation took ~20 s over the ~9 MB a demo run leaves behind, the trie ~0.5 s)."""
+    trie: dict[str, dict] = {}
+    for needle in needles:
+        node = trie
+        for ch in needle:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a needle ends here
+
+    def branch(node: dict[str, dict]) -> str:
+        arms = [re.escape(ch) + branch(child) for ch, child in sorted(node.items()) if ch]
+        if not arms:
+            return ""
+        body = arms[0] if len(arms) == 1 else "(?:" + "|".join(arms) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile(branch(trie))
+
+
 def scanned_text(path: Path) -> str:
     if path.suffix == ".parquet":
         df = pd.read_parquet(path)
@@ -80,7 +102,7 @@ def test_no_planted_pii_outside_exports(demo_runs,
     run = demo_runs(0)
     needles = planted_pii(run["run_dir"])
     assert len(needles) > 2 * DEMO_CUSTOMERS
-    pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
+    pattern = needle_pattern(needles)
     files = files_to_scan(run, tmp_path)
     kinds = {p.suffix for p in files}
     assert {".ipynb", ".html", ".json", ".yaml", ".csv", ".log", ".png"} <= kinds, kinds
@@ -98,3 +120,9 @@ def test_the_scan_finds_pii_where_it_is(demo_runs) -> None:
     needles = planted_pii(run["run_dir"])
     text = scanned_text(run["run_dir"] / "data" / "customers.parquet")
     assert sum(n in text for n in needles) > DEMO_CUSTOMERS
+    # the scan's pattern finds them, exactly as the plain alternation of the needles (longest
+    # first) does
+    found = needle_pattern(needles).findall(text)
+    plain = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
+    assert found == plain.findall(text)
+    assert len(set(found)) > DEMO_CUSTOMERS

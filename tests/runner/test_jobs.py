@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from src.runner.run import EXIT_OK, run_job
 from tests.helpers import require_shared
@@ -12,10 +14,27 @@ from tests.helpers import require_shared
 pytestmark = pytest.mark.slow
 
 
-def test_cdnow_job_reproduces_fader_hardie_lee(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    require_shared("cdnow", "cdnow_sample.csv")  # fails, never skips, without the data
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow sqlite store with its tables made, once for the module: a new store
+    spends ~3 s on its schema migrations; each test gets a copy of this one."""
+    path = tmp_path_factory.mktemp("mlflow-store") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture()
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store: Path) -> Path:
+    """Outputs and MLflow store of the test's own."""
+    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
     monkeypatch.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return tmp_path
+
+
+@pytest.mark.usefixtures("isolated")
+def test_cdnow_job_reproduces_fader_hardie_lee() -> None:
+    require_shared("cdnow", "cdnow_sample.csv")  # fails, never skips, without the data
     result = run_job("cdnow", quiet=True)
     assert result.exit_code == EXIT_OK, result.manifest.get("error")
     assert result.manifest["rows"]["bookings"] == {"in": 6919, "kept": 6919, "rejected": 0}
@@ -31,15 +50,14 @@ def test_cdnow_job_reproduces_fader_hardie_lee(tmp_path: Path, monkeypatch: pyte
     assert m["holdout_customers"] == 2357
 
 
-def test_membership_export_mapped_through_params(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("isolated")
+def test_membership_export_mapped_through_params(tmp_path: Path) -> None:
     """A loyalty-programme export with its own column names runs the churn notebook with the
     contractual (cancellation date) definition, mapped by params alone."""
     import yaml
 
     from src.data.synthetic import generate
 
-    monkeypatch.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     d = generate(1500, seed=7)
     d.customers.rename(columns={"customer_id": "member_no", "signup_date": "joined",
                                 "membership_cancel_date": "cancelled_on", "loyalty_member": "in_programme"})[
