@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 
 from src.runner.run import EXIT_OK, run_job
 from tests.helpers import require_shared
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty MLflow sqlite store with its tables made, once for the module: a new store
-    spends ~3 s on its schema migrations; each test gets a copy of this one."""
-    path = tmp_path_factory.mktemp("mlflow-store") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture()
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store: Path) -> Path:
-    """Outputs and MLflow store of the test's own."""
-    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
-    monkeypatch.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return tmp_path
 
 
 @pytest.mark.usefixtures("isolated")

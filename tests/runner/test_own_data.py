@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -47,24 +46,6 @@ def one_thread_per_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     8 s -> 1 s; the CDNOW slice 6 s -> 0.7 s and 4.5 s -> 0.4 s). The figures do not change."""
     for name, value in KERNEL_THREADS.items():
         monkeypatch.setenv(name, value)
-
-
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty MLflow sqlite store with its tables made, once for the module: a new store
-    spends ~3 s on its schema migrations; each test gets a copy of this one."""
-    path = tmp_path_factory.mktemp("mlflow-store") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture()
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store: Path) -> Path:
-    """Outputs and MLflow store of the test's own."""
-    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
-    monkeypatch.setenv("CRM_OUTPUT_DIR", str(tmp_path / "outputs"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return tmp_path
 
 
 def _init(name: str, files: list[Path], folder: Path) -> tuple[Path, list[str]]:
